@@ -1,0 +1,56 @@
+/**
+ * What went wrong, as a stable machine-readable code. Codes are part of the public API: callers
+ * branch on them, so a code is never renamed or reused for another meaning.
+ */
+export type MendsyncErrorCode =
+  /** A caller passed a value the API does not accept (wrong type, empty key, oversize value). */
+  | 'INVALID_ARGUMENT'
+  /** Bytes that should hold a mendsync structure do not (truncated, wrong types, bad version). */
+  | 'DECODE_ERROR'
+  /** A reconciliation message was malformed, out of order, replayed or inconsistent. */
+  | 'RECONCILE_PROTOCOL'
+  /** The storage was used after `close()`. */
+  | 'STORAGE_CLOSED'
+  /** A stored record or file failed its integrity check; the message names what and where. */
+  | 'STORAGE_CORRUPT'
+  /** The storage backend refused or failed an operation (disk full, quota, I/O error). */
+  | 'STORAGE_FAILURE'
+  /** An IndexedDB upgrade is blocked by another connection that does not close. */
+  | 'STORAGE_BLOCKED'
+  /** A network operation did not finish before its deadline. */
+  | 'TIMEOUT'
+  /** The caller aborted the operation through its AbortSignal. */
+  | 'ABORTED'
+  /** The network or a connection was closed while an operation was in flight. */
+  | 'NETWORK_CLOSED'
+  /** A peer sent a frame that violates the protocol (bad type, oversize, unknown request id). */
+  | 'PROTOCOL_ERROR'
+  /** A frame is larger than the negotiated maximum. */
+  | 'FRAME_TOO_LARGE'
+  /** The peer is not on the space's allowlist, or the local side is not on the remote's. */
+  | 'ACCESS_DENIED'
+  /** A peer is unknown, unreachable, or its circuit breaker is open. */
+  | 'PEER_UNAVAILABLE'
+  /** A bounded queue or buffer is full; the caller should retry later. */
+  | 'OVERLOADED'
+  /** The replica, network or node was used after it was closed. */
+  | 'CLOSED'
+
+/**
+ * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;
+ * `message` says what to do about it; `cause` keeps the underlying error when there is one.
+ */
+export class MendsyncError extends Error {
+  readonly code: MendsyncErrorCode
+
+  constructor(code: MendsyncErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'MendsyncError'
+    this.code = code
+  }
+}
+
+/** True when `error` is a MendsyncError, optionally of the given code. */
+export function isMendsyncError(error: unknown, code?: MendsyncErrorCode): error is MendsyncError {
+  return error instanceof MendsyncError && (code === undefined || error.code === code)
+}

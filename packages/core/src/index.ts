@@ -1,0 +1,3 @@
+export * from './errors.js'
+export * from './model/index.js'
+export * from './reconcile/index.js'

@@ -1,0 +1,2 @@
+export * from './network/index.js'
+export * from './storage/index.js'

@@ -1,0 +1,173 @@
+import type { Dot, ReplicaId, VersionVector } from '@mendsync/core'
+
+/** A network-level peer identity (a libp2p peer id string for the libp2p network). */
+export type PeerId = string
+
+/**
+ * What the engine needs from any transport. The libp2p adapter implements it for real peers;
+ * the in-process network implements it for tests. The engine only ever talks to this interface.
+ */
+export interface Network {
+  /** This node's own peer id. */
+  readonly peerId: PeerId
+
+  /**
+   * Starts serving `space`: subscribes to its gossip topic and answers inbound `pull`, `push`
+   * and `reconcile` requests for it with `handlers`. Joining the same space twice fails with
+   * `INVALID_ARGUMENT`.
+   */
+  join(space: string, handlers: SpaceHandlers, options?: JoinOptions): Promise<SpaceChannel>
+
+  /** Leaves every space, aborts calls in flight (`NETWORK_CLOSED`) and releases the transport. */
+  close(): Promise<void>
+}
+
+/** Options of {@link Network.join}. */
+export interface JoinOptions {
+  /**
+   * Peer ids allowed to read and write the space. Absent: the space is open to every peer.
+   * Everyone else is refused on every protocol (`ACCESS_DENIED`) and their gossip is dropped.
+   */
+  readonly allow?: readonly PeerId[]
+}
+
+/** One space as seen through the network. */
+export interface SpaceChannel {
+  readonly space: string
+
+  /** Peers currently connected that have joined this space. */
+  peers(): readonly PeerId[]
+
+  /** Publishes a gossip message to every peer of the space (delivery is best effort). */
+  publish(message: GossipMessage): Promise<void>
+
+  /**
+   * Asks `peer` for `keys`: their digests (`mode: 'digest'`) or their full encoded causal states
+   * (`mode: 'state'`). One round trip for the whole batch. A key the peer does not have comes back
+   * with `null`.
+   */
+  pull(
+    peer: PeerId,
+    keys: readonly string[],
+    mode: PullMode,
+    options?: CallOptions,
+  ): Promise<PullResult>
+
+  /** Sends encoded causal states for `peer` to join; resolves when the peer acknowledged them. */
+  push(peer: PeerId, states: readonly KeyState[], options?: CallOptions): Promise<void>
+
+  /**
+   * Runs a reconciliation session with `peer`, then exchanges the states of the differing keys
+   * both ways: `driver.statesFor` supplies what is sent, the outcome holds what was received.
+   */
+  reconcile(peer: PeerId, driver: ReconcileDriver, options?: CallOptions): Promise<ReconcileOutcome>
+
+  /** Subscribes to a channel event; returns a function that unsubscribes. */
+  on<E extends keyof SpaceEvents>(event: E, listener: (detail: SpaceEvents[E]) => void): () => void
+
+  /** Stops serving the space and unsubscribes from its topic. */
+  leave(): Promise<void>
+}
+
+/** Events of a {@link SpaceChannel}. */
+export interface SpaceEvents {
+  /** A peer of the space connected (or reconnected). */
+  'peer:connect': { readonly peer: PeerId }
+  /** A peer of the space disconnected. */
+  'peer:disconnect': { readonly peer: PeerId }
+  /** A validated gossip message arrived from a peer of the space. */
+  gossip: { readonly peer: PeerId; readonly message: GossipMessage }
+}
+
+/** How the local replica answers inbound requests for one space. */
+export interface SpaceHandlers {
+  /** Answers a pull: one result per requested key, in order. */
+  pull(peer: PeerId, keys: readonly string[], mode: PullMode): Promise<PullResult>
+  /** Joins pushed states into the local replica; resolving acknowledges them. */
+  push(peer: PeerId, states: readonly KeyState[]): Promise<void>
+  /** Starts the responder side of a reconciliation requested by `peer`. */
+  reconcile(peer: PeerId): Promise<ReconcileResponder>
+}
+
+/** Per-call controls. */
+export interface CallOptions {
+  /** Deadline in milliseconds; the call fails with `TIMEOUT` after it. Default: the network's. */
+  readonly timeoutMs?: number
+  /** Aborts the call with `ABORTED`. */
+  readonly signal?: AbortSignal
+}
+
+export type PullMode = 'digest' | 'state'
+
+/** One key's encoded causal state (the canonical encoding of packages/core). */
+export interface KeyState {
+  readonly key: string
+  readonly state: Uint8Array
+}
+
+/** Result of a pull: digests or states, `null` where the peer has no such key. */
+export type PullResult =
+  | { readonly mode: 'digest'; readonly digests: readonly (Uint8Array | null)[] }
+  | { readonly mode: 'state'; readonly states: readonly (Uint8Array | null)[] }
+
+/** A change hint in gossip: `key` changed and now carries these dots. */
+export interface Hint {
+  readonly key: string
+  readonly dots: readonly Dot[]
+}
+
+/**
+ * What a replica gossips about itself. The transport may encode the version vector as a delta
+ * against the sender's previous message; receivers always see the full vector.
+ */
+export interface GossipMessage {
+  readonly replicaId: ReplicaId
+  readonly versionVector: VersionVector
+  /** The reconciliation summary (root fingerprint and item count), at most 24 bytes. */
+  readonly summary: Uint8Array
+  /** Keys changed recently, with their dots. */
+  readonly hints: readonly Hint[]
+}
+
+/**
+ * The message-level interface of a reconciliation session of packages/core: the transport moves
+ * its messages and never looks inside them.
+ */
+export interface ReconcileSessionLike {
+  /** The initiator's first message. */
+  initiate(): Uint8Array
+  /**
+   * Processes one message from the other side. `reply` is the message to send back (`null` when
+   * there is nothing to send); when `done`, `differing` lists the local keys whose state the
+   * other side lacks or holds differently.
+   */
+  receive(message: Uint8Array): {
+    readonly reply: Uint8Array | null
+    readonly done: boolean
+    readonly differing: readonly string[] | null
+  }
+}
+
+/** The initiator's side of a `reconcile` call. */
+export interface ReconcileDriver {
+  readonly session: ReconcileSessionLike
+  /** The local states to send for the keys the session found differing. */
+  statesFor(keys: readonly string[]): Promise<readonly KeyState[]>
+}
+
+/** The responder's side: the same as the driver, plus where received states go. */
+export interface ReconcileResponder extends ReconcileDriver {
+  /** Joins the states the initiator sent. */
+  accept(states: readonly KeyState[]): Promise<void>
+}
+
+/** What a reconciliation achieved, for the engine's metrics. */
+export interface ReconcileOutcome {
+  /** Local keys found differing (their states were sent). */
+  readonly differing: readonly string[]
+  /** States received from the peer, to be joined locally. */
+  readonly received: readonly KeyState[]
+  readonly rounds: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+}

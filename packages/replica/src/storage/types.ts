@@ -1,0 +1,91 @@
+/**
+ * What the engine needs from a place to keep a replica. Adapters (IndexedDB, file, memory)
+ * implement it; the engine never knows which one it has.
+ *
+ * A storage holds two ordered keyspaces ({@link Namespace}): `values` (one encoded causal state
+ * per application key) and `meta` (the replica's own records: version vector, counters, per-peer
+ * outbox entries, reconciliation-tree state). Both change together in one atomic batch, so a
+ * crash can never leave a value without the metadata that describes it.
+ *
+ * Contract every implementation honours (checked by `runStorageAdapterTests`):
+ * - Keys are non-empty strings of at most {@link MAX_KEY_LENGTH} UTF-16 code units, ordered by
+ *   UTF-16 code unit (JavaScript's `<`), the same order on every adapter.
+ * - Values are `Uint8Array`s of at most {@link MAX_VALUE_BYTES} bytes; a read returns a copy with
+ *   exactly the bytes written.
+ * - `write` is atomic (all of a batch or none of it) and durable when its promise resolves.
+ *   Concurrent `write` calls are all applied; each is atomic on its own.
+ * - A record that fails its integrity check is reported with `STORAGE_CORRUPT`, never returned.
+ * - Invalid input fails with `INVALID_ARGUMENT` before anything is stored; any call after
+ *   `close()` fails with `STORAGE_CLOSED`.
+ */
+export interface Storage {
+  /**
+   * Reads the records at `keys` in `namespace`. The result has one slot per key, in order:
+   * the stored bytes, or `undefined` when the key is absent.
+   */
+  get(namespace: Namespace, keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
+
+  /** Applies a batch atomically and durably. An empty batch resolves without I/O. */
+  write(batch: WriteBatch): Promise<void>
+
+  /**
+   * One page of records of `namespace` in key order, bounded by the range and prefix in
+   * `options`. `cursor` is set when more records remain: pass it as `options.after` to continue.
+   */
+  scan(options: ScanOptions): Promise<ScanPage>
+
+  /** Releases the backend. Idempotent. Pending writes finish first. */
+  close(): Promise<void>
+}
+
+/** The two keyspaces of a storage. */
+export type Namespace = 'values' | 'meta'
+
+/** Sets `key` to `value`, or erases it when `value` is `null`. */
+export interface Mutation {
+  readonly key: string
+  readonly value: Uint8Array | null
+}
+
+/** Changes to apply together: all of them, or (on failure) none of them. */
+export interface WriteBatch {
+  readonly values?: readonly Mutation[]
+  readonly meta?: readonly Mutation[]
+}
+
+/** One stored record. */
+export interface Entry {
+  readonly key: string
+  readonly value: Uint8Array
+}
+
+/** Bounds of a scan. All bounds combine (intersection). */
+export interface ScanOptions {
+  readonly namespace: Namespace
+  /** Only keys that start with this string. */
+  readonly prefix?: string
+  /** Only keys `>= gte`. */
+  readonly gte?: string
+  /** Only keys `< lt`. */
+  readonly lt?: string
+  /** Only keys `> after` (the `cursor` of the previous page). */
+  readonly after?: string
+  /** At most this many entries; default {@link DEFAULT_SCAN_LIMIT}, at most {@link MAX_SCAN_LIMIT}. */
+  readonly limit?: number
+}
+
+/** A page of a scan. */
+export interface ScanPage {
+  readonly entries: readonly Entry[]
+  /** The last key of this page when more records may follow; absent on the last page. */
+  readonly cursor?: string
+}
+
+/** Longest key, in UTF-16 code units. */
+export const MAX_KEY_LENGTH = 4096
+/** Largest value, in bytes. */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024
+/** Page size of a scan without `limit`. */
+export const DEFAULT_SCAN_LIMIT = 1000
+/** Largest page a scan returns. */
+export const MAX_SCAN_LIMIT = 10_000
