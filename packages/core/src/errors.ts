@@ -33,6 +33,8 @@ export type MendsyncErrorCode =
   | 'PEER_UNAVAILABLE'
   /** A bounded queue or buffer is full; the caller should retry later. */
   | 'OVERLOADED'
+  /** A peer received the request but its handler failed; the message carries the peer's reason. */
+  | 'REMOTE_ERROR'
   /** The replica, network or node was used after it was closed. */
   | 'CLOSED'
 
