@@ -1,1 +1,21 @@
-export {}
+// Range-fingerprint tree and rateless set reconciliation (issue #3). See docs/reconcile.md.
+
+export {
+  MIN_MESSAGE_SIZE,
+  PROTOCOL_VERSION,
+  ReconcileSession,
+  type ReconcileSessionOptions,
+  type ReconcileStats,
+  type ReconcileStep,
+} from './session.js'
+export {
+  DEFAULT_SYMBOL_CACHE,
+  decodeSummary,
+  MAX_SYMBOL_CACHE,
+  type RangeFingerprint,
+  ReconcileTree,
+  type ReconcileTreeOptions,
+  SUMMARY_VERSION,
+  type Summary,
+  summariesEqual,
+} from './tree.js'
