@@ -8,15 +8,21 @@
  * crash can never leave a value without the metadata that describes it.
  *
  * Contract every implementation honours (checked by `runStorageAdapterTests`):
- * - Keys are non-empty strings of at most {@link MAX_KEY_LENGTH} UTF-16 code units, ordered by
- *   UTF-16 code unit (JavaScript's `<`), the same order on every adapter.
- * - Values are `Uint8Array`s of at most {@link MAX_VALUE_BYTES} bytes; a read returns a copy with
- *   exactly the bytes written.
+ * - Keys are non-empty, well-formed strings (no lone surrogate) of at most {@link MAX_KEY_LENGTH}
+ *   UTF-16 code units, ordered by UTF-16 code unit (JavaScript's `<`), the same order on every
+ *   adapter.
+ * - Values are `Uint8Array`s of at most {@link MAX_VALUE_BYTES} bytes (empty is allowed); a read
+ *   returns a copy with exactly the bytes written, and the stored bytes are a copy taken when
+ *   `write` is called.
  * - `write` is atomic (all of a batch or none of it) and durable when its promise resolves.
- *   Concurrent `write` calls are all applied; each is atomic on its own.
+ *   A batch's mutations apply in order (a later mutation of the same key wins). Concurrent
+ *   `write` calls are all applied, in the order they were called; each is atomic on its own.
  * - A record that fails its integrity check is reported with `STORAGE_CORRUPT`, never returned.
  * - Invalid input fails with `INVALID_ARGUMENT` before anything is stored; any call after
  *   `close()` fails with `STORAGE_CLOSED`.
+ *
+ * `@mendsync/replica` exports the checks (`prepareBatch`, `prepareScan`, ...) so that every
+ * adapter accepts and rejects exactly the same input.
  */
 export interface Storage {
   /**
@@ -31,6 +37,9 @@ export interface Storage {
   /**
    * One page of records of `namespace` in key order, bounded by the range and prefix in
    * `options`. `cursor` is set when more records remain: pass it as `options.after` to continue.
+   * A page holds at most `limit` entries; it may hold fewer and still have a cursor only once its
+   * keys and values reach {@link MIN_SCAN_PAGE_BYTES} (an adapter bounding its memory). A page
+   * with a cursor is never empty.
    */
   scan(options: ScanOptions): Promise<ScanPage>
 
@@ -59,10 +68,10 @@ export interface Entry {
   readonly value: Uint8Array
 }
 
-/** Bounds of a scan. All bounds combine (intersection). */
+/** Bounds of a scan. All bounds combine (intersection); bounds may be any strings. */
 export interface ScanOptions {
   readonly namespace: Namespace
-  /** Only keys that start with this string. */
+  /** Only keys that start with this string (`''`: no constraint). */
   readonly prefix?: string
   /** Only keys `>= gte`. */
   readonly gte?: string
@@ -70,14 +79,20 @@ export interface ScanOptions {
   readonly lt?: string
   /** Only keys `> after` (the `cursor` of the previous page). */
   readonly after?: string
-  /** At most this many entries; default {@link DEFAULT_SCAN_LIMIT}, at most {@link MAX_SCAN_LIMIT}. */
+  /**
+   * At most this many entries: an integer from 1 to {@link MAX_SCAN_LIMIT} (anything else is
+   * `INVALID_ARGUMENT`); default {@link DEFAULT_SCAN_LIMIT}.
+   */
   readonly limit?: number
 }
 
 /** A page of a scan. */
 export interface ScanPage {
   readonly entries: readonly Entry[]
-  /** The last key of this page when more records may follow; absent on the last page. */
+  /**
+   * The last key of this page when more records may follow (possibly none do, when the page ended
+   * exactly at the last record); absent on the last page.
+   */
   readonly cursor?: string
 }
 
@@ -89,3 +104,8 @@ export const MAX_VALUE_BYTES = 16 * 1024 * 1024
 export const DEFAULT_SCAN_LIMIT = 1000
 /** Largest page a scan returns. */
 export const MAX_SCAN_LIMIT = 10_000
+/**
+ * Bytes of keys (2 per UTF-16 code unit) and values below which a scan page is never cut short of
+ * its `limit`; past it an adapter may end the page early to bound its memory.
+ */
+export const MIN_SCAN_PAGE_BYTES = 1024 * 1024
