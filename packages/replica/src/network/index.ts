@@ -1,1 +1,16 @@
+export {
+  assertGossipMessage,
+  copyGossipMessage,
+  describeHandlerError,
+  MAX_SUMMARY_BYTES,
+  remoteError,
+  runCall,
+} from './call.js'
+export {
+  createInProcessHub,
+  createInProcessNetwork,
+  type InProcessHub,
+  type InProcessHubOptions,
+  type InProcessNetworkOptions,
+} from './in-process.js'
 export type * from './types.js'

@@ -71,11 +71,18 @@ export interface SpaceChannel {
 
 /** Events of a {@link SpaceChannel}. */
 export interface SpaceEvents {
-  /** A peer of the space connected (or reconnected). */
-  'peer:connect': { readonly peer: PeerId }
+  /**
+   * A peer of the space connected (or reconnected): it is connected, has joined the space and is
+   * allowed by this side's allowlist. `reconnect` is true when the same peer was a peer of this
+   * space earlier in this channel's life (a bounded memory of recent peers).
+   */
+  'peer:connect': { readonly peer: PeerId; readonly reconnect: boolean }
   /** A peer of the space disconnected. */
   'peer:disconnect': { readonly peer: PeerId }
-  /** A validated gossip message arrived from a peer of the space. */
+  /**
+   * A validated gossip message arrived. `peer` is the peer that signed (originated) it, which may
+   * have reached us through another peer of the space. It carries the sender's summary.
+   */
   gossip: { readonly peer: PeerId; readonly message: GossipMessage }
 }
 
@@ -89,7 +96,14 @@ export interface SpaceHandlers {
   reconcile(peer: PeerId): Promise<ReconcileResponder>
 }
 
-/** Per-call controls. */
+/**
+ * Per-call controls. Every call of a {@link SpaceChannel} fails with a MendsyncError: `TIMEOUT`,
+ * `ABORTED`, `NETWORK_CLOSED` (this network or the connection closed mid-call), `CLOSED` (the
+ * channel was left or the network closed before the call), `PEER_UNAVAILABLE` (not connected, or
+ * the peer does not serve the space), `ACCESS_DENIED` (either side's allowlist refuses),
+ * `REMOTE_ERROR` (the peer's handler failed; `OVERLOADED` passes through as itself),
+ * `PROTOCOL_ERROR` / `FRAME_TOO_LARGE` (the exchange broke the wire protocol).
+ */
 export interface CallOptions {
   /** Deadline in milliseconds; the call fails with `TIMEOUT` after it. Default: the network's. */
   readonly timeoutMs?: number
@@ -157,7 +171,7 @@ export interface ReconcileDriver {
 
 /** The responder's side: the same as the driver, plus where received states go. */
 export interface ReconcileResponder extends ReconcileDriver {
-  /** Joins the states the initiator sent. */
+  /** Joins the states the initiator sent (called after this side's `statesFor`). */
   accept(states: readonly KeyState[]): Promise<void>
 }
 

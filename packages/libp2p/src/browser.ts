@@ -1,0 +1,90 @@
+// The browser factory: a libp2p node that dials Node peers over WebSockets (ws:// only to the
+// local machine, wss:// anywhere), with noise, yamux, identify, gossipsub (StrictSign),
+// bootstrap and, optionally, the circuit-relay-v2 transport to reach peers through a relay.
+import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { webSockets } from '@libp2p/websockets'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import type { MendsyncLibp2p } from './network.js'
+import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
+import { banningGater, mendsyncGossipsub } from './services.js'
+
+/** Options of {@link createBrowserLibp2p}. */
+export interface BrowserLibp2pOptions {
+  /** The node's identity (required; keep its bytes, e.g. in IndexedDB, to keep the peer id). */
+  readonly privateKey: PrivateKey
+  /** Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected. Default `[]`. */
+  readonly bootstrap?: readonly string[]
+  /**
+   * Hosts that may be dialled over plain `ws://`; every other host needs `wss://`. Default
+   * `['localhost', '127.0.0.1', '::1']`.
+   */
+  readonly insecureHosts?: readonly string[]
+  /** Add the circuit-relay-v2 transport (reach peers through a relay server). Default `false`. */
+  readonly relayTransport?: boolean
+  /** gossipsub options merged over mendsync's. Default `{}`. */
+  readonly gossipsub?: Partial<GossipsubOpts>
+  /** Penalty book settings. Default `{}`. */
+  readonly penalties?: PeerPenaltyOptions
+  /** Extra connection gater rules (the WebSocket rule and bans always apply). Default: none. */
+  readonly connectionGater?: ConnectionGater
+  /** Start the node before returning. Default `true`. */
+  readonly start?: boolean
+}
+
+const DEFAULT_INSECURE_HOSTS = ['localhost', '127.0.0.1', '::1']
+
+/**
+ * True when a browser should not dial `address`: plain ws:// to a host outside `insecureHosts`,
+ * or anything that is not a WebSocket address (a relayed `/p2p-circuit` address is allowed).
+ */
+export function denyBrowserDial(address: Multiaddr, insecureHosts: readonly string[]): boolean {
+  const text = address.toString()
+  if (text.includes('/p2p-circuit')) return false
+  const parts = text.split('/')
+  const host = parts[2] ?? ''
+  if (parts.includes('wss') || (parts.includes('tls') && parts.includes('ws'))) return false
+  if (parts.includes('ws')) return !insecureHosts.includes(host)
+  return true
+}
+
+/** Creates (and by default starts) a browser libp2p node for mendsync. */
+export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promise<MendsyncLibp2p> {
+  const penalties = new PeerPenalties(options.penalties)
+  const insecureHosts = options.insecureHosts ?? DEFAULT_INSECURE_HOSTS
+  const extra = options.connectionGater ?? {}
+  const gater: ConnectionGater = {
+    ...banningGater(penalties, extra),
+    denyDialMultiaddr: async (address) =>
+      denyBrowserDial(address, insecureHosts) ||
+      ((await extra.denyDialMultiaddr?.(address)) ?? false),
+  }
+  const transports = options.relayTransport
+    ? [webSockets(), circuitRelayTransport()]
+    : [webSockets()]
+  const config: Libp2pOptions<Record<string, unknown>> = {
+    privateKey: options.privateKey,
+    start: options.start ?? true,
+    addresses: { listen: options.relayTransport ? ['/p2p-circuit'] : [] },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: gater,
+    services: {
+      identify: identify(),
+      pubsub: mendsyncGossipsub(penalties, options.gossipsub),
+    } satisfies ServiceFactoryMap<Record<string, unknown>>,
+  }
+  if (options.bootstrap && options.bootstrap.length > 0) {
+    config.peerDiscovery = [bootstrap({ list: [...options.bootstrap] })]
+  }
+  const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
+  registerPenalties(node, penalties)
+  return node
+}

@@ -1,0 +1,328 @@
+// Wire frames of the direct protocols and the gossip payload: canonical CBOR arrays (cborg, with
+// strict decoding), each decoded and validated in full before any field is used. Decoders throw
+// a MendsyncError: FRAME_TOO_LARGE (over the limit), DECODE_ERROR (not canonical CBOR),
+// PROTOCOL_ERROR (CBOR of the wrong shape, type or size).
+
+import type { Dot } from '@mendsync/core'
+import { MendsyncError } from '@mendsync/core'
+import type { KeyState, PullMode } from '@mendsync/replica'
+import { decode, encode } from 'cborg'
+
+/** Limits every decoder enforces. All are counts or lengths of peer input. */
+export interface WireLimits {
+  /** Largest frame, bytes. */
+  readonly maxFrameBytes: number
+  /** Most keys in one pull, or states in one push or reconcile chunk. */
+  readonly maxKeysPerFrame: number
+  /** Longest key, replica id or space name, in UTF-16 code units. */
+  readonly maxKeyLength: number
+}
+
+export const DEFAULT_WIRE_LIMITS: WireLimits = {
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxKeysPerFrame: 10_000,
+  maxKeyLength: 1024,
+}
+
+const MAX_CODE_LENGTH = 64
+const MAX_MESSAGE_LENGTH = 1024
+const MAX_SPACE_LENGTH = 256
+
+const DECODE_OPTIONS = {
+  strict: true,
+  useMaps: true,
+  rejectDuplicateMapKeys: true,
+  allowUndefined: false,
+  allowIndefinite: false,
+  allowInfinity: false,
+  allowNaN: false,
+  allowBigInt: false,
+}
+
+/** Canonical CBOR of a frame. */
+export function encodeFrame(frame: readonly unknown[]): Uint8Array {
+  return encode(frame)
+}
+
+/** Decodes one frame (a CBOR array) after checking its size. */
+export function decodeFrame(bytes: Uint8Array, maxBytes: number): unknown[] {
+  if (bytes.byteLength > maxBytes) {
+    throw new MendsyncError('FRAME_TOO_LARGE', `frame of ${bytes.byteLength} bytes > ${maxBytes}`)
+  }
+  let value: unknown
+  try {
+    value = decode(bytes, DECODE_OPTIONS)
+  } catch (cause) {
+    throw new MendsyncError('DECODE_ERROR', 'frame is not canonical CBOR', { cause })
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new MendsyncError('PROTOCOL_ERROR', 'frame is not a non-empty CBOR array')
+  }
+  return value
+}
+
+function bad(what: string): never {
+  throw new MendsyncError('PROTOCOL_ERROR', `malformed frame: ${what}`)
+}
+
+export function expectLength(frame: readonly unknown[], length: number, what: string): void {
+  if (frame.length !== length) bad(`${what} has ${frame.length} fields, expected ${length}`)
+}
+
+export function asUint(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad(what)
+  return value
+}
+
+export function asString(value: unknown, maxLength: number, what: string, minLength = 1): string {
+  if (typeof value !== 'string' || value.length < minLength || value.length > maxLength) bad(what)
+  return value
+}
+
+export function asBytes(
+  value: unknown,
+  what: string,
+  maxLength = Number.POSITIVE_INFINITY,
+): Uint8Array {
+  if (!(value instanceof Uint8Array) || value.byteLength > maxLength) bad(what)
+  return value
+}
+
+export function asArray(value: unknown, maxLength: number, what: string): unknown[] {
+  if (!Array.isArray(value) || value.length > maxLength) bad(what)
+  return value
+}
+
+export function asSpace(value: unknown): string {
+  return asString(value, MAX_SPACE_LENGTH, 'space name')
+}
+
+export function asStates(value: unknown, limits: WireLimits): KeyState[] {
+  return asArray(value, limits.maxKeysPerFrame, 'states').map((entry) => {
+    const pair = asArray(entry, 2, 'state entry')
+    expectLength(pair, 2, 'state entry')
+    return {
+      key: asString(pair[0], limits.maxKeyLength, 'state key'),
+      state: asBytes(pair[1], 'state bytes'),
+    }
+  })
+}
+
+export function statesToWire(states: readonly KeyState[]): [string, Uint8Array][] {
+  return states.map(({ key, state }) => [key, state])
+}
+
+export function asDots(value: unknown, limits: WireLimits, maxDots: number): Dot[] {
+  return asArray(value, maxDots, 'dots').map((entry) => {
+    const pair = asArray(entry, 2, 'dot')
+    expectLength(pair, 2, 'dot')
+    const counter = asUint(pair[1], 'dot counter')
+    if (counter === 0) bad('dot counter 0')
+    return { replica: asString(pair[0], limits.maxKeyLength, 'dot replica'), counter }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request/response protocols (/mendsync/pull/1.0.0, /mendsync/push/1.0.0)
+//
+//   request   [0, id, space, ...body]      pull body: [mode 0=digest|1=state, keys[]]
+//                                          push body: [states [[key, bytes], ...]]
+//   response  [1, id, ...body]             pull body: [results (bytes|null)[]]   push: []
+//   error     [2, id, code, message]
+//
+// Ids are chosen by the requester, strictly increasing on a stream.
+
+export const FRAME_REQUEST = 0
+export const FRAME_RESPONSE = 1
+export const FRAME_ERROR = 2
+
+export interface PullRequest {
+  readonly id: number
+  readonly space: string
+  readonly mode: PullMode
+  readonly keys: string[]
+}
+
+export interface PushRequest {
+  readonly id: number
+  readonly space: string
+  readonly states: KeyState[]
+}
+
+export type Reply =
+  | { readonly kind: 'ok'; readonly id: number; readonly body: unknown[] }
+  | { readonly kind: 'error'; readonly id: number; readonly code: string; readonly message: string }
+
+export function encodePullRequest(
+  id: number,
+  space: string,
+  mode: PullMode,
+  keys: readonly string[],
+) {
+  return encodeFrame([FRAME_REQUEST, id, space, mode === 'digest' ? 0 : 1, keys])
+}
+
+export function decodePullRequest(bytes: Uint8Array, limits: WireLimits): PullRequest {
+  const frame = decodeFrame(bytes, limits.maxFrameBytes)
+  if (frame[0] !== FRAME_REQUEST) bad('expected a request')
+  expectLength(frame, 5, 'pull request')
+  const mode = frame[3]
+  if (mode !== 0 && mode !== 1) bad('pull mode')
+  return {
+    id: asUint(frame[1], 'request id'),
+    space: asSpace(frame[2]),
+    mode: mode === 0 ? 'digest' : 'state',
+    keys: asArray(frame[4], limits.maxKeysPerFrame, 'keys').map((key) =>
+      asString(key, limits.maxKeyLength, 'key'),
+    ),
+  }
+}
+
+export function encodePushRequest(id: number, space: string, states: readonly KeyState[]) {
+  return encodeFrame([FRAME_REQUEST, id, space, statesToWire(states)])
+}
+
+export function decodePushRequest(bytes: Uint8Array, limits: WireLimits): PushRequest {
+  const frame = decodeFrame(bytes, limits.maxFrameBytes)
+  if (frame[0] !== FRAME_REQUEST) bad('expected a request')
+  expectLength(frame, 4, 'push request')
+  return {
+    id: asUint(frame[1], 'request id'),
+    space: asSpace(frame[2]),
+    states: asStates(frame[3], limits),
+  }
+}
+
+export function encodeReply(id: number, body: readonly unknown[]): Uint8Array {
+  return encodeFrame([FRAME_RESPONSE, id, ...body])
+}
+
+export function encodeError(id: number, code: string, message: string): Uint8Array {
+  return encodeFrame([
+    FRAME_ERROR,
+    id,
+    code.slice(0, MAX_CODE_LENGTH),
+    message.slice(0, MAX_MESSAGE_LENGTH),
+  ])
+}
+
+export function decodeReply(bytes: Uint8Array, limits: WireLimits): Reply {
+  const frame = decodeFrame(bytes, limits.maxFrameBytes)
+  const id = asUint(frame[1], 'reply id')
+  if (frame[0] === FRAME_RESPONSE) return { kind: 'ok', id, body: frame.slice(2) }
+  if (frame[0] === FRAME_ERROR) {
+    expectLength(frame, 4, 'error reply')
+    return {
+      kind: 'error',
+      id,
+      code: asString(frame[2], MAX_CODE_LENGTH, 'error code'),
+      message: asString(frame[3], MAX_MESSAGE_LENGTH, 'error message', 0),
+    }
+  }
+  return bad('expected a reply')
+}
+
+/** The results of a pull reply: exactly `count` entries of bytes or null. */
+export function asPullResults(body: readonly unknown[], count: number): (Uint8Array | null)[] {
+  expectLength(body, 1, 'pull reply')
+  const results = asArray(body[0], count, 'pull results')
+  if (results.length !== count) bad(`pull reply has ${results.length} results for ${count} keys`)
+  return results.map((entry) => (entry === null ? null : asBytes(entry, 'pull result')))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconcile protocol (/mendsync/reconcile/1.0.0), one stream per session:
+//
+//   open   [0, space, message]   initiator's first frame
+//   round  [1, message]          a session message
+//   end    [2]                   the responder ended the rounds
+//   states [3, [[key, bytes]...]] a chunk of states
+//   done   [4]                   no more states from this side
+//   error  [5, code, message]
+
+export const RC_OPEN = 0
+export const RC_ROUND = 1
+export const RC_END = 2
+export const RC_STATES = 3
+export const RC_DONE = 4
+export const RC_ERROR = 5
+
+export type ReconcileFrame =
+  | { readonly kind: 'open'; readonly space: string; readonly message: Uint8Array }
+  | { readonly kind: 'round'; readonly message: Uint8Array }
+  | { readonly kind: 'end' }
+  | { readonly kind: 'states'; readonly states: KeyState[] }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'error'; readonly code: string; readonly message: string }
+
+export function decodeReconcileFrame(bytes: Uint8Array, limits: WireLimits): ReconcileFrame {
+  const frame = decodeFrame(bytes, limits.maxFrameBytes)
+  switch (frame[0]) {
+    case RC_OPEN:
+      expectLength(frame, 3, 'open')
+      return { kind: 'open', space: asSpace(frame[1]), message: asBytes(frame[2], 'message') }
+    case RC_ROUND:
+      expectLength(frame, 2, 'round')
+      return { kind: 'round', message: asBytes(frame[1], 'message') }
+    case RC_END:
+      expectLength(frame, 1, 'end')
+      return { kind: 'end' }
+    case RC_STATES:
+      expectLength(frame, 2, 'states')
+      return { kind: 'states', states: asStates(frame[1], limits) }
+    case RC_DONE:
+      expectLength(frame, 1, 'done')
+      return { kind: 'done' }
+    case RC_ERROR:
+      expectLength(frame, 3, 'error')
+      return {
+        kind: 'error',
+        code: asString(frame[1], MAX_CODE_LENGTH, 'error code'),
+        message: asString(frame[2], MAX_MESSAGE_LENGTH, 'error message', 0),
+      }
+    default:
+      return bad('unknown reconcile frame type')
+  }
+}
+
+export function encodeReconcileError(code: string, message: string): Uint8Array {
+  return encodeFrame([
+    RC_ERROR,
+    code.slice(0, MAX_CODE_LENGTH),
+    message.slice(0, MAX_MESSAGE_LENGTH),
+  ])
+}
+
+/**
+ * Splits states into chunks whose frames stay under `maxFrameBytes` (a conservative estimate:
+ * CBOR adds at most 9 bytes per length and keys are at most 3 bytes per UTF-16 unit). A single
+ * state too large for any frame fails with FRAME_TOO_LARGE.
+ */
+export function chunkStates(
+  states: readonly KeyState[],
+  maxFrameBytes: number,
+  maxPerChunk: number,
+): KeyState[][] {
+  const budget = maxFrameBytes - 256
+  const chunks: KeyState[][] = []
+  let current: KeyState[] = []
+  let size = 0
+  for (const entry of states) {
+    const cost = entry.key.length * 3 + entry.state.byteLength + 24
+    if (cost > budget) {
+      throw new MendsyncError(
+        'FRAME_TOO_LARGE',
+        `state of ${entry.key} (${entry.state.byteLength} bytes) exceeds the ${maxFrameBytes}-byte frame limit`,
+      )
+    }
+    if (current.length > 0 && (size + cost > budget || current.length >= maxPerChunk)) {
+      chunks.push(current)
+      current = []
+      size = 0
+    }
+    current.push(entry)
+    size += cost
+  }
+  if (current.length > 0) chunks.push(current)
+  return chunks
+}

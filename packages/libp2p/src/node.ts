@@ -1,0 +1,86 @@
+// The Node factory: a libp2p node that listens on WebSockets, with noise, yamux, identify,
+// gossipsub (StrictSign), bootstrap and, optionally, a circuit-relay-v2 server.
+import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
+import type { MendsyncLibp2p } from './network.js'
+import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
+import { banningGater, mendsyncGossipsub } from './services.js'
+
+/** Options of {@link createNodeLibp2p}. */
+export interface NodeLibp2pOptions {
+  /** The node's identity (required; see `generateIdentity` and `@mendsync/libp2p/node`). */
+  readonly privateKey: PrivateKey
+  /** Listen multiaddrs. Default `['/ip4/0.0.0.0/tcp/0/ws']` (every interface, a free port). */
+  readonly listen?: readonly string[]
+  /** Multiaddrs announced to peers instead of the listen addresses. Default: none (listen ones). */
+  readonly announce?: readonly string[]
+  /** Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected. Default `[]`. */
+  readonly bootstrap?: readonly string[]
+  /**
+   * Serve circuit-relay-v2 reservations, so peers that cannot be dialled (browsers) reach each
+   * other through this node. `true` or the server's options. Default `false`.
+   */
+  readonly relayServer?: boolean | { readonly maxReservations?: number }
+  /** gossipsub options merged over mendsync's (see `mendsyncGossipsub`). Default `{}`. */
+  readonly gossipsub?: Partial<GossipsubOpts>
+  /** Penalty book settings (ban threshold 100 points, 5 minute bans, ...). Default `{}`. */
+  readonly penalties?: PeerPenaltyOptions
+  /** Extra connection gater rules; banned peers are always refused. Default: none. */
+  readonly connectionGater?: ConnectionGater
+  /** Most open connections. Default `300`. */
+  readonly maxConnections?: number
+  /**
+   * Inbound connections accepted per second from one host (libp2p's flood guard). Raise it when
+   * many peers share one address (tests, a NAT). Default `5`.
+   */
+  readonly inboundConnectionThreshold?: number
+  /** Start the node before returning. Default `true`. */
+  readonly start?: boolean
+}
+
+/** Creates (and by default starts) a Node libp2p node for mendsync. */
+export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<MendsyncLibp2p> {
+  const penalties = new PeerPenalties(options.penalties)
+  const relay = options.relayServer
+  const services: ServiceFactoryMap<Record<string, unknown>> = {
+    identify: identify(),
+    pubsub: mendsyncGossipsub(penalties, options.gossipsub),
+  }
+  if (relay) {
+    services.relay = circuitRelayServer(
+      relay === true || relay.maxReservations === undefined
+        ? {}
+        : { reservations: { maxReservations: relay.maxReservations } },
+    )
+  }
+  const config: Libp2pOptions<Record<string, unknown>> = {
+    privateKey: options.privateKey,
+    start: options.start ?? true,
+    addresses: {
+      listen: [...(options.listen ?? ['/ip4/0.0.0.0/tcp/0/ws'])],
+      ...(options.announce ? { announce: [...options.announce] } : {}),
+    },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: banningGater(penalties, options.connectionGater),
+    connectionManager: {
+      maxConnections: options.maxConnections ?? 300,
+      inboundConnectionThreshold: options.inboundConnectionThreshold ?? 5,
+    },
+    services,
+  }
+  if (options.bootstrap && options.bootstrap.length > 0) {
+    config.peerDiscovery = [bootstrap({ list: [...options.bootstrap] })]
+  }
+  const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
+  registerPenalties(node, penalties)
+  return node
+}

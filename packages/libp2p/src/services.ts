@@ -1,0 +1,50 @@
+// What the Node and browser factories share: gossipsub configured for mendsync, and a connection
+// gater that refuses banned peers.
+import { type GossipsubOpts, gossipsub } from '@chainsafe/libp2p-gossipsub'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import type { PeerPenalties } from './penalties.js'
+
+/**
+ * gossipsub with: StrictSign (every message signed, unsigned ones dropped), no error when a
+ * space has no subscribed peer yet (gossip is best effort), no self-delivery, and the penalty
+ * book as the application-specific score, loopback addresses exempt from the IP colocation
+ * penalty. `overrides` are merged last.
+ */
+export function mendsyncGossipsub(
+  penalties: PeerPenalties,
+  overrides: Partial<GossipsubOpts> = {},
+) {
+  return gossipsub({
+    globalSignaturePolicy: 'StrictSign',
+    allowPublishToZeroTopicPeers: true,
+    emitSelf: false,
+    fallbackToFloodsub: false,
+    // Gossip messages are at most 64 KiB; leave room for framing and the signature.
+    maxInboundDataLength: 256 * 1024,
+    ...overrides,
+    scoreParams: {
+      appSpecificScore: (peer: string) => penalties.score(peer),
+      appSpecificWeight: 1,
+      // Peers on the local machine (tests, a reverse proxy in front of a relay) share one IP;
+      // gossipsub's IP colocation penalty would prune them all from the mesh.
+      IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+      ...overrides.scoreParams,
+    },
+  })
+}
+
+/** `gater` with the ban list of `penalties` in front of its peer checks. */
+export function banningGater(
+  penalties: PeerPenalties,
+  gater: ConnectionGater = {},
+): ConnectionGater {
+  const banned = (peer: PeerId): boolean => penalties.isBanned(peer.toString())
+  return {
+    ...gater,
+    denyDialPeer: async (peer) => banned(peer) || ((await gater.denyDialPeer?.(peer)) ?? false),
+    denyInboundEncryptedConnection: async (peer, connection) =>
+      banned(peer) || ((await gater.denyInboundEncryptedConnection?.(peer, connection)) ?? false),
+    denyOutboundEncryptedConnection: async (peer, connection) =>
+      banned(peer) || ((await gater.denyOutboundEncryptedConnection?.(peer, connection)) ?? false),
+  }
+}

@@ -1,0 +1,136 @@
+// Browser <-> Node: a page built with Vite (target es2022, from the package sources) runs in
+// real Chromium (playwright-core, /usr/bin/chromium or MENDSYNC_CHROMIUM), dials a Node peer over
+// ws:// on 127.0.0.1, receives its gossip and serves its pull.
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { extname, join, normalize } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { FakeSpaceStore, text } from '@mendsync/replica/testing'
+import { type Browser, chromium } from 'playwright-core'
+import { build } from 'vite'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Libp2pNetwork } from '../src/index.js'
+import { startNetwork } from './helpers.js'
+
+const CHROMIUM = process.env.MENDSYNC_CHROMIUM ?? '/usr/bin/chromium'
+const PAGE_ROOT = fileURLToPath(new URL('./browser/', import.meta.url))
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.map': 'application/json',
+}
+
+interface PageState {
+  peerId: string | null
+  peers: string[]
+  gossip: { peer: string; counter: number }[]
+  pulls: number
+  error: string | null
+}
+
+describe.skipIf(!existsSync(CHROMIUM))('Browser <-> Node', () => {
+  let outDir: string
+  let server: Server
+  let browser: Browser
+  let node: Libp2pNetwork
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), 'mendsync-browser-'))
+    await build({
+      root: PAGE_ROOT,
+      logLevel: 'warn',
+      configFile: false,
+      resolve: { conditions: ['mendsync-source', 'browser', 'module', 'import', 'default'] },
+      build: { target: 'es2022', outDir, emptyOutDir: true, minify: false, sourcemap: false },
+    })
+    server = createServer((request, response) => {
+      const path = normalize(decodeURIComponent((request.url ?? '/').split('?')[0]!))
+      const file = join(outDir, path === '/' ? 'index.html' : path)
+      if (!file.startsWith(outDir)) {
+        response.writeHead(403).end()
+        return
+      }
+      readFile(file).then(
+        (body) =>
+          response
+            .writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
+            .end(body),
+        () => response.writeHead(404).end(),
+      )
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    node = await startNetwork()
+  }, 180_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await node?.close()
+    await new Promise((resolve) => server?.close(resolve))
+    await rm(outDir, { recursive: true, force: true })
+  })
+
+  it('dials a Node peer, receives its gossip and serves its pull', {
+    timeout: 120_000,
+  }, async () => {
+    const channel = await node.join('browser-space', new FakeSpaceStore())
+    const address = node.node.getMultiaddrs().find((entry) => entry.toString().includes('/ws'))!
+    const port = (server.address() as { port: number }).port
+    const page = await browser.newPage()
+    const logs: string[] = []
+    page.on('console', (message) => logs.push(message.text()))
+    page.on('pageerror', (error) => logs.push(String(error)))
+    await page.goto(
+      `http://127.0.0.1:${port}/#${encodeURIComponent(`${address.toString()} browser-space`)}`,
+    )
+    const read = () =>
+      page.evaluate(() => (window as unknown as { mendsyncTest: PageState }).mendsyncTest)
+    let state = await read()
+    const deadline = Date.now() + 30_000
+    while (
+      !(state.peerId && channel.peers().includes(state.peerId) && state.peers.includes(node.peerId))
+    ) {
+      if (state.error) throw new Error(`page failed: ${state.error}\n${logs.join('\n')}`)
+      if (Date.now() > deadline)
+        throw new Error(`the browser never joined: ${JSON.stringify(state)}\n${logs.join('\n')}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      state = await read()
+    }
+    const browserId = state.peerId!
+
+    for (let counter = 1; counter <= 3; counter++) {
+      await channel.publish({
+        replicaId: 'node',
+        versionVector: new Map([['node', counter]]),
+        summary: new Uint8Array(24),
+        hints: [{ key: 'k', dots: [{ replica: 'node', counter }] }],
+      })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    for (let i = 0; i < 100 && state.gossip.length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      state = await read()
+    }
+    expect(state.gossip).toEqual([1, 2, 3].map((counter) => ({ peer: node.peerId, counter })))
+
+    expect(await channel.pull(browserId, ['k-browser', 'missing'], 'state')).toEqual({
+      mode: 'state',
+      states: [text('from-browser'), null],
+    })
+    expect((await read()).pulls).toBe(1)
+    await page.close()
+  })
+})

@@ -1,0 +1,51 @@
+import type { Network } from '@mendsync/replica'
+import { createInProcessHub } from '@mendsync/replica'
+import { runNetworkAdapterTests } from '@mendsync/replica/testing'
+
+runNetworkAdapterTests(
+  async () => {
+    const hub = createInProcessHub({ autoLink: false })
+    const networks: Network[] = []
+    return {
+      async createNetwork() {
+        const network = hub.createNetwork()
+        networks.push(network)
+        return network
+      },
+      async connect(a, b) {
+        hub.link(a.peerId, b.peerId)
+      },
+      async disconnect(a, b) {
+        hub.unlink(a.peerId, b.peerId)
+      },
+      async teardown() {
+        await Promise.all(networks.map((network) => network.close()))
+      },
+    }
+  },
+  { name: 'in-process network' },
+)
+
+runNetworkAdapterTests(
+  async () => {
+    const hub = createInProcessHub({ autoLink: false, latencyMs: 5 })
+    const networks: Network[] = []
+    return {
+      async createNetwork() {
+        const network = hub.createNetwork()
+        networks.push(network)
+        return network
+      },
+      async connect(a, b) {
+        hub.link(a.peerId, b.peerId)
+      },
+      async disconnect(a, b) {
+        hub.unlink(a.peerId, b.peerId)
+      },
+      async teardown() {
+        await Promise.all(networks.map((network) => network.close()))
+      },
+    }
+  },
+  { name: 'in-process network with latency' },
+)
