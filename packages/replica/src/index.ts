@@ -1,2 +1,3 @@
 export * from './network/index.js'
+export * from './replica/index.js'
 export * from './storage/index.js'

@@ -1,0 +1,213 @@
+import { MendsyncError, type ReplicaId } from '@mendsync/core'
+import type { Mutation, Storage } from '../storage/types.js'
+
+const LOG_PREFIX = 'log/'
+const ACK_PREFIX = 'ack/'
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/** One change recorded for hinted handoff. */
+export interface LogEntry {
+  readonly seq: number
+  readonly key: string
+  /** The replica the change came from (not sent back to it); `''` for a local write. */
+  readonly origin: ReplicaId
+  readonly at: number
+}
+
+/** What one peer still has to receive. */
+export interface PendingChanges {
+  /** Distinct keys changed since the peer's acknowledgement, oldest change first. */
+  readonly keys: string[]
+  /** The sequence number to acknowledge once `keys` are delivered. */
+  readonly upTo: number
+  /**
+   * True when changes the peer never acknowledged were already dropped from the bounded log
+   * (count or age): only a reconciliation can bring the peer up to date.
+   */
+  readonly overflowed: boolean
+}
+
+function logKey(seq: number): string {
+  return LOG_PREFIX + seq.toString(16).padStart(13, '0')
+}
+
+function encodeEntry(entry: LogEntry): Uint8Array {
+  const origin = encoder.encode(entry.origin)
+  const key = encoder.encode(entry.key)
+  const out = new Uint8Array(8 + 2 + origin.length + key.length)
+  const view = new DataView(out.buffer)
+  view.setFloat64(0, entry.at)
+  view.setUint16(8, origin.length)
+  out.set(origin, 10)
+  out.set(key, 10 + origin.length)
+  return out
+}
+
+function decodeEntry(seqKey: string, bytes: Uint8Array): LogEntry {
+  const seq = Number.parseInt(seqKey.slice(LOG_PREFIX.length), 16)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (!Number.isSafeInteger(seq) || bytes.length < 10) throw corrupt(seqKey)
+  const originLength = view.getUint16(8)
+  if (10 + originLength > bytes.length) throw corrupt(seqKey)
+  return {
+    seq,
+    at: view.getFloat64(0),
+    origin: decoder.decode(bytes.subarray(10, 10 + originLength)),
+    key: decoder.decode(bytes.subarray(10 + originLength)),
+  }
+}
+
+function corrupt(key: string): MendsyncError {
+  return new MendsyncError('STORAGE_CORRUPT', `the handoff log record ${key} is malformed`)
+}
+
+function encodeSeq(seq: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setFloat64(0, seq)
+  return out
+}
+
+/**
+ * Hinted handoff as one bounded change log plus one acknowledgement cursor per known peer
+ * (rather than one outbox per peer): a change costs one log record however many peers there
+ * are, and a peer's outbox is the log past its cursor. The log keeps at most `maxEntries`
+ * records no older than `maxAgeMs`; a peer whose cursor falls behind what was dropped must
+ * reconcile instead. Mutations are returned to the caller, who writes them in the same atomic
+ * batch as the change they describe.
+ */
+export class ChangeLog {
+  private readonly entries: LogEntry[] = []
+  private readonly acks = new Map<ReplicaId, number>()
+  /** Highest sequence number ever assigned (survives truncation of the log). */
+  private head = 0
+  private readonly maxEntries: number
+  private readonly maxAgeMs: number
+  private readonly maxPeers: number
+
+  constructor(options: { maxEntries: number; maxAgeMs: number; maxPeers: number }) {
+    this.maxEntries = options.maxEntries
+    this.maxAgeMs = options.maxAgeMs
+    this.maxPeers = options.maxPeers
+  }
+
+  /** Loads the log and the cursors persisted in `storage`'s meta keyspace. */
+  async load(storage: Storage): Promise<void> {
+    for (const [prefix, apply] of [
+      [LOG_PREFIX, (key: string, value: Uint8Array) => this.entries.push(decodeEntry(key, value))],
+      [
+        ACK_PREFIX,
+        (key: string, value: Uint8Array) =>
+          this.acks.set(key.slice(ACK_PREFIX.length), readSeq(key, value)),
+      ],
+    ] as const) {
+      let after: string | undefined
+      for (;;) {
+        const page = await storage.scan({
+          namespace: 'meta',
+          prefix,
+          ...(after === undefined ? {} : { after }),
+        })
+        for (const entry of page.entries) apply(entry.key, entry.value)
+        if (page.cursor === undefined) break
+        after = page.cursor
+      }
+    }
+    const last = this.entries.at(-1)
+    this.head = Math.max(last?.seq ?? 0, ...this.acks.values())
+  }
+
+  /**
+   * Records changes to `keys` and returns the meta mutations to write with them (the new records,
+   * and the removal of records that fell out of the bounds).
+   */
+  append(keys: readonly string[], origin: ReplicaId, now: number): Mutation[] {
+    const mutations: Mutation[] = []
+    for (const key of keys) {
+      this.head += 1
+      const entry: LogEntry = { seq: this.head, key, origin, at: now }
+      this.entries.push(entry)
+      mutations.push({ key: logKey(entry.seq), value: encodeEntry(entry) })
+    }
+    while (this.entries.length > 0) {
+      const oldest = this.entries[0] as LogEntry
+      if (this.entries.length <= this.maxEntries && now - oldest.at <= this.maxAgeMs) break
+      this.entries.shift()
+      mutations.push({ key: logKey(oldest.seq), value: null })
+    }
+    return mutations
+  }
+
+  /** Starts tracking `replica`: it is owed changes from now on (older ones come by reconciling). */
+  track(replica: ReplicaId): Mutation[] {
+    if (this.acks.has(replica)) return []
+    const mutations: Mutation[] = []
+    if (this.acks.size >= this.maxPeers) {
+      const evicted = this.acks.keys().next().value as ReplicaId
+      this.acks.delete(evicted)
+      mutations.push({ key: ACK_PREFIX + evicted, value: null })
+    }
+    this.acks.set(replica, this.head)
+    mutations.push({ key: ACK_PREFIX + replica, value: encodeSeq(this.head) })
+    return mutations
+  }
+
+  isTracked(replica: ReplicaId): boolean {
+    return this.acks.has(replica)
+  }
+
+  /** What `replica` has not acknowledged yet (its changes excluded), at most `limit` keys. */
+  pending(replica: ReplicaId, limit: number): PendingChanges {
+    const ack = this.acks.get(replica) ?? this.head
+    const first = this.entries[0]
+    const overflowed = first !== undefined ? ack < first.seq - 1 : ack < this.head
+    const keys = new Set<string>()
+    let upTo = ack
+    for (const entry of this.entries) {
+      if (entry.seq <= ack) continue
+      if (entry.origin !== replica) {
+        if (keys.size >= limit && !keys.has(entry.key)) break
+        keys.add(entry.key)
+      }
+      upTo = entry.seq
+    }
+    return { keys: [...keys], upTo, overflowed }
+  }
+
+  /** Moves `replica`'s cursor forward to `seq`; returns the mutation to persist it. */
+  acknowledge(replica: ReplicaId, seq: number): Mutation[] {
+    const current = this.acks.get(replica)
+    if (current === undefined || seq <= current) return []
+    this.acks.set(replica, seq)
+    return [{ key: ACK_PREFIX + replica, value: encodeSeq(seq) }]
+  }
+
+  /** The current head, to acknowledge everything after a full reconciliation. */
+  get headSeq(): number {
+    return this.head
+  }
+
+  /** Changes `replica` has not acknowledged (an upper bound: repeated keys count once each). */
+  outboxSize(replica: ReplicaId): number {
+    const ack = this.acks.get(replica)
+    return ack === undefined ? 0 : this.head - ack
+  }
+
+  /** Sum of {@link outboxSize} over every tracked peer. */
+  totalOutbox(): number {
+    let total = 0
+    for (const ack of this.acks.values()) total += this.head - ack
+    return total
+  }
+
+  trackedPeers(): ReplicaId[] {
+    return [...this.acks.keys()]
+  }
+}
+
+function readSeq(key: string, bytes: Uint8Array): number {
+  if (bytes.length !== 8) throw corrupt(key)
+  const seq = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0)
+  if (!Number.isSafeInteger(seq) || seq < 0) throw corrupt(key)
+  return seq
+}

@@ -1,0 +1,264 @@
+import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import type { PeerId, SpaceChannel } from '../network/types.js'
+import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
+import type { ReplicaMetrics } from './metrics.js'
+import type { ReplicaTunables } from './options.js'
+import { Semaphore } from './semaphore.js'
+import { TokenBucket } from './token-bucket.js'
+
+/** Most keys one pull request carries; a larger repair is split into several requests. */
+export const MAX_KEYS_PER_PULL = 512
+/** Repair requests that may wait for one peer before more fail with `OVERLOADED`. */
+const MAX_QUEUED_PER_PEER = 256
+
+/** What the engine gives the repairer: local digests, and where pulled states go. */
+export interface RepairTarget {
+  /** The local state hashes of `keys` (`null` for a key never written). */
+  localDigests(keys: readonly string[]): Promise<(Uint8Array | null)[]>
+  /** Joins pulled states; returns the keys whose local state changed. */
+  joinPulled(peer: PeerId, states: readonly { key: string; state: Uint8Array }[]): Promise<string[]>
+  /** The local encoded states of `keys`, to write back to peers that are behind. */
+  localStates(keys: readonly string[]): Promise<(Uint8Array | null)[]>
+  /** `key`'s divergence with `peer` is repaired (the hint is settled). */
+  settled(peer: PeerId, keys: readonly string[]): void
+}
+
+/** Outcome of one repair of some keys with some peers. */
+export interface RepairOutcome {
+  /** Peers that answered. */
+  readonly answered: PeerId[]
+  /** Peers that did not answer in time, failed, or were skipped (breaker open, overloaded). */
+  readonly unanswered: PeerId[]
+  /** Keys whose local state changed. */
+  readonly repaired: string[]
+}
+
+interface PeerGate {
+  readonly breaker: CircuitBreaker
+  readonly bucket: TokenBucket
+  readonly semaphore: Semaphore
+}
+
+interface PendingBatch {
+  readonly keys: Set<string>
+  readonly waiters: { resolve: (repaired: string[]) => void; reject: (error: unknown) => void }[]
+}
+
+function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * Read repair with bounds: requests to one peer are batched (every key asked of a peer in the
+ * same tick goes in one request), digest-first (full states travel only for keys whose digest
+ * differs), limited in concurrency and rate per peer, and guarded by a circuit breaker per peer.
+ */
+export class ReadRepairer {
+  private readonly gates = new Map<PeerId, PeerGate>()
+  private readonly pending = new Map<PeerId, PendingBatch>()
+  private readonly options: ReplicaTunables
+  private readonly metrics: ReplicaMetrics
+  private readonly target: RepairTarget
+  private readonly now: () => number
+  private readonly onBreaker: (peer: PeerId, state: BreakerState) => void
+  private channel: SpaceChannel | undefined
+
+  constructor(
+    options: ReplicaTunables,
+    metrics: ReplicaMetrics,
+    target: RepairTarget,
+    now: () => number,
+    onBreaker: (peer: PeerId, state: BreakerState) => void,
+  ) {
+    this.options = options
+    this.metrics = metrics
+    this.target = target
+    this.now = now
+    this.onBreaker = onBreaker
+  }
+
+  attach(channel: SpaceChannel | undefined): void {
+    this.channel = channel
+  }
+
+  /** The breaker state of every peer this replica has asked. */
+  breakerStates(): Map<PeerId, BreakerState> {
+    return new Map([...this.gates].map(([peer, gate]) => [peer, gate.breaker.state]))
+  }
+
+  /** Whether `peer`'s breaker lets requests through now. */
+  available(peer: PeerId): boolean {
+    return this.gate(peer).breaker.state !== 'open'
+  }
+
+  forget(peer: PeerId): void {
+    this.gates.delete(peer)
+  }
+
+  /**
+   * Repairs `plan` (keys per peer). Resolves when every peer answered or failed; never rejects.
+   * `deadline` bounds every request (ms since the epoch of `now`).
+   */
+  async repair(
+    plan: ReadonlyMap<PeerId, readonly string[]>,
+    deadline: number,
+  ): Promise<RepairOutcome> {
+    const started = this.now()
+    this.metrics.add('repairs_initiated', plan.size)
+    const answered: PeerId[] = []
+    const unanswered: PeerId[] = []
+    const repaired = new Set<string>()
+    await Promise.all(
+      [...plan].map(async ([peer, keys]) => {
+        try {
+          for (const key of await this.enqueue(peer, keys, deadline)) repaired.add(key)
+          answered.push(peer)
+          this.metrics.add('repairs_completed')
+        } catch {
+          unanswered.push(peer)
+          this.metrics.add('repairs_failed')
+        }
+      }),
+    )
+    this.metrics.observe('repair_latency_ms', this.now() - started)
+    return { answered, unanswered, repaired: [...repaired] }
+  }
+
+  /** Adds keys to `peer`'s batch of this tick; resolves with the keys repaired by that batch. */
+  private enqueue(peer: PeerId, keys: readonly string[], deadline: number): Promise<string[]> {
+    let batch = this.pending.get(peer)
+    if (batch === undefined) {
+      const created: PendingBatch = { keys: new Set(), waiters: [] }
+      batch = created
+      this.pending.set(peer, created)
+      queueMicrotask(() => {
+        this.pending.delete(peer)
+        this.run(peer, [...created.keys], deadline).then(
+          (repairedKeys) => {
+            for (const waiter of created.waiters) waiter.resolve(repairedKeys)
+          },
+          (error: unknown) => {
+            for (const waiter of created.waiters) waiter.reject(error)
+          },
+        )
+      })
+    }
+    for (const key of keys) batch.keys.add(key)
+    const target = batch
+    return new Promise((resolve, reject) => target.waiters.push({ resolve, reject }))
+  }
+
+  private async run(peer: PeerId, keys: string[], deadline: number): Promise<string[]> {
+    const repaired: string[] = []
+    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_PULL) {
+      repaired.push(...(await this.runChunk(peer, keys.slice(i, i + MAX_KEYS_PER_PULL), deadline)))
+    }
+    return repaired
+  }
+
+  private async runChunk(peer: PeerId, keys: string[], deadline: number): Promise<string[]> {
+    const channel = this.channel
+    if (channel === undefined) throw new MendsyncError('CLOSED', 'the replica has no network')
+    const gate = this.gate(peer)
+    if (!gate.breaker.tryAcquire()) {
+      throw new MendsyncError('PEER_UNAVAILABLE', `the circuit breaker of peer ${peer} is open`)
+    }
+    let release: (() => void) | undefined
+    try {
+      const wait = gate.bucket.waitMs()
+      if (this.now() + wait > deadline) {
+        throw new MendsyncError('OVERLOADED', `the repair rate limit of peer ${peer} is reached`)
+      }
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      gate.bucket.tryTake()
+      release = await gate.semaphore.acquire()
+      const timeoutMs = () => Math.max(1, deadline - this.now())
+      const local = await this.target.localDigests(keys)
+      const digests = await channel.pull(peer, keys, 'digest', { timeoutMs: timeoutMs() })
+      if (digests.mode !== 'digest' || digests.digests.length !== keys.length) {
+        throw new MendsyncError(
+          'PROTOCOL_ERROR',
+          `peer ${peer} answered a digest pull with the wrong shape`,
+        )
+      }
+      const differing = keys.filter(
+        (_, i) => !bytesEqual(local[i] ?? null, digests.digests[i] ?? null),
+      )
+      const remoteHas = new Set(keys.filter((_, i) => digests.digests[i] !== null))
+      this.metrics.add('inconsistencies_found', differing.length)
+      let repaired: string[] = []
+      const toPull = differing.filter((key) => remoteHas.has(key))
+      if (toPull.length > 0) {
+        const pulled = await channel.pull(peer, toPull, 'state', { timeoutMs: timeoutMs() })
+        if (pulled.mode !== 'state' || pulled.states.length !== toPull.length) {
+          throw new MendsyncError(
+            'PROTOCOL_ERROR',
+            `peer ${peer} answered a state pull with the wrong shape`,
+          )
+        }
+        const states = toPull.flatMap((key, i) => {
+          const state = pulled.states[i]
+          return state === null || state === undefined ? [] : [{ key, state }]
+        })
+        repaired = await this.target.joinPulled(peer, states)
+        this.metrics.add('keys_repaired', repaired.length)
+      }
+      await this.writeBack(channel, peer, differing, keys, digests.digests, timeoutMs())
+      gate.breaker.success()
+      this.target.settled(peer, keys)
+      return repaired
+    } catch (error) {
+      // A caller's own mistake is not the peer's failure; everything else counts against it.
+      if (!isMendsyncError(error, 'INVALID_ARGUMENT')) gate.breaker.failure()
+      throw error
+    } finally {
+      release?.()
+    }
+  }
+
+  /** Pushes the joined state to the peer for every differing key where it is now behind. */
+  private async writeBack(
+    channel: SpaceChannel,
+    peer: PeerId,
+    differing: readonly string[],
+    keys: readonly string[],
+    remoteDigests: readonly (Uint8Array | null)[],
+    timeoutMs: number,
+  ): Promise<void> {
+    if (differing.length === 0) return
+    const after = await this.target.localDigests(differing)
+    const remoteByKey = new Map(keys.map((key, i) => [key, remoteDigests[i] ?? null]))
+    const behind = differing.filter(
+      (key, i) => !bytesEqual(after[i] ?? null, remoteByKey.get(key) ?? null),
+    )
+    if (behind.length === 0) return
+    const states = await this.target.localStates(behind)
+    const payload = behind.flatMap((key, i) => {
+      const state = states[i]
+      return state === null || state === undefined ? [] : [{ key, state }]
+    })
+    if (payload.length > 0) await channel.push(peer, payload, { timeoutMs })
+  }
+
+  private gate(peer: PeerId): PeerGate {
+    let gate = this.gates.get(peer)
+    if (gate === undefined) {
+      const o = this.options
+      gate = {
+        breaker: new CircuitBreaker(
+          o.breakerFailureThreshold,
+          o.breakerResetMs,
+          this.now,
+          (state) => this.onBreaker(peer, state),
+        ),
+        bucket: new TokenBucket(o.repairRatePerSecond, this.now),
+        semaphore: new Semaphore(o.maxConcurrentRepairsPerPeer, MAX_QUEUED_PER_PEER),
+      }
+      this.gates.set(peer, gate)
+    }
+    return gate
+  }
+}

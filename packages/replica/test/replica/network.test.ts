@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { Cluster, changed, heardLatest, knows, type Node, until } from './support.js'
+
+let cluster: Cluster
+afterEach(async () => {
+  await cluster.close()
+})
+
+/** Leaves read repair as the only path from a to b: no handoff push, no reconciliation. */
+function isolateReadRepair(a: Node, b: Node) {
+  a.faults.dropPush = true
+  a.faults.dropReconcile = true
+  b.faults.dropReconcile = true
+}
+
+async function pair(options = {}) {
+  cluster = new Cluster()
+  const a = await cluster.add(options)
+  const b = await cluster.add(options)
+  await knows(a, b)
+  await knows(b, a)
+  return { a, b }
+}
+
+describe('replicas on a network', () => {
+  it('hand a write to connected peers, whose subscribers see it as remote', async () => {
+    const { a, b } = await pair()
+    const origins: string[] = []
+    b.replica.subscribe('k', (c) => origins.push(c.origin))
+    await a.replica.put('k', 'hello')
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'hello',
+    )
+    expect(origins).toEqual(['remote'])
+  })
+
+  it("repairs a read with 'sync': digest first, then the state, from the peer gossip says is ahead", async () => {
+    const { a, b } = await pair()
+    isolateReadRepair(a, b)
+    await a.replica.put('k', 'from-a')
+    await heardLatest(b, a)
+    const pullsBefore = b.counts.pull
+    const read = await b.replica.get('k', { repair: 'sync' })
+    expect(read.value).toBe('from-a')
+    expect(read.repair).toMatchObject({ asked: [a.peerId], unanswered: [], repaired: true })
+    expect(b.counts.pull - pullsBefore).toBe(2)
+    expect(b.replica.metrics().keys_repaired).toBe(1)
+    expect((await b.replica.get('k', { repair: 'none' })).value).toBe('from-a')
+  })
+
+  it('makes no network call for a read that no hint marks as divergent', async () => {
+    const { a, b } = await pair()
+    await a.replica.put('k', 'v')
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'v',
+    )
+    const before = { ...b.counts }
+    for (const repair of ['sync', 'async'] as const) {
+      const read = await b.replica.get('k', { repair })
+      expect(read.repair.asked).toEqual([])
+    }
+    await b.replica.get('never-written', { repair: 'sync' })
+    expect(b.counts.pull).toBe(before.pull)
+  })
+
+  it("repairs in the background with 'async' and tells subscribers; 'none' stays local", async () => {
+    const { a, b } = await pair()
+    isolateReadRepair(a, b)
+    await a.replica.put('k', 'later')
+    await heardLatest(b, a)
+    expect((await b.replica.get('k', { repair: 'none' })).value).toBeUndefined()
+    const repaired = new Promise<string>((resolve) =>
+      b.replica.subscribe('k', (c) => resolve(c.origin)),
+    )
+    const read = await b.replica.get('k', { repair: 'async' })
+    expect(read.value).toBeUndefined()
+    expect(read.repair.asked).toEqual([a.peerId])
+    expect(await repaired).toBe('repair')
+    expect((await b.replica.get('k', { repair: 'none' })).value).toBe('later')
+  })
+
+  it('batches the keys of many concurrent reads into one request per peer', async () => {
+    const { a, b } = await pair()
+    isolateReadRepair(a, b)
+    const keys = Array.from({ length: 50 }, (_, i) => `key-${i}`)
+    for (const key of keys) await a.replica.put(key, key)
+    await heardLatest(b, a)
+    const before = b.counts.pull
+    const reads = await Promise.all(keys.map((key) => b.replica.get(key, { repair: 'sync' })))
+    expect(reads.map((r) => r.value)).toEqual(keys)
+    expect(b.counts.pull - before).toBe(2)
+  })
+
+  it('returns within timeoutMs with the local value and names the peer that did not answer', async () => {
+    const { a, b } = await pair()
+    isolateReadRepair(a, b)
+    await a.replica.put('k', 'unreachable')
+    await heardLatest(b, a)
+    b.faults.hangPull = true
+    const started = performance.now()
+    const read = await b.replica.get('k', { repair: 'sync', timeoutMs: 200 })
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(read.value).toBeUndefined()
+    expect(read.repair.unanswered).toEqual([a.peerId])
+  })
+
+  it('opens the circuit breaker of a failing peer and stops asking it', async () => {
+    const { a, b } = await pair({ breakerFailureThreshold: 2, breakerResetMs: 60_000 })
+    isolateReadRepair(a, b)
+    b.faults.hangPull = true
+    for (let i = 0; i < 3; i++) await a.replica.put(`k${i}`, i)
+    await heardLatest(b, a)
+    await b.replica.get('k0', { repair: 'sync', timeoutMs: 50 })
+    await b.replica.get('k1', { repair: 'sync', timeoutMs: 50 })
+    await until(b.replica, () => b.replica.status().peers[0]?.breaker === 'open')
+    const pulls = b.counts.pull
+    const read = await b.replica.get('k2', { repair: 'sync', timeoutMs: 50 })
+    expect(read.repair.asked).toEqual([])
+    expect(b.counts.pull).toBe(pulls)
+    expect(b.replica.metrics().breaker_state_changes).toBeGreaterThanOrEqual(1)
+  })
+
+  it('falls back to reconciliation when a peer outbox overflows, and converges', async () => {
+    const { a, b } = await pair({ outboxMaxKeys: 5 })
+    cluster.hub.unlink(a.peerId, b.peerId)
+    for (let i = 0; i < 40; i++) await a.replica.put(`a${i}`, i)
+    for (let i = 0; i < 40; i++) await b.replica.put(`b${i}`, i)
+    cluster.hub.link(a.peerId, b.peerId)
+    await until(a.replica, () => a.replica.status().keys === 80)
+    await until(b.replica, () => b.replica.status().keys === 80)
+    await a.replica.settled()
+    await b.replica.settled()
+    expect(a.replica.status().summary).toEqual(b.replica.status().summary)
+    expect(
+      a.replica.metrics().handoff_overflows + b.replica.metrics().handoff_overflows,
+    ).toBeGreaterThan(0)
+    expect(
+      a.replica.metrics().reconcile_sessions + b.replica.metrics().reconcile_sessions,
+    ).toBeGreaterThan(0)
+    expect((await b.replica.get('a39', { repair: 'none' })).value).toBe(39)
+  })
+})

@@ -1,0 +1,156 @@
+import {
+  createInProcessHub,
+  type InProcessHub,
+  MemoryStorage,
+  MemoryStore,
+  type Network,
+  openReplica,
+  type PeerId,
+  type Replica,
+  type ReplicaOptions,
+  type SpaceChannel,
+} from '@mendsync/replica'
+
+/** Which calls of a wrapped channel fail, decided per call by the test. */
+export interface Faults {
+  /** Fail this replica's outgoing pushes (hinted handoff, write-back). */
+  dropPush?: boolean
+  /** Never answer (hang until the deadline) pulls this replica sends. */
+  hangPull?: boolean
+  /** Fail this replica's outgoing reconciliations. */
+  dropReconcile?: boolean
+}
+
+/** Counts of the calls a replica made through its channel. */
+export interface CallCounts {
+  pull: number
+  push: number
+  reconcile: number
+}
+
+/** Wraps a network so a test can count and fail the calls the replica makes. */
+export function instrument(network: Network, faults: Faults, counts: CallCounts): Network {
+  return {
+    get peerId() {
+      return network.peerId
+    },
+    close: () => network.close(),
+    async join(space, handlers, options) {
+      const channel = await network.join(space, handlers, options)
+      const wrapped: SpaceChannel = {
+        space: channel.space,
+        peers: () => channel.peers(),
+        publish: (message) => channel.publish(message),
+        on: (event, listener) => channel.on(event, listener),
+        leave: () => channel.leave(),
+        async pull(peer, keys, mode, callOptions) {
+          counts.pull += 1
+          if (faults.hangPull) {
+            // A peer that never answers: the call fails only at its deadline, as on a real network.
+            const deadline = callOptions?.timeoutMs ?? 10_000
+            return new Promise((_, reject) =>
+              setTimeout(() => reject(new Error('no answer')), deadline),
+            )
+          }
+          return channel.pull(peer, keys, mode, callOptions)
+        },
+        async push(peer, states, callOptions) {
+          counts.push += 1
+          if (faults.dropPush) throw new Error('push dropped by the test')
+          return channel.push(peer, states, callOptions)
+        },
+        async reconcile(peer, driver, callOptions) {
+          counts.reconcile += 1
+          if (faults.dropReconcile) throw new Error('reconcile dropped by the test')
+          return channel.reconcile(peer, driver, callOptions)
+        },
+      }
+      return wrapped
+    },
+  }
+}
+
+/** One replica of a test cluster with its knobs. */
+export interface Node {
+  replica: Replica
+  readonly store: MemoryStore
+  readonly faults: Faults
+  readonly counts: CallCounts
+  readonly peerId: PeerId
+}
+
+/** Replicas of one space on one in-process hub, each on its own memory storage. */
+export class Cluster {
+  readonly hub: InProcessHub = createInProcessHub()
+  readonly nodes: Node[] = []
+
+  async add(options: Partial<ReplicaOptions> = {}): Promise<Node> {
+    const store = new MemoryStore()
+    const faults: Faults = {}
+    const counts: CallCounts = { pull: 0, push: 0, reconcile: 0 }
+    const network = this.hub.createNetwork()
+    const replica = await openReplica({
+      space: 'test',
+      storage: new MemoryStorage({ store }),
+      network: instrument(network, faults, counts),
+      ...options,
+    })
+    const node: Node = { replica, store, faults, counts, peerId: network.peerId }
+    this.nodes.push(node)
+    return node
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.replica.close()))
+  }
+}
+
+/** Resolves when `replica` persisted a change of `key` satisfying `accept` (checks now first). */
+export async function changed(
+  replica: Replica,
+  key: string,
+  accept: () => Promise<boolean>,
+): Promise<void> {
+  if (await accept()) return
+  await new Promise<void>((resolve) => {
+    const stop = replica.subscribe(key, () => {
+      void accept().then((ok) => {
+        if (ok) {
+          stop()
+          resolve()
+        }
+      })
+    })
+  })
+}
+
+/** Resolves once `condition` holds, checked now and after every metric change of `replica`. */
+export function until(replica: Replica, condition: () => boolean): Promise<void> {
+  if (condition()) return Promise.resolve()
+  return new Promise((resolve) => {
+    const stop = replica.onMetric(() => {
+      if (condition()) {
+        stop()
+        resolve()
+      }
+    })
+  })
+}
+
+/** Resolves when `node` knows `peer` by gossip (its status lists the peer with a replica id). */
+export function knows(node: Node, peer: Node): Promise<void> {
+  return until(node.replica, () =>
+    node.replica.status().peers.some((p) => p.peer === peer.peerId && p.replicaId !== undefined),
+  )
+}
+
+/** Resolves when `node` has received `peer`'s current summary by gossip (so its latest hints). */
+export function heardLatest(node: Node, peer: Node): Promise<void> {
+  const equal = (x: Uint8Array | undefined, y: Uint8Array) =>
+    x !== undefined && x.length === y.length && x.every((byte, i) => byte === y[i])
+  return until(node.replica, () =>
+    node.replica
+      .status()
+      .peers.some((p) => p.peer === peer.peerId && equal(p.summary, peer.replica.status().summary)),
+  )
+}
