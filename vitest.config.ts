@@ -36,6 +36,9 @@ export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions] } },
   test: {
+    // One fresh worker per test file, chosen on purpose: suites install globals (fake-indexeddb,
+    // Buffer-dependent fixtures) that must not leak into other files.
+    isolate: true,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     projects: [
