@@ -13,6 +13,8 @@ const MAX_QUEUED_PER_PEER = 256
 
 /** What the engine gives the repairer: local digests, and where pulled states go. */
 export interface RepairTarget {
+  /** The digest of an encoded state, as peers compute it. */
+  digestOf(state: Uint8Array): Uint8Array
   /** The local state hashes of `keys` (`null` for a key never written). */
   localDigests(keys: readonly string[]): Promise<(Uint8Array | null)[]>
   /** Joins pulled states; returns the keys whose local state changed. */
@@ -39,8 +41,11 @@ interface PeerGate {
   readonly semaphore: Semaphore
 }
 
+/** Keys to repair with one peer: `true` when gossip says the peer is ahead for the key. */
+export type RepairKeys = ReadonlyMap<string, boolean>
+
 interface PendingBatch {
-  readonly keys: Set<string>
+  readonly keys: Map<string, boolean>
   readonly waiters: { resolve: (repaired: string[]) => void; reject: (error: unknown) => void }[]
 }
 
@@ -53,8 +58,10 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
 
 /**
  * Read repair with bounds: requests to one peer are batched (every key asked of a peer in the
- * same tick goes in one request), digest-first (full states travel only for keys whose digest
- * differs), limited in concurrency and rate per peer, and guarded by a circuit breaker per peer.
+ * same tick goes in one request), limited in concurrency and rate per peer, and guarded by a
+ * circuit breaker per peer. Keys gossip marked as behind are pulled as states at once (one round
+ * trip); keys checked speculatively (sampled reads, extra quorum peers) go digest-first, so full
+ * states travel only where digests differ.
  */
 export class ReadRepairer {
   private readonly gates = new Map<PeerId, PeerGate>()
@@ -102,10 +109,7 @@ export class ReadRepairer {
    * Repairs `plan` (keys per peer). Resolves when every peer answered or failed; never rejects.
    * `deadline` bounds every request (ms since the epoch of `now`).
    */
-  async repair(
-    plan: ReadonlyMap<PeerId, readonly string[]>,
-    deadline: number,
-  ): Promise<RepairOutcome> {
+  async repair(plan: ReadonlyMap<PeerId, RepairKeys>, deadline: number): Promise<RepairOutcome> {
     const started = this.now()
     this.metrics.add('repairs_initiated', plan.size)
     const answered: PeerId[] = []
@@ -128,15 +132,15 @@ export class ReadRepairer {
   }
 
   /** Adds keys to `peer`'s batch of this tick; resolves with the keys repaired by that batch. */
-  private enqueue(peer: PeerId, keys: readonly string[], deadline: number): Promise<string[]> {
+  private enqueue(peer: PeerId, keys: RepairKeys, deadline: number): Promise<string[]> {
     let batch = this.pending.get(peer)
     if (batch === undefined) {
-      const created: PendingBatch = { keys: new Set(), waiters: [] }
+      const created: PendingBatch = { keys: new Map(), waiters: [] }
       batch = created
       this.pending.set(peer, created)
       queueMicrotask(() => {
         this.pending.delete(peer)
-        this.run(peer, [...created.keys], deadline).then(
+        this.run(peer, created.keys, deadline).then(
           (repairedKeys) => {
             for (const waiter of created.waiters) waiter.resolve(repairedKeys)
           },
@@ -146,20 +150,33 @@ export class ReadRepairer {
         )
       })
     }
-    for (const key of keys) batch.keys.add(key)
+    for (const [key, ahead] of keys) batch.keys.set(key, ahead || batch.keys.get(key) === true)
     const target = batch
     return new Promise((resolve, reject) => target.waiters.push({ resolve, reject }))
   }
 
-  private async run(peer: PeerId, keys: string[], deadline: number): Promise<string[]> {
+  private async run(
+    peer: PeerId,
+    keys: ReadonlyMap<string, boolean>,
+    deadline: number,
+  ): Promise<string[]> {
+    const all = [...keys]
     const repaired: string[] = []
-    for (let i = 0; i < keys.length; i += MAX_KEYS_PER_PULL) {
-      repaired.push(...(await this.runChunk(peer, keys.slice(i, i + MAX_KEYS_PER_PULL), deadline)))
+    for (let i = 0; i < all.length; i += MAX_KEYS_PER_PULL) {
+      const chunk = all.slice(i, i + MAX_KEYS_PER_PULL)
+      const ahead = chunk.filter(([, known]) => known).map(([key]) => key)
+      const speculative = chunk.filter(([, known]) => !known).map(([key]) => key)
+      repaired.push(...(await this.runChunk(peer, ahead, speculative, deadline)))
     }
     return repaired
   }
 
-  private async runChunk(peer: PeerId, keys: string[], deadline: number): Promise<string[]> {
+  private async runChunk(
+    peer: PeerId,
+    ahead: readonly string[],
+    speculative: readonly string[],
+    deadline: number,
+  ): Promise<string[]> {
     const channel = this.channel
     if (channel === undefined) throw new MendsyncError('CLOSED', 'the replica has no network')
     const gate = this.gate(peer)
@@ -176,37 +193,44 @@ export class ReadRepairer {
       gate.bucket.tryTake()
       release = await gate.semaphore.acquire()
       const timeoutMs = () => Math.max(1, deadline - this.now())
-      const local = await this.target.localDigests(keys)
-      const digests = await channel.pull(peer, keys, 'digest', { timeoutMs: timeoutMs() })
-      if (digests.mode !== 'digest' || digests.digests.length !== keys.length) {
-        throw new MendsyncError(
-          'PROTOCOL_ERROR',
-          `peer ${peer} answered a digest pull with the wrong shape`,
-        )
-      }
+      const keys = [...ahead, ...speculative]
+      const [local, aheadStates, digests] = await Promise.all([
+        this.target.localDigests(keys),
+        this.pullStates(channel, peer, ahead, timeoutMs()),
+        this.pullDigests(channel, peer, speculative, timeoutMs()),
+      ])
+      const remote = new Map<string, Uint8Array | null>()
+      ahead.forEach((key, i) => {
+        const state = aheadStates[i] ?? null
+        remote.set(key, state === null ? null : this.target.digestOf(state))
+      })
+      speculative.forEach((key, i) => {
+        remote.set(key, digests[i] ?? null)
+      })
+      const localByKey = new Map(keys.map((key, i) => [key, local[i] ?? null]))
       const differing = keys.filter(
-        (_, i) => !bytesEqual(local[i] ?? null, digests.digests[i] ?? null),
+        (key) => !bytesEqual(localByKey.get(key) ?? null, remote.get(key) ?? null),
       )
-      const remoteHas = new Set(keys.filter((_, i) => digests.digests[i] !== null))
       this.metrics.add('inconsistencies_found', differing.length)
-      let repaired: string[] = []
-      const toPull = differing.filter((key) => remoteHas.has(key))
-      if (toPull.length > 0) {
-        const pulled = await channel.pull(peer, toPull, 'state', { timeoutMs: timeoutMs() })
-        if (pulled.mode !== 'state' || pulled.states.length !== toPull.length) {
-          throw new MendsyncError(
-            'PROTOCOL_ERROR',
-            `peer ${peer} answered a state pull with the wrong shape`,
-          )
-        }
-        const states = toPull.flatMap((key, i) => {
-          const state = pulled.states[i]
+      const toPull = speculative.filter(
+        (key) => differing.includes(key) && remote.get(key) !== null,
+      )
+      const pulled = await this.pullStates(channel, peer, toPull, timeoutMs())
+      const states = [
+        ...ahead.flatMap((key, i) => {
+          const state = aheadStates[i]
+          return state === null || state === undefined || !differing.includes(key)
+            ? []
+            : [{ key, state }]
+        }),
+        ...toPull.flatMap((key, i) => {
+          const state = pulled[i]
           return state === null || state === undefined ? [] : [{ key, state }]
-        })
-        repaired = await this.target.joinPulled(peer, states)
-        this.metrics.add('keys_repaired', repaired.length)
-      }
-      await this.writeBack(channel, peer, differing, keys, digests.digests, timeoutMs())
+        }),
+      ]
+      const repaired = states.length === 0 ? [] : await this.target.joinPulled(peer, states)
+      this.metrics.add('keys_repaired', repaired.length)
+      await this.writeBack(channel, peer, differing, remote, timeoutMs())
       gate.breaker.success()
       this.target.settled(peer, keys)
       return repaired
@@ -224,13 +248,11 @@ export class ReadRepairer {
     channel: SpaceChannel,
     peer: PeerId,
     differing: readonly string[],
-    keys: readonly string[],
-    remoteDigests: readonly (Uint8Array | null)[],
+    remoteByKey: ReadonlyMap<string, Uint8Array | null>,
     timeoutMs: number,
   ): Promise<void> {
     if (differing.length === 0) return
     const after = await this.target.localDigests(differing)
-    const remoteByKey = new Map(keys.map((key, i) => [key, remoteDigests[i] ?? null]))
     const behind = differing.filter(
       (key, i) => !bytesEqual(after[i] ?? null, remoteByKey.get(key) ?? null),
     )
@@ -241,6 +263,40 @@ export class ReadRepairer {
       return state === null || state === undefined ? [] : [{ key, state }]
     })
     if (payload.length > 0) await channel.push(peer, payload, { timeoutMs })
+  }
+
+  private async pullStates(
+    channel: SpaceChannel,
+    peer: PeerId,
+    keys: readonly string[],
+    timeoutMs: number,
+  ): Promise<readonly (Uint8Array | null)[]> {
+    if (keys.length === 0) return []
+    const result = await channel.pull(peer, keys, 'state', { timeoutMs })
+    if (result.mode !== 'state' || result.states.length !== keys.length) {
+      throw new MendsyncError(
+        'PROTOCOL_ERROR',
+        `peer ${peer} answered a state pull with the wrong shape`,
+      )
+    }
+    return result.states
+  }
+
+  private async pullDigests(
+    channel: SpaceChannel,
+    peer: PeerId,
+    keys: readonly string[],
+    timeoutMs: number,
+  ): Promise<readonly (Uint8Array | null)[]> {
+    if (keys.length === 0) return []
+    const result = await channel.pull(peer, keys, 'digest', { timeoutMs })
+    if (result.mode !== 'digest' || result.digests.length !== keys.length) {
+      throw new MendsyncError(
+        'PROTOCOL_ERROR',
+        `peer ${peer} answered a digest pull with the wrong shape`,
+      )
+    }
+    return result.digests
   }
 
   private gate(peer: PeerId): PeerGate {

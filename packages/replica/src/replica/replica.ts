@@ -263,6 +263,7 @@ export class Replica {
       tunables,
       this.metricsRegistry,
       {
+        digestOf: (state) => hashBytes(state),
         localDigests: (keys) => this.localDigests(keys),
         localStates: (keys) => this.localEncoded(keys),
         joinPulled: (peer, states) =>
@@ -389,7 +390,7 @@ export class Replica {
     const repair = this.repairer.repair(plan, deadline)
     const askedByKey = new Map<string, PeerId[]>()
     for (const [peer, peerKeys] of plan) {
-      for (const key of peerKeys) askedByKey.set(key, [...(askedByKey.get(key) ?? []), peer])
+      for (const key of peerKeys.keys()) askedByKey.set(key, [...(askedByKey.get(key) ?? []), peer])
     }
     if (mode === 'async') {
       this.runInBackground(repair)
@@ -415,14 +416,14 @@ export class Replica {
     })
   }
 
-  /** Which peers to ask, per peer the keys to ask it. */
+  /** Which peers to ask; per peer, the keys to ask it and whether gossip says it is ahead. */
   private planRepair(
     keys: readonly string[],
     states: readonly CausalValue[],
     selection: ReadOptions['peers'],
-  ): Map<PeerId, string[]> {
+  ): Map<PeerId, Map<string, boolean>> {
     const connected = (this.channel?.peers() ?? []).filter((peer) => this.repairer.available(peer))
-    const plan = new Map<PeerId, string[]>()
+    const plan = new Map<PeerId, Map<string, boolean>>()
     if (connected.length === 0) return plan
     keys.forEach((key, i) => {
       const state = states[i] as CausalValue
@@ -441,7 +442,9 @@ export class Replica {
         connected,
         sampled ? 'one' : (selection ?? 'ahead'),
       )) {
-        plan.set(peer, [...(plan.get(peer) ?? []), key])
+        const peerKeys = plan.get(peer) ?? new Map<string, boolean>()
+        peerKeys.set(key, ahead.includes(peer))
+        plan.set(peer, peerKeys)
       }
     })
     return plan

@@ -36,7 +36,7 @@ describe('replicas on a network', () => {
     expect(origins).toEqual(['remote'])
   })
 
-  it("repairs a read with 'sync': digest first, then the state, from the peer gossip says is ahead", async () => {
+  it("repairs a read with 'sync' in one round trip: the state, from the peer gossip says is ahead", async () => {
     const { a, b } = await pair()
     isolateReadRepair(a, b)
     await a.replica.put('k', 'from-a')
@@ -45,7 +45,7 @@ describe('replicas on a network', () => {
     const read = await b.replica.get('k', { repair: 'sync' })
     expect(read.value).toBe('from-a')
     expect(read.repair).toMatchObject({ asked: [a.peerId], unanswered: [], repaired: true })
-    expect(b.counts.pull - pullsBefore).toBe(2)
+    expect(b.counts.pull - pullsBefore).toBe(1)
     expect(b.replica.metrics().keys_repaired).toBe(1)
     expect((await b.replica.get('k', { repair: 'none' })).value).toBe('from-a')
   })
@@ -83,6 +83,23 @@ describe('replicas on a network', () => {
     expect((await b.replica.get('k', { repair: 'none' })).value).toBe('later')
   })
 
+  it('checks speculatively digest-first (repairChance): equal digests move no state', async () => {
+    const { a, b } = await pair({ repairChance: 1 })
+    await a.replica.put('k', 'v')
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'v',
+    )
+    await a.replica.settled()
+    await b.replica.settled()
+    const before = { pulls: b.counts.pull, metrics: b.replica.metrics() }
+    const read = await b.replica.get('k', { repair: 'sync' })
+    expect(read.repair).toMatchObject({ asked: [a.peerId], unanswered: [], repaired: false })
+    expect(b.counts.pull - before.pulls).toBe(1)
+    expect(b.replica.metrics().inconsistencies_found).toBe(before.metrics.inconsistencies_found)
+  })
+
   it('batches the keys of many concurrent reads into one request per peer', async () => {
     const { a, b } = await pair()
     isolateReadRepair(a, b)
@@ -92,7 +109,7 @@ describe('replicas on a network', () => {
     const before = b.counts.pull
     const reads = await Promise.all(keys.map((key) => b.replica.get(key, { repair: 'sync' })))
     expect(reads.map((r) => r.value)).toEqual(keys)
-    expect(b.counts.pull - before).toBe(2)
+    expect(b.counts.pull - before).toBe(1)
   })
 
   it('returns within timeoutMs with the local value and names the peer that did not answer', async () => {
