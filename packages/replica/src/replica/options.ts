@@ -45,6 +45,17 @@ export interface ReplicaTunables {
   readonly retryAttempts: number
   /** Period of anti-entropy (summary check, reconcile when it differs). Default 30 s. */
   readonly antiEntropyIntervalMs: number
+  /**
+   * How long a summary mismatch seen in gossip must last before it starts a reconciliation with
+   * that peer. Right after a write the summaries differ until handoff delivers it, which takes
+   * milliseconds; reconciling at once would start a session per write. Default 1000 ms.
+   */
+  readonly reconcileDelayMs: number
+  /**
+   * Push changes to peers (hinted handoff). Off: peers receive this replica's changes only by
+   * pulling them (read repair) and by reconciliation — a pull-only replica. Default `true`.
+   */
+  readonly handoff: boolean
   /** Period of gossip when nothing changed (a write gossips at once). Default 5 s. */
   readonly gossipIntervalMs: number
   /** Keys queued for one absent peer (hinted handoff) before overflow. Default 10,000. */
@@ -68,6 +79,8 @@ export const DEFAULT_REPLICA_OPTIONS: ReplicaTunables = Object.freeze({
   retryBaseMs: 100,
   retryAttempts: 3,
   antiEntropyIntervalMs: 30_000,
+  reconcileDelayMs: 1000,
+  handoff: true,
   gossipIntervalMs: 5_000,
   outboxMaxKeys: 10_000,
   outboxMaxAgeMs: 24 * 60 * 60 * 1000,

@@ -159,11 +159,15 @@ function validateTunables(options: ReplicaTunables): void {
     'retryBaseMs',
     'retryAttempts',
     'antiEntropyIntervalMs',
+    'reconcileDelayMs',
     'gossipIntervalMs',
     'outboxMaxKeys',
     'outboxMaxAgeMs',
   ] as const) {
     positive(name)
+  }
+  if (typeof options.handoff !== 'boolean') {
+    throw new MendsyncError('INVALID_ARGUMENT', 'option handoff must be a boolean')
   }
   if (!(options.repairChance >= 0 && options.repairChance <= 1)) {
     throw new MendsyncError('INVALID_ARGUMENT', 'option repairChance must be within [0, 1]')
@@ -234,6 +238,7 @@ export class Replica {
   private readonly peerReplicas = new Map<PeerId, ReplicaId>()
   private readonly peerSummaries = new Map<PeerId, Uint8Array>()
   private readonly reconciling = new Set<PeerId>()
+  private readonly pendingChecks = new Set<PeerId>()
   private readonly handingOff = new Set<PeerId>()
   private readonly recentHints = new Map<string, Dot[]>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
@@ -667,7 +672,7 @@ export class Replica {
     }
     for (const hint of message.hints) this.hints.add(hint.key, peer, hint.dots, this.now())
     this.peerSummaries.set(peer, message.summary)
-    if (!summariesEqual(message.summary, this.tree.summary())) this.startReconcile(peer)
+    if (!summariesEqual(message.summary, this.tree.summary())) this.reconcileIfStillDiffering(peer)
     this.runInBackground(this.handOff(peer))
     this.metricsRegistry.add('gossip_received')
   }
@@ -694,9 +699,8 @@ export class Replica {
   private async handOff(peer: PeerId): Promise<void> {
     const replica = this.peerReplicas.get(peer)
     const channel = this.channel
-    if (replica === undefined || channel === undefined || this.handingOff.has(peer) || this.closed)
-      return
-    if (!this.log.isTracked(replica)) return
+    if (!this.options.handoff || replica === undefined || channel === undefined) return
+    if (this.handingOff.has(peer) || this.closed || !this.log.isTracked(replica)) return
     this.handingOff.add(peer)
     try {
       for (let attempt = 0; ; ) {
@@ -741,6 +745,18 @@ export class Replica {
         if (known === undefined || !summariesEqual(known, summary)) await this.reconcileWith(peer)
       }),
     )
+  }
+
+  /** Reconciles with `peer` if its summary still differs from ours after `reconcileDelayMs`. */
+  private reconcileIfStillDiffering(peer: PeerId): void {
+    if (this.pendingChecks.has(peer)) return
+    this.pendingChecks.add(peer)
+    this.after(this.options.reconcileDelayMs, () => {
+      this.pendingChecks.delete(peer)
+      const summary = this.peerSummaries.get(peer)
+      if (summary !== undefined && !summariesEqual(summary, this.tree.summary()))
+        this.startReconcile(peer)
+    })
   }
 
   private startReconcile(peer: PeerId): void {

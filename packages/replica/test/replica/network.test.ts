@@ -161,3 +161,35 @@ describe('replicas on a network', () => {
     expect((await b.replica.get('a39', { repair: 'none' })).value).toBe(39)
   })
 })
+
+describe('engine switches', () => {
+  it('a pull-only replica (handoff: false) pushes nothing; its peer still gets the write by reading', async () => {
+    cluster = new Cluster()
+    const a = await cluster.add({ handoff: false, reconcileDelayMs: 60_000 })
+    const b = await cluster.add({ reconcileDelayMs: 60_000 })
+    await knows(a, b)
+    await knows(b, a)
+    await a.replica.put('k', 'pull me')
+    await heardLatest(b, a)
+    await a.replica.settled()
+    expect(a.counts.push).toBe(0)
+    expect((await b.replica.get('k', { repair: 'none' })).value).toBeUndefined()
+    expect((await b.replica.get('k', { repair: 'sync' })).value).toBe('pull me')
+  })
+
+  it('reconciles after a gossip mismatch only once it outlasts reconcileDelayMs', async () => {
+    cluster = new Cluster()
+    const a = await cluster.add({ handoff: false, reconcileDelayMs: 30 })
+    const b = await cluster.add({ reconcileDelayMs: 30 })
+    await knows(a, b)
+    await knows(b, a)
+    await a.replica.put('k', 'by reconciliation')
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'by reconciliation',
+    )
+    expect(b.counts.reconcile + a.counts.reconcile).toBeGreaterThan(0)
+    expect(a.counts.push).toBe(0)
+  })
+})
