@@ -274,7 +274,12 @@ export class Replica {
         joinPulled: (peer, states) =>
           this.joinStates(states, 'repair', this.peerReplicas.get(peer) ?? ''),
         settled: (peer, keys) => {
-          for (const key of keys) this.hints.settle(key, peer)
+          const now = this.now()
+          for (const key of keys) {
+            const hint = this.hints.get(key)?.get(peer)
+            if (hint !== undefined) this.metricsRegistry.observe('divergence_ms', now - hint.since)
+            this.hints.settle(key, peer)
+          }
         },
       },
       this.now,

@@ -47,6 +47,7 @@ describe('replicas on a network', () => {
     expect(read.repair).toMatchObject({ asked: [a.peerId], unanswered: [], repaired: true })
     expect(b.counts.pull - pullsBefore).toBe(1)
     expect(b.replica.metrics().keys_repaired).toBe(1)
+    expect(b.replica.metrics().divergence_ms.count).toBe(1)
     expect((await b.replica.get('k', { repair: 'none' })).value).toBe('from-a')
   })
 
