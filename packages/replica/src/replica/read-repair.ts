@@ -1,5 +1,5 @@
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import type { PeerId, SpaceChannel } from '../network/types.js'
+import type { PeerId, PullMode, SpaceChannel } from '../network/types.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import type { ReplicaMetrics } from './metrics.js'
 import type { ReplicaTunables } from './options.js'
@@ -196,8 +196,8 @@ export class ReadRepairer {
       const keys = [...ahead, ...speculative]
       const [local, aheadStates, digests] = await Promise.all([
         this.target.localDigests(keys),
-        this.pullStates(channel, peer, ahead, timeoutMs()),
-        this.pullDigests(channel, peer, speculative, timeoutMs()),
+        this.pullChecked(channel, peer, ahead, 'state', timeoutMs()),
+        this.pullChecked(channel, peer, speculative, 'digest', timeoutMs()),
       ])
       const remote = new Map<string, Uint8Array | null>()
       ahead.forEach((key, i) => {
@@ -215,7 +215,7 @@ export class ReadRepairer {
       const toPull = speculative.filter(
         (key) => differing.includes(key) && remote.get(key) !== null,
       )
-      const pulled = await this.pullStates(channel, peer, toPull, timeoutMs())
+      const pulled = await this.pullChecked(channel, peer, toPull, 'state', timeoutMs())
       const states = [
         ...ahead.flatMap((key, i) => {
           const state = aheadStates[i]
@@ -265,38 +265,24 @@ export class ReadRepairer {
     if (payload.length > 0) await channel.push(peer, payload, { timeoutMs })
   }
 
-  private async pullStates(
+  /** Pulls `keys` from `peer` in `mode`, checking the answer has one slot per key. */
+  private async pullChecked(
     channel: SpaceChannel,
     peer: PeerId,
     keys: readonly string[],
+    mode: PullMode,
     timeoutMs: number,
   ): Promise<readonly (Uint8Array | null)[]> {
     if (keys.length === 0) return []
-    const result = await channel.pull(peer, keys, 'state', { timeoutMs })
-    if (result.mode !== 'state' || result.states.length !== keys.length) {
+    const result = await channel.pull(peer, keys, mode, { timeoutMs })
+    const slots = result.mode === 'state' ? result.states : result.digests
+    if (result.mode !== mode || slots.length !== keys.length) {
       throw new MendsyncError(
         'PROTOCOL_ERROR',
-        `peer ${peer} answered a state pull with the wrong shape`,
+        `peer ${peer} answered a ${mode} pull with the wrong shape`,
       )
     }
-    return result.states
-  }
-
-  private async pullDigests(
-    channel: SpaceChannel,
-    peer: PeerId,
-    keys: readonly string[],
-    timeoutMs: number,
-  ): Promise<readonly (Uint8Array | null)[]> {
-    if (keys.length === 0) return []
-    const result = await channel.pull(peer, keys, 'digest', { timeoutMs })
-    if (result.mode !== 'digest' || result.digests.length !== keys.length) {
-      throw new MendsyncError(
-        'PROTOCOL_ERROR',
-        `peer ${peer} answered a digest pull with the wrong shape`,
-      )
-    }
-    return result.digests
+    return slots
   }
 
   private gate(peer: PeerId): PeerGate {
