@@ -10,6 +10,8 @@ import { TokenBucket } from './token-bucket.js'
 export const MAX_KEYS_PER_PULL = 512
 /** Repair requests that may wait for one peer before more fail with `OVERLOADED`. */
 const MAX_QUEUED_PER_PEER = 256
+/** Peers whose breaker, bucket and semaphore are remembered; the stalest is forgotten first. */
+const MAX_PEER_GATES = 1024
 
 /** What the engine gives the repairer: local digests, and where pulled states go. */
 export interface RepairTarget {
@@ -99,10 +101,6 @@ export class ReadRepairer {
   /** Whether `peer`'s breaker lets requests through now. */
   available(peer: PeerId): boolean {
     return this.gate(peer).breaker.state !== 'open'
-  }
-
-  forget(peer: PeerId): void {
-    this.gates.delete(peer)
   }
 
   /**
@@ -300,6 +298,8 @@ export class ReadRepairer {
         semaphore: new Semaphore(o.maxConcurrentRepairsPerPeer, MAX_QUEUED_PER_PEER),
       }
       this.gates.set(peer, gate)
+      if (this.gates.size > MAX_PEER_GATES)
+        this.gates.delete(this.gates.keys().next().value as PeerId)
     }
     return gate
   }

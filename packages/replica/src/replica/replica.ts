@@ -402,8 +402,10 @@ export class Replica {
     for (const [peer, peerKeys] of plan) {
       for (const key of peerKeys.keys()) askedByKey.set(key, [...(askedByKey.get(key) ?? []), peer])
     }
+    // Tracked in both modes: a 'sync' repair that outlives its deadline must still finish
+    // before close() releases the storage.
+    this.runInBackground(repair)
     if (mode === 'async') {
-      this.runInBackground(repair)
       return keys.map((key, i) =>
         viewOf(key, states[i] as CausalValue, policy, {
           asked: askedByKey.get(key) ?? [],
