@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { playwright } from '@vitest/browser-playwright'
 import { defaultClientConditions, defaultServerConditions } from 'vite'
 import { configDefaults, defineConfig } from 'vitest/config'
+import { CHROMIUM_LAUNCH_OPTIONS } from './test/support/chromium.ts'
 
 // Tests import workspace packages from their TypeScript sources (the `mendsync-source` export
 // condition), so `vitest` needs no prior build; child processes and benchmarks use `dist`.
@@ -12,25 +13,14 @@ const packageRoots = ['packages', 'apps']
   .flatMap((dir) => readdirSync(dir).map((name) => `${dir}/${name}`))
   .filter((root) => existsSync(`${root}/test`))
 
-// `*.browser.test.ts` files run in real Chromium (vitest browser mode), in their own projects;
-// the Node projects skip them.
+// `*.browser.test.ts` files run in real Chromium (vitest browser mode), in a `<name>-browser`
+// project of their package; the Node projects skip them.
 const BROWSER_TESTS = 'test/**/*.browser.test.ts'
-const CHROMIUM = process.env.MENDSYNC_CHROMIUM ?? '/usr/bin/chromium'
-const chromium = playwright({
-  launchOptions: {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  },
-})
+const hasBrowserTests = (root: string) =>
+  readdirSync(`${root}/test`, { recursive: true }).some((file) =>
+    String(file).endsWith('.browser.test.ts'),
+  )
+const chromium = playwright({ launchOptions: CHROMIUM_LAUNCH_OPTIONS })
 
 export default defineConfig({
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
@@ -51,11 +41,11 @@ export default defineConfig({
           exclude: [...configDefaults.exclude, BROWSER_TESTS],
         },
       })),
-      {
+      ...packageRoots.filter(hasBrowserTests).map((root) => ({
         extends: true as const,
         test: {
-          name: 'storage-idb-browser',
-          root: 'packages/storage-idb',
+          name: `${root.split('/')[1]}-browser`,
+          root,
           include: [BROWSER_TESTS],
           browser: {
             enabled: true,
@@ -65,7 +55,7 @@ export default defineConfig({
             instances: [{ browser: 'chromium' as const }],
           },
         },
-      },
+      })),
       {
         extends: true as const,
         test: { name: 'cross-package', root: 'test', include: ['**/*.test.ts'] },

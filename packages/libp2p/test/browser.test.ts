@@ -1,7 +1,3 @@
-// Browser <-> Node: a page built with Vite (target es2022, from the package sources) runs in
-// real Chromium (playwright-core, /usr/bin/chromium or MENDSYNC_CHROMIUM), dials a Node peer over
-// ws:// on 127.0.0.1, receives its gossip and serves its pull.
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -11,10 +7,10 @@ import { FakeSpaceStore, text } from '@mendsync/replica/testing'
 import { type Browser, chromium } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CHROMIUM_LAUNCH_OPTIONS } from '../../../test/support/chromium.ts'
 import type { Libp2pNetwork } from '../src/index.js'
 import { startNetwork } from './helpers.js'
 
-const CHROMIUM = process.env.MENDSYNC_CHROMIUM ?? '/usr/bin/chromium'
 const PAGE_ROOT = fileURLToPath(new URL('./browser/', import.meta.url))
 const TYPES: Record<string, string> = {
   '.html': 'text/html',
@@ -30,7 +26,7 @@ interface PageState {
   error: string | null
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('Browser <-> Node', () => {
+describe('Browser <-> Node', () => {
   let outDir: string
   let server: Server
   let browser: Browser
@@ -61,18 +57,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Browser <-> Node', () => {
       )
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS)
     node = await startNetwork()
   }, 180_000)
 

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { build, defaultClientConditions } from 'vite'
+import { CHROMIUM_LAUNCH_OPTIONS } from '../../../test/support/chromium.ts'
 import type { FigureConfig, FigureResult } from './page.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
@@ -75,19 +76,7 @@ async function main() {
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  const browser = await chromium.launch({
-    executablePath: process.env.MENDSYNC_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS)
   try {
     const page = await browser.newPage()
     await page.goto(`http://127.0.0.1:${port}/`)

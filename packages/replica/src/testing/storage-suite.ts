@@ -35,12 +35,13 @@ export interface StorageTestHarness {
    */
   corrupt(namespace: Namespace, key: string): Promise<Storage>
   /**
-   * Optional fault injection. Arms a one-shot fault: the next batch that sets or erases `key` in
+   * Fault injection. Arms a one-shot fault: the next batch that sets or erases `key` in
    * `namespace` fails while it is being applied, when it reaches that mutation (after the ones
    * before it), as a disk error would. The suite then checks that nothing of that batch is stored
-   * and that other batches in flight still land. Adapters that cannot inject faults omit it.
+   * and that other batches in flight still land. Every adapter must be able to do this: atomicity
+   * under a mid-batch failure is the contract's core, and the test cannot be left out.
    */
-  injectWriteFailure?(namespace: Namespace, key: string): void
+  injectWriteFailure(namespace: Namespace, key: string): void
   /** Closes whatever is open and deletes the underlying store (files, databases). */
   teardown(): Promise<void>
 }
@@ -186,11 +187,8 @@ export function runStorageAdapterTests(
         expect(await dump(storage, 'meta')).toEqual([])
       })
 
-      it('leaves nothing of a batch that fails while being applied; other batches land', async (context) => {
-        if (harness?.injectWriteFailure === undefined) {
-          context.skip()
-          return
-        }
+      it('leaves nothing of a batch that fails while being applied; other batches land', async () => {
+        if (harness === undefined) throw new Error('the harness was not set up')
         await storage.write({ values: [put('a', [1])] })
         harness.injectWriteFailure('meta', 'boom')
         const results = await Promise.allSettled([
