@@ -41,7 +41,43 @@ export interface InProcessHubOptions {
    * `PROTOCOL_ERROR` (a runaway session). Default `10_000`.
    */
   readonly maxReconcileRounds?: number
+  /**
+   * Test hook: takes over the delivery of every message instead of the `latencyMs` timer. Each
+   * gossip message (one per recipient) and each leg of a call (a pull or push request or
+   * response, a reconciliation message) is handed to `schedule`, and arrives only when the test
+   * calls its `deliver()`; `drop()` loses it. The test thus decides the order, the delay, the
+   * loss and the duplication of every message. Default: none (deliver after `latencyMs`).
+   */
+  readonly schedule?: (message: ScheduledMessage) => void
 }
+
+/** One message in flight, as {@link InProcessHubOptions.schedule} receives it. */
+export interface ScheduledMessage {
+  /**
+   * `gossip`: a gossip message to one peer. `request` / `response`: one leg of a call, from the
+   * caller to the callee or back; for a reconciliation, every session message is a leg too.
+   */
+  readonly kind: 'gossip' | 'request' | 'response'
+  /** The call this leg belongs to; `undefined` for gossip. */
+  readonly call: 'pull' | 'push' | 'reconcile' | undefined
+  readonly space: string
+  readonly from: PeerId
+  readonly to: PeerId
+  /**
+   * Delivers the message. A gossip message can be delivered more than once (a duplicate); a leg
+   * of a call is delivered at most once (later calls, and calls after `drop()`, do nothing).
+   */
+  deliver(): void
+  /**
+   * Loses the message: later `deliver()` calls do nothing. A call whose leg is lost fails at once
+   * with `TIMEOUT`, as it would at its deadline (for a lost response the callee's handler has
+   * already run).
+   */
+  drop(): void
+}
+
+/** Where a hop goes, for the delivery hook. */
+type Route = Omit<ScheduledMessage, 'deliver' | 'drop'>
 
 /** Options of {@link InProcessHub.createNetwork}. */
 export interface InProcessNetworkOptions {
@@ -91,10 +127,12 @@ class Hub implements InProcessHub {
   readonly latencyMs: number
   readonly autoLink: boolean
   readonly maxRounds: number
+  readonly schedule: ((message: ScheduledMessage) => void) | undefined
   private counter = 0
 
   constructor(options: InProcessHubOptions) {
     this.latencyMs = options.latencyMs ?? 0
+    this.schedule = options.schedule
     this.autoLink = options.autoLink ?? true
     this.maxRounds = options.maxReconcileRounds ?? 10_000
     if (!(this.latencyMs >= 0 && Number.isFinite(this.latencyMs))) {
@@ -184,8 +222,38 @@ class Hub implements InProcessHub {
   }
 
   /** Waits the configured one-way latency (at least one macrotask). */
-  hop(): Promise<void> {
+  delay(): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, this.latencyMs))
+  }
+
+  /**
+   * Carries one message along `route`: waits the configured one-way latency (at least one
+   * macrotask), or, with a `schedule` hook, until the test delivers it (rejects when it drops it).
+   */
+  hop(route: Route): Promise<void> {
+    const schedule = this.schedule
+    if (schedule === undefined) return this.delay()
+    return new Promise((resolve, reject) => {
+      let done = false
+      schedule({
+        ...route,
+        deliver: () => {
+          if (done) return
+          done = true
+          resolve()
+        },
+        drop: () => {
+          if (done) return
+          done = true
+          reject(
+            new MendsyncError(
+              'TIMEOUT',
+              `the ${route.call} ${route.kind} from ${route.from} to ${route.to} was lost`,
+            ),
+          )
+        },
+      })
+    })
   }
 
   private require(peer: PeerId): void {
@@ -377,7 +445,7 @@ class InProcessChannel implements SpaceChannel {
     // gossipsub forwards through subscribed peers whose validator accepted the message.
     const reached = new Set<PeerId>([origin])
     let frontier: PeerId[] = [origin]
-    const deliveries: InProcessChannel[] = []
+    const deliveries: [PeerId, InProcessChannel][] = []
     while (frontier.length > 0) {
       const next: PeerId[] = []
       for (const from of frontier) {
@@ -388,16 +456,33 @@ class InProcessChannel implements SpaceChannel {
           if (from === origin && !this.allows(peerId)) continue
           reached.add(peerId)
           next.push(peerId)
-          deliveries.push(channel)
+          deliveries.push([peerId, channel])
         }
       }
       frontier = next
     }
-    await hub.hop()
-    for (const channel of deliveries) {
+    const deliver = (channel: InProcessChannel) => {
       if (!channel.closed)
         channel.emit('gossip', { peer: origin, message: copyGossipMessage(copy) })
     }
+    const schedule = hub.schedule
+    if (schedule !== undefined) {
+      for (const [to, channel] of deliveries) {
+        let lost = false
+        schedule({
+          ...({ kind: 'gossip', call: undefined, space: this.space, from: origin, to } as const),
+          deliver: () => {
+            if (!lost) deliver(channel)
+          },
+          drop: () => {
+            lost = true
+          },
+        })
+      }
+      return
+    }
+    await hub.delay()
+    for (const [, channel] of deliveries) deliver(channel)
   }
 
   pull(
@@ -413,7 +498,7 @@ class InProcessChannel implements SpaceChannel {
       return Promise.reject(new MendsyncError('INVALID_ARGUMENT', 'keys must be strings'))
     }
     const requested = [...keys]
-    return this.call(peer, options, this.node.defaultTimeoutMs, async (remote) => {
+    return this.call('pull', peer, options, this.node.defaultTimeoutMs, async (remote) => {
       let result: PullResult
       try {
         result = await remote.handlers.pull(this.node.peerId, [...requested], mode)
@@ -432,7 +517,7 @@ class InProcessChannel implements SpaceChannel {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.call(peer, options, this.node.defaultTimeoutMs, async (remote) => {
+    return this.call('push', peer, options, this.node.defaultTimeoutMs, async (remote) => {
       try {
         await remote.handlers.push(this.node.peerId, copyStates(sent))
       } catch (error) {
@@ -447,7 +532,7 @@ class InProcessChannel implements SpaceChannel {
     driver: ReconcileDriver,
     options?: CallOptions,
   ): Promise<ReconcileOutcome> {
-    return this.call(peer, options, this.node.reconcileTimeoutMs, (remote, signal) =>
+    return this.call('reconcile', peer, options, this.node.reconcileTimeoutMs, (remote, signal) =>
       this.runReconcile(remote, driver, signal),
     )
   }
@@ -459,6 +544,10 @@ class InProcessChannel implements SpaceChannel {
   ): Promise<ReconcileOutcome> {
     const hub = this.node.hub
     const me = this.node.peerId
+    const space = this.space
+    const there = remote.node.peerId
+    const toPeer: Route = { kind: 'request', call: 'reconcile', space, from: me, to: there }
+    const back: Route = { kind: 'response', call: 'reconcile', space, from: there, to: me }
     const responder = await remoteCall(() => remote.handlers.reconcile(me))
     let bytesSent = 0
     let bytesReceived = 0
@@ -471,7 +560,7 @@ class InProcessChannel implements SpaceChannel {
     // Alternate session messages until one side has nothing more to say; that side must be done,
     // and so must the other (the same rule the libp2p wire protocol enforces).
     for (;;) {
-      await hub.hop()
+      await hub.hop(toPeer)
       signal.throwIfAborted()
       const input: Uint8Array = outgoing
       const answer = await remoteCall(async () => responder.session.receive(input.slice()))
@@ -486,7 +575,7 @@ class InProcessChannel implements SpaceChannel {
       const reply = answer.reply.slice()
       bytesReceived += reply.byteLength
       messages += 1
-      await hub.hop()
+      await hub.hop(back)
       signal.throwIfAborted()
       const step = driver.session.receive(reply)
       if (step.done) localDiff = step.differing ?? []
@@ -513,13 +602,13 @@ class InProcessChannel implements SpaceChannel {
     const differing = [...(localDiff ?? [])]
     const mine = copyStates(await driver.statesFor(differing))
     bytesSent += stateBytes(mine)
-    await hub.hop()
+    await hub.hop(toPeer)
     signal.throwIfAborted()
     // The responder reads its states before joining ours, so each side sends what it had.
     const theirs = copyStates(await remoteCall(() => responder.statesFor([...(remoteDiff ?? [])])))
     await remoteCall(() => responder.accept(copyStates(mine)))
     bytesReceived += stateBytes(theirs)
-    await hub.hop()
+    await hub.hop(back)
     return { differing, received: theirs, rounds, bytesSent, bytesReceived }
   }
 
@@ -545,6 +634,7 @@ class InProcessChannel implements SpaceChannel {
 
   /** Access checks, deadline, link and close handling common to pull, push and reconcile. */
   private call<T>(
+    call: 'pull' | 'push' | 'reconcile',
     peer: PeerId,
     options: CallOptions | undefined,
     defaultTimeoutMs: number,
@@ -561,13 +651,14 @@ class InProcessChannel implements SpaceChannel {
         if (!node.hub.isLinked(node.peerId, peer) || !remote || remote.closed) {
           throw new MendsyncError('PEER_UNAVAILABLE', `${peer} is not serving ${this.space}`)
         }
-        await node.hub.hop()
+        const space = this.space
+        await node.hub.hop({ kind: 'request', call, space, from: node.peerId, to: peer })
         signal.throwIfAborted()
         if (!remote.allows(node.peerId)) {
           throw new MendsyncError('ACCESS_DENIED', `${peer} refuses this peer in ${this.space}`)
         }
         const result = await exchange(remote, signal)
-        await node.hub.hop()
+        await node.hub.hop({ kind: 'response', call, space, from: peer, to: node.peerId })
         return result
       }),
     )

@@ -12,5 +12,6 @@ export {
   type InProcessHub,
   type InProcessHubOptions,
   type InProcessNetworkOptions,
+  type ScheduledMessage,
 } from './in-process.js'
 export type * from './types.js'

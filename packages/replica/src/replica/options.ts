@@ -62,6 +62,11 @@ export interface ReplicaTunables {
   readonly outboxMaxKeys: number
   /** Age after which a queued key is dropped in favour of reconciliation. Default 24 h. */
   readonly outboxMaxAgeMs: number
+  /**
+   * Decoded key states kept in memory for reads (most recently used first); 0 turns the cache
+   * off. Default 10,000.
+   */
+  readonly cacheMaxKeys: number
   /** How concurrent register siblings read back. Default `'siblings'` (no arbitration). */
   readonly conflicts: ConflictPolicy
 }
@@ -84,5 +89,6 @@ export const DEFAULT_REPLICA_OPTIONS: ReplicaTunables = Object.freeze({
   gossipIntervalMs: 5_000,
   outboxMaxKeys: 10_000,
   outboxMaxAgeMs: 24 * 60 * 60 * 1000,
+  cacheMaxKeys: 10_000,
   conflicts: 'siblings',
 })

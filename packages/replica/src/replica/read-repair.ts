@@ -23,6 +23,8 @@ export interface RepairTarget {
   joinPulled(peer: PeerId, states: readonly { key: string; state: Uint8Array }[]): Promise<string[]>
   /** The local encoded states of `keys`, to write back to peers that are behind. */
   localStates(keys: readonly string[]): Promise<(Uint8Array | null)[]>
+  /** Runs work the repair does not wait for (tracked so that close() waits for it). */
+  background(work: Promise<unknown>): void
   /** `key`'s divergence with `peer` is repaired (the hint is settled). */
   settled(peer: PeerId, keys: readonly string[]): void
 }
@@ -228,8 +230,13 @@ export class ReadRepairer {
       ]
       const repaired = states.length === 0 ? [] : await this.target.joinPulled(peer, states)
       this.metrics.add('keys_repaired', repaired.length)
-      await this.writeBack(channel, peer, differing, remote, timeoutMs())
       gate.breaker.success()
+      // The write-back helps the peer, not this read: it runs after the read has its answer.
+      this.target.background(
+        this.writeBack(channel, peer, differing, remote, this.options.timeoutMs).catch(() =>
+          gate.breaker.failure(),
+        ),
+      )
       this.target.settled(peer, keys)
       return repaired
     } catch (error) {

@@ -17,6 +17,7 @@ import {
   HybridClock,
   hashBytes,
   isMendsyncError,
+  isTimestamp,
   joinValues,
   MendsyncError,
   type ReadContext,
@@ -24,6 +25,7 @@ import {
   ReconcileTree,
   type ReplicaId,
   summariesEqual,
+  type Timestamp,
   type VersionVector,
   valueEquals,
   valueFrontier,
@@ -49,6 +51,7 @@ import { KeyLock } from './key-lock.js'
 import { ReplicaMetrics, type ReplicaMetricValues } from './metrics.js'
 import { DEFAULT_REPLICA_OPTIONS, type ReadOptions, type ReplicaTunables } from './options.js'
 import { ReadRepairer } from './read-repair.js'
+import { StateCache } from './state-cache.js'
 import {
   type ChangeListener,
   type ChangeOrigin,
@@ -124,6 +127,8 @@ export interface CartHandle {
 
 const META_REPLICA_ID = 'replica-id'
 const META_VERSION_VECTOR = 'version-vector'
+/** The hybrid logical clock's last timestamp, so that it stays monotonic across restarts. */
+const META_CLOCK = 'clock'
 const MAX_HINTS_PER_GOSSIP = 256
 const MAX_HINT_KEYS = 100_000
 const MAX_KNOWN_PEERS = 1024
@@ -138,6 +143,24 @@ function randomReplicaId(random: () => number): ReplicaId {
     globalThis.crypto.getRandomValues(bytes)
   else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256)
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+function encodeTimestamp(time: Timestamp): Uint8Array {
+  const out = new Uint8Array(16)
+  const view = new DataView(out.buffer)
+  view.setFloat64(0, time.wall)
+  view.setFloat64(8, time.logical)
+  return out
+}
+
+function decodeTimestamp(bytes: Uint8Array): Timestamp {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const time =
+    bytes.length === 16 ? { wall: view.getFloat64(0), logical: view.getFloat64(8) } : undefined
+  if (!isTimestamp(time)) {
+    throw new MendsyncError('STORAGE_CORRUPT', `the ${META_CLOCK} record is malformed`)
+  }
+  return time
 }
 
 function validateTunables(options: ReplicaTunables): void {
@@ -168,6 +191,12 @@ function validateTunables(options: ReplicaTunables): void {
   }
   if (typeof options.handoff !== 'boolean') {
     throw new MendsyncError('INVALID_ARGUMENT', 'option handoff must be a boolean')
+  }
+  if (!(Number.isInteger(options.cacheMaxKeys) && options.cacheMaxKeys >= 0)) {
+    throw new MendsyncError(
+      'INVALID_ARGUMENT',
+      'option cacheMaxKeys must be a non-negative integer',
+    )
   }
   if (!(options.repairChance >= 0 && options.repairChance <= 1)) {
     throw new MendsyncError('INVALID_ARGUMENT', 'option repairChance must be within [0, 1]')
@@ -225,10 +254,11 @@ export class Replica {
   private readonly allow: readonly PeerId[] | undefined
   private readonly now: () => number
   private readonly random: () => number
-  private readonly clock: HybridClock
+  private clock: HybridClock
   private readonly locks = new KeyLock()
   private readonly subscriptions = new Subscriptions()
   private readonly hints = new HintStore(MAX_HINT_KEYS)
+  private readonly cache: StateCache
   private readonly metricsRegistry = new ReplicaMetrics()
   private readonly log: ChangeLog
   private readonly repairer: ReadRepairer
@@ -246,6 +276,8 @@ export class Replica {
   private readonly sleepers = new Set<() => void>()
   private readonly background = new Set<Promise<unknown>>()
   private gossipScheduled = false
+  /** The tail of the queue of batches being persisted (see {@link persist}). */
+  private commits: Promise<void> = Promise.resolve()
   private closed = false
 
   /** @internal Use {@link openReplica}. */
@@ -258,6 +290,7 @@ export class Replica {
     this.now = options.now ?? Date.now
     this.random = options.random ?? Math.random
     this.clock = new HybridClock({ now: this.now })
+    this.cache = new StateCache(tunables.cacheMaxKeys)
     this.replica = options.replicaId ?? ''
     this.log = new ChangeLog({
       maxEntries: tunables.outboxMaxKeys,
@@ -269,6 +302,7 @@ export class Replica {
       this.metricsRegistry,
       {
         digestOf: (state) => hashBytes(state),
+        background: (work) => this.runInBackground(work),
         localDigests: (keys) => this.localDigests(keys),
         localStates: (keys) => this.localEncoded(keys),
         joinPulled: (peer, states) =>
@@ -294,9 +328,10 @@ export class Replica {
 
   /** @internal Recovers persisted state and joins the network. */
   async start(): Promise<void> {
-    const [storedId, storedVector] = await this.storage.get('meta', [
+    const [storedId, storedVector, storedClock] = await this.storage.get('meta', [
       META_REPLICA_ID,
       META_VERSION_VECTOR,
+      META_CLOCK,
     ])
     const persistedId = storedId === undefined ? undefined : decoder.decode(storedId)
     if (persistedId !== undefined && this.replica !== '' && this.replica !== persistedId) {
@@ -312,6 +347,9 @@ export class Replica {
       })
     }
     if (storedVector !== undefined) this.versionVector = new Map(decodeVersionVector(storedVector))
+    if (storedClock !== undefined) {
+      this.clock = new HybridClock({ now: this.now, last: decodeTimestamp(storedClock) })
+    }
     await this.log.load(this.storage)
     await this.rebuildTree()
     this.metricsRegistry.set('outbox_size', this.log.totalOutbox())
@@ -536,9 +574,14 @@ export class Replica {
     await this.locks.run([key], async () => {
       const [current] = await this.loadMany([key])
       const { state } = operation(current as CausalValue)
-      await this.persist([{ key, before: current as CausalValue, after: state }], '')
+      // A write that changes nothing (removing a line this replica does not hold, deleting a key
+      // it never saw) persists nothing: stored, the empty state of a never-written key is a key
+      // no peer ever stores (joining it changes nothing there), and summaries differ forever.
+      if (!valueEquals(state, current as CausalValue)) {
+        await this.persist([{ key, before: current as CausalValue, after: state }], '')
+        this.announce(key, state, 'local')
+      }
       this.metricsRegistry.add('writes_total')
-      this.announce(key, state, 'local')
     })
   }
 
@@ -584,8 +627,22 @@ export class Replica {
     })
   }
 
-  /** Persists key changes with the version vector and handoff log in one batch, then indexes them. */
-  private async persist(
+  /**
+   * Persists key changes with the version vector and handoff log in one batch, then indexes them.
+   * Batches commit one at a time: each derives the version vector from the one the previous batch
+   * committed (concurrent changes to different keys would otherwise each start from the same
+   * vector, and the last to finish would drop the others' counts).
+   */
+  private persist(
+    changes: readonly { key: string; before: CausalValue; after: CausalValue }[],
+    origin: ReplicaId,
+  ): Promise<void> {
+    const committed = this.commits.then(() => this.commit(changes, origin))
+    this.commits = committed.catch(() => undefined)
+    return committed
+  }
+
+  private async commit(
     changes: readonly { key: string; before: CausalValue; after: CausalValue }[],
     origin: ReplicaId,
   ): Promise<void> {
@@ -608,6 +665,8 @@ export class Replica {
     }
     const meta: Mutation[] = [
       { key: META_VERSION_VECTOR, value: encodeVersionVector(vector) },
+      // A local write took a timestamp: persist the clock with it (monotonic across restarts).
+      ...(origin === '' ? [{ key: META_CLOCK, value: encodeTimestamp(this.clock.last) }] : []),
       ...this.log.append(
         changes.map((c) => c.key),
         origin,
@@ -616,7 +675,10 @@ export class Replica {
     ]
     await this.storage.write({ values, meta })
     this.versionVector = vector
-    for (const [i, { key }] of changes.entries()) this.tree.set(key, hashes[i] as Uint8Array)
+    for (const [i, { key, after }] of changes.entries()) {
+      this.tree.set(key, hashes[i] as Uint8Array)
+      this.cache.set(key, after)
+    }
     this.metricsRegistry.set('outbox_size', this.log.totalOutbox())
   }
 
@@ -673,9 +735,12 @@ export class Replica {
       this.peerReplicas.set(peer, message.replicaId)
       if (this.peerReplicas.size > MAX_KNOWN_PEERS)
         this.peerReplicas.delete(this.peerReplicas.keys().next().value as PeerId)
-      if (!this.log.isTracked(message.replicaId)) {
-        this.runInBackground(this.storage.write({ meta: this.log.track(message.replicaId) }))
-      }
+    }
+    // Handoff reaches only directly connected peers; gossip also names peers met through a
+    // relay, whose outbox could never drain.
+    const direct = this.channel?.peers().includes(peer) ?? false
+    if (direct && !this.log.isTracked(message.replicaId)) {
+      this.runInBackground(this.storage.write({ meta: this.log.track(message.replicaId) }))
     }
     for (const hint of message.hints) this.hints.add(hint.key, peer, hint.dots, this.now())
     this.peerSummaries.set(peer, message.summary)
@@ -799,8 +864,18 @@ export class Replica {
   // ---- local state ---------------------------------------------------------------------------
 
   private async loadMany(keys: readonly string[]): Promise<CausalValue[]> {
-    const encoded = await this.storage.get('values', keys)
-    return encoded.map((bytes) => (bytes === undefined ? emptyValue() : decodeValue(bytes)))
+    const states = keys.map((key) => this.cache.get(key))
+    const missing = keys.filter((_, i) => states[i] === undefined)
+    if (missing.length === 0) return states as CausalValue[]
+    const encoded = await this.storage.get('values', missing)
+    let next = 0
+    return states.map((cached, i) => {
+      if (cached !== undefined) return cached
+      const bytes = encoded[next++]
+      const state = bytes === undefined ? emptyValue() : decodeValue(bytes)
+      if (bytes !== undefined) this.cache.set(keys[i] as string, state)
+      return state
+    })
   }
 
   private async localEncoded(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
@@ -895,6 +970,7 @@ export class Replica {
     await channel?.leave().catch(() => undefined)
     await Promise.allSettled([...this.background])
     this.subscriptions.clear()
+    this.cache.clear()
     await this.storage.close()
   }
 

@@ -194,3 +194,27 @@ describe('engine switches', () => {
     expect(a.counts.push).toBe(0)
   })
 })
+
+describe('handoff through a relay', () => {
+  it('keeps outboxes only for directly connected peers, so they drain once delivered', async () => {
+    cluster = new Cluster()
+    const a = await cluster.add()
+    const relay = await cluster.add()
+    const b = await cluster.add()
+    cluster.hub.unlink(a.peerId, b.peerId)
+    await knows(a, relay)
+    await knows(b, relay)
+    await until(
+      a.replica,
+      () => a.replica.metrics().gossip_received > 0 && b.replica.metrics().gossip_received > 0,
+    )
+    await a.replica.put('k', 'via relay')
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'via relay',
+    )
+    for (const node of [a, relay, b]) await node.replica.settled()
+    for (const node of [a, relay, b]) expect(node.replica.status().outbox).toBe(0)
+  })
+})
