@@ -15,12 +15,20 @@ export interface LogEntry {
   readonly at: number
 }
 
+/** Records reserved for one batch: publish them once the batch has committed. */
+export interface Reservation {
+  readonly entries: readonly LogEntry[]
+  readonly mutations: Mutation[]
+}
+
 /** What one peer still has to receive. */
 export interface PendingChanges {
   /** Distinct keys changed since the peer's acknowledgement, oldest change first. */
   readonly keys: string[]
   /** The sequence number to acknowledge once `keys` are delivered. */
   readonly upTo: number
+  /** The peer's current acknowledgement: `upTo` equal to it means nothing committed is owed. */
+  readonly acknowledged: number
   /**
    * True when changes the peer never acknowledged were already dropped from the bounded log
    * (count or age): only a reconciliation can bring the peer up to date.
@@ -79,6 +87,10 @@ function encodeSeq(seq: number): Uint8Array {
 export class ChangeLog {
   private readonly entries: LogEntry[] = []
   private readonly acks = new Map<ReplicaId, number>()
+  /** Reserved records whose batch has not committed yet. */
+  private readonly inFlight = new Set<number>()
+  /** Records a reserved batch removes once it commits. */
+  private readonly evicting = new Set<number>()
   /** Highest sequence number ever assigned (survives truncation of the log). */
   private head = 0
   private readonly maxEntries: number
@@ -118,24 +130,53 @@ export class ChangeLog {
   }
 
   /**
-   * Records changes to `keys` and returns the meta mutations to write with them (the new records,
-   * and the removal of records that fell out of the bounds).
+   * Reserves log records for changes to `keys` and returns the meta mutations to write with them
+   * (the new records, and the removal of records that fell out of the bounds). The records stay
+   * invisible to handoff until {@link publish}: a peer must never be sent, and acknowledge, a
+   * change whose batch has not committed yet.
    */
-  append(keys: readonly string[], origin: ReplicaId, now: number): Mutation[] {
+  reserve(keys: readonly string[], origin: ReplicaId, now: number): Reservation {
     const mutations: Mutation[] = []
+    const entries: LogEntry[] = []
     for (const key of keys) {
       this.head += 1
       const entry: LogEntry = { seq: this.head, key, origin, at: now }
-      this.entries.push(entry)
+      entries.push(entry)
+      this.inFlight.add(entry.seq)
       mutations.push({ key: logKey(entry.seq), value: encodeEntry(entry) })
     }
-    while (this.entries.length > 0) {
-      const oldest = this.entries[0] as LogEntry
-      if (this.entries.length <= this.maxEntries && now - oldest.at <= this.maxAgeMs) break
-      this.entries.shift()
+    let kept = this.entries.length + this.inFlight.size
+    for (const oldest of this.entries) {
+      if (kept <= this.maxEntries && now - oldest.at <= this.maxAgeMs) break
+      this.evicting.add(oldest.seq)
       mutations.push({ key: logKey(oldest.seq), value: null })
+      kept -= 1
     }
-    return mutations
+    return { entries, mutations }
+  }
+
+  /** Makes committed records visible to handoff and drops the records their batch evicted. */
+  publish(reservation: Reservation): void {
+    for (const entry of reservation.entries) {
+      this.inFlight.delete(entry.seq)
+      let at = this.entries.length
+      while (at > 0 && (this.entries[at - 1] as LogEntry).seq > entry.seq) at -= 1
+      this.entries.splice(at, 0, entry)
+    }
+    for (const mutation of reservation.mutations) {
+      if (mutation.value !== null) continue
+      const seq = Number.parseInt(mutation.key.slice(LOG_PREFIX.length), 16)
+      if (!this.evicting.delete(seq)) continue
+      const index = this.entries.findIndex((entry) => entry.seq === seq)
+      if (index >= 0) this.entries.splice(index, 1)
+    }
+  }
+
+  /** Every record up to this sequence number has committed (the safe point to acknowledge). */
+  get committedSeq(): number {
+    let lowest = Number.POSITIVE_INFINITY
+    for (const seq of this.inFlight) lowest = Math.min(lowest, seq)
+    return lowest === Number.POSITIVE_INFINITY ? this.head : lowest - 1
   }
 
   /** Starts tracking `replica`: it is owed changes from now on (older ones come by reconciling). */
@@ -147,8 +188,9 @@ export class ChangeLog {
       this.acks.delete(evicted)
       mutations.push({ key: ACK_PREFIX + evicted, value: null })
     }
-    this.acks.set(replica, this.head)
-    mutations.push({ key: ACK_PREFIX + replica, value: encodeSeq(this.head) })
+    const from = this.committedSeq
+    this.acks.set(replica, from)
+    mutations.push({ key: ACK_PREFIX + replica, value: encodeSeq(from) })
     return mutations
   }
 
@@ -160,18 +202,20 @@ export class ChangeLog {
   pending(replica: ReplicaId, limit: number): PendingChanges {
     const ack = this.acks.get(replica) ?? this.head
     const first = this.entries[0]
-    const overflowed = first !== undefined ? ack < first.seq - 1 : ack < this.head
+    const overflowed = first !== undefined ? ack < first.seq - 1 : ack < this.committedSeq
     const keys = new Set<string>()
+    const committed = this.committedSeq
     let upTo = ack
     for (const entry of this.entries) {
       if (entry.seq <= ack) continue
+      if (entry.seq > committed) break
       if (entry.origin !== replica) {
         if (keys.size >= limit && !keys.has(entry.key)) break
         keys.add(entry.key)
       }
       upTo = entry.seq
     }
-    return { keys: [...keys], upTo, overflowed }
+    return { keys: [...keys], upTo, acknowledged: ack, overflowed }
   }
 
   /** Moves `replica`'s cursor forward to `seq`; returns the mutation to persist it. */
@@ -180,11 +224,6 @@ export class ChangeLog {
     if (current === undefined || seq <= current) return []
     this.acks.set(replica, seq)
     return [{ key: ACK_PREFIX + replica, value: encodeSeq(seq) }]
-  }
-
-  /** The current head, to acknowledge everything after a full reconciliation. */
-  get headSeq(): number {
-    return this.head
   }
 
   /** Changes `replica` has not acknowledged (an upper bound: repeated keys count once each). */

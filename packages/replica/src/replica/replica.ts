@@ -42,7 +42,7 @@ import type {
   ReconcileResponder,
   SpaceChannel,
 } from '../network/types.js'
-import type { Mutation, Storage } from '../storage/types.js'
+import { MAX_VALUE_BYTES, type Mutation, type Storage } from '../storage/types.js'
 import { assertKey } from '../storage/validate.js'
 import { ChangeLog } from './change-log.js'
 import type { BreakerState } from './circuit-breaker.js'
@@ -276,8 +276,12 @@ export class Replica {
   private readonly sleepers = new Set<() => void>()
   private readonly background = new Set<Promise<unknown>>()
   private gossipScheduled = false
-  /** The tail of the queue of batches being persisted (see {@link persist}). */
-  private commits: Promise<void> = Promise.resolve()
+  /** The version vector including every batch issued to the storage (see {@link persist}). */
+  private issuedVector = new Map<ReplicaId, number>()
+  private batchesIssued = 0
+  private batchesCommitted = 0
+  /** Set when the storage failed a batch: the replica then refuses every operation. */
+  private failure: MendsyncError | undefined
   private closed = false
 
   /** @internal Use {@link openReplica}. */
@@ -347,6 +351,7 @@ export class Replica {
       })
     }
     if (storedVector !== undefined) this.versionVector = new Map(decodeVersionVector(storedVector))
+    this.issuedVector = new Map(this.versionVector)
     if (storedClock !== undefined) {
       this.clock = new HybridClock({ now: this.now, last: decodeTimestamp(storedClock) })
     }
@@ -628,29 +633,32 @@ export class Replica {
   }
 
   /**
-   * Persists key changes with the version vector and handoff log in one batch, then indexes them.
-   * Batches commit one at a time: each derives the version vector from the one the previous batch
-   * committed (concurrent changes to different keys would otherwise each start from the same
-   * vector, and the last to finish would drop the others' counts).
+   * Persists key changes with the version vector, the clock and handoff records in one atomic
+   * batch, then indexes them. Batches are issued to the storage one at a time, in call order, each
+   * deriving its version vector from the batch issued before it (so concurrent changes cannot
+   * drop each other's counts); the next batch does not wait for this one's fsync, so concurrent
+   * writers share the storage's group commits. The in-memory indexes and the handoff log advance
+   * only once a batch is durable. If the storage fails a batch, later batches were derived from
+   * it, so the replica stops (`STORAGE_FAILURE` from then on) rather than drift from its disk.
    */
   private persist(
     changes: readonly { key: string; before: CausalValue; after: CausalValue }[],
     origin: ReplicaId,
   ): Promise<void> {
-    const committed = this.commits.then(() => this.commit(changes, origin))
-    this.commits = committed.catch(() => undefined)
-    return committed
-  }
-
-  private async commit(
-    changes: readonly { key: string; before: CausalValue; after: CausalValue }[],
-    origin: ReplicaId,
-  ): Promise<void> {
-    const vector = new Map(this.versionVector)
+    if (this.failure !== undefined) return Promise.reject(this.failure)
     const values: Mutation[] = []
     const hashes: Uint8Array[] = []
+    const vector = new Map(this.issuedVector)
     for (const { key, before, after } of changes) {
       const encoded = encodeValue(after)
+      if (encoded.length > MAX_VALUE_BYTES) {
+        return Promise.reject(
+          new MendsyncError(
+            'INVALID_ARGUMENT',
+            `the state of key ${key} would exceed ${MAX_VALUE_BYTES} bytes`,
+          ),
+        )
+      }
       values.push({ key, value: encoded })
       hashes.push(hashBytes(encoded))
       const replicas = new Set([
@@ -663,23 +671,42 @@ export class Replica {
         if (delta !== 0) vector.set(replica, (vector.get(replica) ?? 0) + delta)
       }
     }
+    const reservation = this.log.reserve(
+      changes.map((c) => c.key),
+      origin,
+      this.now(),
+    )
     const meta: Mutation[] = [
       { key: META_VERSION_VECTOR, value: encodeVersionVector(vector) },
       // A local write took a timestamp: persist the clock with it (monotonic across restarts).
       ...(origin === '' ? [{ key: META_CLOCK, value: encodeTimestamp(this.clock.last) }] : []),
-      ...this.log.append(
-        changes.map((c) => c.key),
-        origin,
-        this.now(),
-      ),
+      ...reservation.mutations,
     ]
-    await this.storage.write({ values, meta })
-    this.versionVector = vector
-    for (const [i, { key, after }] of changes.entries()) {
-      this.tree.set(key, hashes[i] as Uint8Array)
-      this.cache.set(key, after)
-    }
-    this.metricsRegistry.set('outbox_size', this.log.totalOutbox())
+    this.issuedVector = vector
+    const batch = ++this.batchesIssued
+    return this.storage.write({ values, meta }).then(
+      () => {
+        // Batches resolve in issue order; the guard keeps an older vector from winning if not.
+        if (batch > this.batchesCommitted) {
+          this.batchesCommitted = batch
+          this.versionVector = vector
+        }
+        this.log.publish(reservation)
+        for (const [i, { key, after }] of changes.entries()) {
+          this.tree.set(key, hashes[i] as Uint8Array)
+          this.cache.set(key, after)
+        }
+        this.metricsRegistry.set('outbox_size', this.log.totalOutbox())
+      },
+      (error: unknown) => {
+        this.failure ??= new MendsyncError(
+          'STORAGE_FAILURE',
+          `the storage of space ${this.space} failed a write; reopen the replica`,
+          { cause: error },
+        )
+        throw this.failure
+      },
+    )
   }
 
   /** After a persisted change: subscribers, a gossip hint, and handoff to connected peers. */
@@ -782,8 +809,8 @@ export class Replica {
           this.startReconcile(peer)
           return
         }
-        if (pending.upTo <= 0 || (pending.keys.length === 0 && this.log.outboxSize(replica) === 0))
-          return
+        // Nothing committed is owed (changes in flight re-trigger handoff once they commit).
+        if (pending.upTo <= pending.acknowledged) return
         try {
           if (pending.keys.length > 0) await channel.push(peer, await this.statesFor(pending.keys))
           await this.storage.write({ meta: this.log.acknowledge(replica, pending.upTo) })
@@ -838,8 +865,10 @@ export class Replica {
   /** One reconciliation with `peer` (none when one is already running with it). */
   private async reconcileWith(peer: PeerId): Promise<void> {
     if (this.reconciling.has(peer) || this.channel === undefined || this.closed) return
+    // Gossip also arrives from peers met only through a relay; reconcile runs over a direct link.
+    if (!this.channel.peers().includes(peer)) return
     this.reconciling.add(peer)
-    const headAtStart = this.log.headSeq
+    const headAtStart = this.log.committedSeq
     const channel = this.channel
     try {
       this.metricsRegistry.add('reconcile_sessions')
@@ -977,6 +1006,7 @@ export class Replica {
   private ensureOpen(): void {
     if (this.closed)
       throw new MendsyncError('CLOSED', `the replica of space ${this.space} is closed`)
+    if (this.failure !== undefined) throw this.failure
   }
 
   private runInBackground(work: Promise<unknown> | undefined): void {

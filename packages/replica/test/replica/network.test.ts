@@ -218,3 +218,41 @@ describe('handoff through a relay', () => {
     for (const node of [a, relay, b]) expect(node.replica.status().outbox).toBe(0)
   })
 })
+
+describe('handoff and commits', () => {
+  it('never hands off (and acknowledges) a change before its batch has committed', async () => {
+    cluster = new Cluster()
+    let hold: Promise<void> | undefined
+    const a = await cluster.add({
+      reconcileDelayMs: 60_000,
+      wrapStorage: (storage) => ({
+        get: (namespace, keys) => storage.get(namespace, keys),
+        scan: (options) => storage.scan(options),
+        close: () => storage.close(),
+        // Writes land (and become readable) only when the test lets them.
+        write: async (batch) => {
+          await hold
+          return storage.write(batch)
+        },
+      }),
+    })
+    const b = await cluster.add({ reconcileDelayMs: 60_000 })
+    await knows(a, b)
+    await knows(b, a)
+    let release = () => {}
+    hold = new Promise((resolve) => {
+      release = resolve
+    })
+    const written = a.replica.put('k', 'committed late')
+    // A handoff attempt while the batch is in flight: it must deliver nothing and ack nothing.
+    await a.replica.sync()
+    release()
+    await written
+    await changed(
+      b.replica,
+      'k',
+      async () => (await b.replica.get('k', { repair: 'none' })).value === 'committed late',
+    )
+    expect(a.counts.reconcile + b.counts.reconcile).toBe(0)
+  })
+})

@@ -9,6 +9,7 @@ import {
   type Replica,
   type ReplicaOptions,
   type SpaceChannel,
+  type Storage,
 } from '@mendsync/replica'
 
 /** Which calls of a wrapped channel fail, decided per call by the test. */
@@ -84,16 +85,19 @@ export class Cluster {
   readonly hub: InProcessHub = createInProcessHub()
   readonly nodes: Node[] = []
 
-  async add(options: Partial<ReplicaOptions> = {}): Promise<Node> {
+  async add(
+    options: Partial<ReplicaOptions> & { wrapStorage?: (storage: Storage) => Storage } = {},
+  ): Promise<Node> {
+    const { wrapStorage = (storage: Storage) => storage, ...replicaOptions } = options
     const store = new MemoryStore()
     const faults: Faults = {}
     const counts: CallCounts = { pull: 0, push: 0, reconcile: 0 }
     const network = this.hub.createNetwork()
     const replica = await openReplica({
       space: 'test',
-      storage: new MemoryStorage({ store }),
+      storage: wrapStorage(new MemoryStorage({ store })),
       network: instrument(network, faults, counts),
-      ...options,
+      ...replicaOptions,
     })
     const node: Node = { replica, store, faults, counts, peerId: network.peerId }
     this.nodes.push(node)
