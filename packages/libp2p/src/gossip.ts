@@ -141,6 +141,14 @@ export class GossipSender {
     this.epoch = epoch
   }
 
+  /**
+   * Makes the next message carry the full vector: a peer that just joined holds no base to
+   * apply a delta to, and would otherwise wait up to `fullVectorEvery` messages.
+   */
+  sendFullNext(): void {
+    this.last = null
+  }
+
   /** The next payload for `message` (already validated by the caller). */
   next(message: GossipMessage): GossipPayload {
     const vector = message.versionVector

@@ -19,6 +19,7 @@ export {
   PULL_PROTOCOL,
   PUSH_PROTOCOL,
   RECONCILE_PROTOCOL,
+  type Refusal,
   spaceTopic,
 } from './network.js'
 export { createNodeLibp2p, type NodeLibp2pOptions } from './node.js'

@@ -123,6 +123,19 @@ export interface Libp2pNetworkOptions {
    * stream per request (the benchmark's baseline; slower). Default `true`.
    */
   readonly reuseStreams?: boolean
+  /**
+   * Called whenever a space's allowlist refuses a peer: an inbound pull, push or reconcile
+   * request (the peer gets `ACCESS_DENIED`), or a gossip message it signed (rejected by the topic
+   * validator). For logging and metrics; a throwing listener is ignored. Default: none.
+   */
+  readonly onRefused?: (refusal: Refusal) => void
+}
+
+/** What {@link Libp2pNetworkOptions.onRefused} receives. */
+export interface Refusal {
+  readonly peer: PeerId
+  readonly space: string
+  readonly protocol: 'pull' | 'push' | 'reconcile' | 'gossip'
 }
 
 /** Counters for diagnostics and tests. */
@@ -169,6 +182,7 @@ interface Settings {
   readonly runOnLimitedConnection: boolean
   readonly stopNodeOnClose: boolean
   readonly reuseStreams: boolean
+  readonly onRefused: ((refusal: Refusal) => void) | undefined
 }
 
 function settingsOf(options: Libp2pNetworkOptions): Settings {
@@ -210,6 +224,7 @@ function settingsOf(options: Libp2pNetworkOptions): Settings {
     runOnLimitedConnection: options.runOnLimitedConnection ?? false,
     stopNodeOnClose: options.stopNodeOnClose ?? false,
     reuseStreams: options.reuseStreams ?? true,
+    onRefused: options.onRefused,
   }
 }
 
@@ -426,7 +441,9 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     try {
       const signed = message.type === 'signed'
       const from = signed ? message.from.toString() : propagationSource.toString()
-      const result = channel.receiver.validate(from, signed, channel.allows(from), message.data)
+      const allowed = channel.allows(from)
+      const result = channel.receiver.validate(from, signed, allowed, message.data)
+      if (signed && !allowed) this.refused({ peer: from, space: channel.space, protocol: 'gossip' })
       if (result.verdict === 'reject') {
         this.counters.rejected += 1
         this.report(propagationSource.toString(), `gossip rejected: ${result.reason}`)
@@ -506,15 +523,24 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   // --- inbound ------------------------------------------------------------------------------
 
   /** The channel serving `space` for `peer`, or the refusal the peer gets. */
-  access(space: string, peer: PeerId): Libp2pChannel {
+  access(space: string, peer: PeerId, protocol: Refusal['protocol']): Libp2pChannel {
     const channel = this.channels.get(space)
     if (!channel || channel.closed) {
       throw new MendsyncError('PEER_UNAVAILABLE', `space ${space} is not served here`)
     }
     if (!channel.allows(peer)) {
+      this.refused({ peer, space, protocol })
       throw new MendsyncError('ACCESS_DENIED', `not allowed in space ${space}`)
     }
     return channel
+  }
+
+  refused(refusal: Refusal): void {
+    try {
+      this.settings.onRefused?.(refusal)
+    } catch {
+      // the listener's problem
+    }
   }
 
   private decodePull(bytes: Uint8Array, peer: PeerId): InboundRequest {
@@ -522,7 +548,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     return {
       id: request.id,
       run: async () => {
-        const channel = this.access(request.space, peer)
+        const channel = this.access(request.space, peer, 'pull')
         const result = await channel.handlers.pull(peer, request.keys, request.mode)
         const list: unknown = result?.mode === 'digest' ? result.digests : result?.states
         if (
@@ -546,7 +572,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     return {
       id: request.id,
       run: async () => {
-        const channel = this.access(request.space, peer)
+        const channel = this.access(request.space, peer, 'push')
         await channel.handlers.push(peer, request.states)
         return []
       },
@@ -563,7 +589,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     )
     try {
       await acceptReconcile(framed, this.settings.reconcile, peer, this.report, async (space) => {
-        const channel = this.access(space, peer)
+        const channel = this.access(space, peer, 'reconcile')
         return await channel.handlers.reconcile(peer)
       })
     } catch (error) {
@@ -587,6 +613,12 @@ class Libp2pChannel implements SpaceChannel {
   private readonly allow: ReadonlySet<PeerId> | null
   private readonly lifetime = new AbortController()
   private readonly current = new Set<PeerId>()
+  /**
+   * Peers that joined and were not sent a full vector yet: a delta is useless to them, so the
+   * next message is full until one reached each (gossipsub drops a message for a peer whose
+   * stream is not open yet, so reaching them is checked, not assumed).
+   */
+  private readonly needFull = new Set<PeerId>()
   private readonly recent = new BoundedMap<PeerId, true>(RECENT_PEERS)
   private readonly outbound = new Set<FramedStream>()
   private readonly listeners = {
@@ -638,12 +670,14 @@ class Libp2pChannel implements SpaceChannel {
       return
     }
     this.current.add(peer)
+    this.needFull.add(peer)
     const reconnect = this.recent.has(peer)
     this.recent.set(peer, true)
     this.emit('peer:connect', { peer, reconnect })
   }
 
   remove(peer: PeerId): void {
+    this.needFull.delete(peer)
     if (!this.current.delete(peer)) return
     this.emit('peer:disconnect', { peer })
   }
@@ -696,9 +730,16 @@ class Libp2pChannel implements SpaceChannel {
         { cause },
       )
     }
-    const data = encodeGossip(this.sender.next(message))
+    if (this.needFull.size > 0) this.sender.sendFullNext()
+    const payload = this.sender.next(message)
     try {
-      await this.network.node.services.pubsub.publish(this.topic, data)
+      const sent = await this.network.node.services.pubsub.publish(
+        this.topic,
+        encodeGossip(payload),
+      )
+      if (payload.base === null) {
+        for (const peer of sent?.recipients ?? []) this.needFull.delete(peer.toString())
+      }
     } catch (error) {
       // Best effort: no subscribed peer (yet) is not a failure of the caller.
       const text = `${(error as Error)?.name} ${(error as Error)?.message}`
@@ -859,6 +900,7 @@ class Libp2pChannel implements SpaceChannel {
     for (const framed of this.outbound) framed.reset(error)
     this.outbound.clear()
     this.current.clear()
+    this.needFull.clear()
     this.network.detach(this)
   }
 

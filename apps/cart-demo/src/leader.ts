@@ -1,0 +1,165 @@
+// What only the leader tab runs: the IndexedDB replica, the libp2p node and its online/offline
+// switch. Every tab loads this module, but only the tab elected leader calls `openLeaderReplica`;
+// the others reach these functions through `tabs.call(...)` (the commands below).
+import {
+  createBrowserLibp2p,
+  createLibp2pNetwork,
+  generateIdentity,
+  identityFromBytes,
+  identityToBytes,
+  type MendsyncLibp2p,
+  type PrivateKey,
+} from '@mendsync/libp2p'
+import { openReplica, type Replica } from '@mendsync/replica'
+import { openIdbStorage } from '@mendsync/storage-idb'
+import type { LeaderContext } from '@mendsync/tabs'
+
+/** What the status panel shows about the leader's network. */
+export interface NetworkState {
+  /** The switch: the user wants the network on. */
+  readonly enabled: boolean
+  /** The relay this profile dials (undefined: none configured, local only). */
+  readonly relay: string | undefined
+  readonly peerId: string | undefined
+  /** Open libp2p connections (the relay, when connected). */
+  readonly connections: number
+}
+
+/** How often the leader redials the relay while the switch is on and nothing is connected. */
+const REDIAL_MS = 2_000
+
+function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+}
+
+function unbase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (char) => char.charCodeAt(0))
+}
+
+export function storageKey(space: string, name: string): string {
+  return `mendsync-demo:${space}:${name}`
+}
+
+/** The switch is shared by the profile's tabs (a new leader keeps it as it was). */
+export function readSwitch(space: string): boolean {
+  return localStorage.getItem(storageKey(space, 'online')) !== 'off'
+}
+
+function writeSwitch(space: string, on: boolean): void {
+  localStorage.setItem(storageKey(space, 'online'), on ? 'on' : 'off')
+}
+
+/** The profile's libp2p identity, kept in localStorage so every leader tab has the same peer id. */
+async function identity(space: string): Promise<PrivateKey> {
+  const stored = localStorage.getItem(storageKey(space, 'identity'))
+  if (stored !== null) {
+    try {
+      return identityFromBytes(unbase64(stored))
+    } catch {
+      // unreadable: make a new one below
+    }
+  }
+  const key = await generateIdentity()
+  localStorage.setItem(storageKey(space, 'identity'), base64(identityToBytes(key)))
+  return key
+}
+
+/**
+ * The libp2p node with an on/off switch. Off: the connection gater refuses every dial and the open
+ * connections are closed (the replica keeps working locally, its outbox grows). On: the relay is
+ * dialled again, and redialled every 2 s while nothing is connected.
+ */
+class NetworkSwitch {
+  readonly node: MendsyncLibp2p
+  readonly relay: string | undefined
+  readonly #space: string
+  readonly #gate: { enabled: boolean }
+  readonly #timer: ReturnType<typeof setInterval>
+
+  constructor(
+    node: MendsyncLibp2p,
+    space: string,
+    relay: string | undefined,
+    gate: { enabled: boolean },
+  ) {
+    this.node = node
+    this.relay = relay
+    this.#space = space
+    this.#gate = gate
+    this.#timer = setInterval(() => {
+      if (this.#gate.enabled && this.node.getConnections().length === 0) void this.#dial()
+    }, REDIAL_MS)
+  }
+
+  async setEnabled(on: boolean): Promise<NetworkState> {
+    this.#gate.enabled = on
+    writeSwitch(this.#space, on)
+    if (on) await this.#dial()
+    else await Promise.all(this.node.getPeers().map((peer) => this.node.hangUp(peer)))
+    return this.state()
+  }
+
+  state(): NetworkState {
+    return {
+      enabled: this.#gate.enabled,
+      relay: this.relay,
+      peerId: this.node.peerId.toString(),
+      connections: this.node.getConnections().length,
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+  }
+
+  async #dial(): Promise<void> {
+    const peers = await this.node.peerStore.all()
+    await Promise.all(
+      peers
+        .filter((peer) => peer.addresses.length > 0)
+        .map((peer) => this.node.dial(peer.id).catch(() => undefined)),
+    )
+  }
+}
+
+let current: NetworkSwitch | undefined
+
+/** Opens the replica in the leader tab: IndexedDB (through the tabs' write journal) and libp2p. */
+export async function openLeaderReplica(
+  leader: LeaderContext,
+  options: { space: string; relay: string | undefined },
+): Promise<Replica> {
+  const storage = await openIdbStorage({
+    space: options.space,
+    onForcedClose: () => {
+      document.body.dataset.forcedClose = 'true'
+    },
+  })
+  const gate = { enabled: readSwitch(options.space) }
+  const node = await createBrowserLibp2p({
+    privateKey: await identity(options.space),
+    bootstrap: options.relay === undefined ? [] : [options.relay],
+    connectionGater: {
+      denyDialMultiaddr: async () => !gate.enabled,
+      denyDialPeer: async () => !gate.enabled,
+    },
+  })
+  current?.stop()
+  current = new NetworkSwitch(node, options.space, options.relay, gate)
+  const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
+  return await openReplica({
+    space: options.space,
+    storage: leader.journal(storage),
+    network,
+    // A demo should show convergence quickly: gossip every 2 s, anti-entropy every 10 s.
+    gossipIntervalMs: 2_000,
+    antiEntropyIntervalMs: 10_000,
+  })
+}
+
+/** Commands followers run in the leader (`tabs.call(name, ...args)`). */
+export const leaderCommands = {
+  network: (): NetworkState | undefined => current?.state(),
+  setOnline: async (_replica: Replica, on: boolean): Promise<NetworkState | undefined> =>
+    await current?.setEnabled(on),
+}

@@ -1,0 +1,324 @@
+// The cart demo: a shared shopping cart kept in an IndexedDB replica. One tab of the profile (the
+// leader) runs the replica and the libp2p node; every tab shows the cart and the status panel.
+import { type CartLine, readCart } from '@mendsync/core'
+import type { ReadResult } from '@mendsync/replica'
+import { openTabs, type Tabs } from '@mendsync/tabs'
+import { CATALOGUE, money, product } from './catalogue.js'
+import { leaderCommands, type NetworkState, openLeaderReplica, storageKey } from './leader.js'
+import { Panel } from './panel.js'
+import './styles.css'
+
+const CART_KEY = 'cart'
+const NOTE_KEY = 'note'
+
+const params = new URLSearchParams(location.search)
+// The relay's default space is 'demo'.
+const space = params.get('space') ?? 'demo'
+
+/** The relay: `?relay=<multiaddr>`, else the origin server's `/relay.json`, else the last one known. */
+async function resolveRelay(): Promise<string | undefined> {
+  const remembered = storageKey(space, 'relay')
+  const fromUrl = params.get('relay')
+  if (fromUrl) {
+    localStorage.setItem(remembered, fromUrl)
+    return fromUrl
+  }
+  try {
+    const response = await fetch('/relay.json', { cache: 'no-store' })
+    if (response.ok) {
+      const body = (await response.json()) as { relay?: unknown }
+      if (typeof body.relay === 'string' && body.relay.length > 0) {
+        localStorage.setItem(remembered, body.relay)
+        return body.relay
+      }
+    }
+  } catch {
+    // offline, or served without a relay: fall back to the last one known
+  }
+  return localStorage.getItem(remembered) ?? undefined
+}
+
+function element<T extends HTMLElement>(selector: string): T {
+  const found = document.querySelector<T>(selector)
+  if (found === null) throw new Error(`the page has no ${selector}`)
+  return found
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!,
+  )
+}
+
+/** A product's badge: its initial on its colour. */
+function chip(name: string, color: string): string {
+  return `<span class="chip" style="background:${color}" aria-hidden="true">${escapeHtml(name.slice(0, 1).toUpperCase())}</span>`
+}
+
+class CartApp {
+  readonly #tabs: Tabs
+  readonly #panel: Panel
+  #lines: readonly CartLine[] = []
+  #note: ReadResult | undefined
+  #network: NetworkState | undefined
+
+  constructor(tabs: Tabs) {
+    this.#tabs = tabs
+    this.#panel = new Panel(tabs, element('#panel'))
+  }
+
+  async start(): Promise<void> {
+    this.#renderCatalogue()
+    this.#bindEvents()
+    this.#tabs.subscribe(CART_KEY, (change) => {
+      this.#lines = readCart(change.state)
+      this.#renderCart()
+    })
+    this.#tabs.subscribe(NOTE_KEY, () => void this.#loadNote())
+    this.#tabs.onRoleChange(() => this.#renderRole())
+    this.#tabs.onLeaderChange(() => {
+      this.#renderRole()
+      // A leader that died may have persisted changes it never announced: read again.
+      void this.#load()
+    })
+    this.#panel.onNetwork((network) => {
+      this.#network = network
+      this.#renderSwitch()
+    })
+    this.#renderRole()
+    await this.#load()
+    this.#panel.start()
+    document.body.dataset.ready = 'true'
+  }
+
+  async #load(): Promise<void> {
+    try {
+      const cart = await this.#tabs.get(CART_KEY)
+      this.#lines = cart.lines
+      this.#renderCart()
+      await this.#loadNote()
+    } catch (error) {
+      this.#flash(error)
+    }
+  }
+
+  async #loadNote(): Promise<void> {
+    this.#note = await this.#tabs.get(NOTE_KEY)
+    this.#renderNote()
+  }
+
+  // ---- actions -------------------------------------------------------------------------------
+
+  #bindEvents(): void {
+    document.addEventListener('click', (event) => {
+      const target = (event.target as HTMLElement).closest<HTMLElement>('[data-action]')
+      if (target === null) return
+      const sku = target.dataset.sku ?? ''
+      const cart = this.#tabs.cart(CART_KEY)
+      const line = this.#lines.find((entry) => entry.sku === sku)
+      switch (target.dataset.action) {
+        case 'add': {
+          const known = product(sku)
+          // The first add names the line (meta); later adds only count.
+          const meta =
+            line === undefined && known ? { name: known.name, price: known.price } : undefined
+          this.#run(cart.add(sku, 1, meta))
+          break
+        }
+        case 'inc':
+          this.#run(cart.add(sku, 1))
+          break
+        case 'dec':
+          this.#run(cart.setQty(sku, Math.max(0, (line?.qty ?? 1) - 1)))
+          break
+        case 'remove':
+          this.#run(cart.remove(sku))
+          break
+        case 'keep-note': {
+          const index = Number(target.dataset.index)
+          const sibling = this.#note?.siblings[index]
+          if (sibling !== undefined && this.#note !== undefined) {
+            this.#run(this.#tabs.put(NOTE_KEY, sibling.value, this.#note.context))
+          }
+          break
+        }
+      }
+    })
+    document.addEventListener('change', (event) => {
+      const target = event.target as HTMLInputElement
+      if (target.dataset.action === 'qty') {
+        const qty = Number.parseInt(target.value, 10)
+        if (Number.isInteger(qty) && qty >= 0) {
+          this.#run(this.#tabs.cart(CART_KEY).setQty(target.dataset.sku ?? '', qty))
+        }
+      }
+      if (target.id === 'online') this.#setOnline(target.checked)
+    })
+    element<HTMLFormElement>('#note-form').addEventListener('submit', (event) => {
+      event.preventDefault()
+      const input = element<HTMLInputElement>('#note-input')
+      this.#run(this.#tabs.put(NOTE_KEY, input.value, this.#note?.context))
+    })
+  }
+
+  #setOnline(on: boolean): void {
+    const toggle = element<HTMLInputElement>('#online')
+    toggle.disabled = true
+    this.#tabs
+      .call<NetworkState | undefined>('setOnline', on)
+      .then((network) => {
+        this.#network = network
+        this.#renderSwitch()
+        this.#panel.refresh()
+      })
+      .catch((error: unknown) => this.#flash(error))
+      .finally(() => {
+        toggle.disabled = false
+      })
+  }
+
+  #run(work: Promise<unknown>): void {
+    work.catch((error: unknown) => this.#flash(error))
+  }
+
+  #flash(error: unknown): void {
+    const box = element('#message')
+    box.textContent = error instanceof Error ? error.message : String(error)
+    box.hidden = false
+    setTimeout(() => {
+      box.hidden = true
+    }, 5_000)
+  }
+
+  // ---- rendering -----------------------------------------------------------------------------
+
+  #renderCatalogue(): void {
+    element('#catalogue').innerHTML = CATALOGUE.map(
+      (item) => `
+      <li>
+        ${chip(item.name, item.color)}
+        <span class="name">${escapeHtml(item.name)}</span>
+        <span class="price">${money(item.price)}</span>
+        <button data-action="add" data-sku="${item.sku}" data-testid="add-${item.sku}">Add</button>
+      </li>`,
+    ).join('')
+  }
+
+  #renderCart(): void {
+    const list = element('#cart')
+    let total = 0
+    list.innerHTML = this.#lines
+      .map((line) => {
+        const known = product(line.sku)
+        const meta = (line.meta ?? {}) as { name?: unknown; price?: unknown }
+        const name = known?.name ?? (typeof meta.name === 'string' ? meta.name : line.sku)
+        const price = known?.price ?? (typeof meta.price === 'number' ? meta.price : 0)
+        total += price * line.qty
+        const metas = new Set(line.metaSiblings.map((entry) => JSON.stringify(entry)))
+        const conflict =
+          metas.size > 1
+            ? `<span class="badge warn" title="concurrent edits of this line's details">${metas.size} versions</span>`
+            : ''
+        return `
+        <li data-sku="${escapeHtml(line.sku)}" data-qty="${line.qty}">
+          ${chip(name, known?.color ?? '#7f8c8d')}
+          <span class="name">${escapeHtml(name)} ${conflict}</span>
+          <span class="qty">
+            <button data-action="dec" data-sku="${escapeHtml(line.sku)}" data-testid="dec-${escapeHtml(line.sku)}" aria-label="one less">−</button>
+            <input type="number" min="0" value="${line.qty}" data-action="qty" data-sku="${escapeHtml(line.sku)}" data-testid="qty-${escapeHtml(line.sku)}" aria-label="quantity" />
+            <button data-action="inc" data-sku="${escapeHtml(line.sku)}" data-testid="inc-${escapeHtml(line.sku)}" aria-label="one more">+</button>
+          </span>
+          <span class="price">${money(price * line.qty)}</span>
+          <button class="remove" data-action="remove" data-sku="${escapeHtml(line.sku)}" data-testid="remove-${escapeHtml(line.sku)}" aria-label="remove">✕</button>
+        </li>`
+      })
+      .join('')
+    element('#cart-empty').hidden = this.#lines.length > 0
+    element('#total').textContent = money(total)
+    const count = this.#lines.reduce((sum, line) => sum + line.qty, 0)
+    element('#count').textContent = String(count)
+    document.body.dataset.lines = String(this.#lines.length)
+  }
+
+  #renderNote(): void {
+    const note = this.#note
+    const input = element<HTMLInputElement>('#note-input')
+    const conflicts = element('#note-conflicts')
+    if (note === undefined) return
+    if (note.conflict) {
+      conflicts.hidden = false
+      conflicts.innerHTML = `<p><span class="badge warn">conflict</span> The note was edited in two places at once. Keep one:</p>
+        <ul>${note.siblings
+          .map(
+            (sibling, index) =>
+              `<li><q>${escapeHtml(String(sibling.value))}</q> <button data-action="keep-note" data-index="${index}">Keep</button></li>`,
+          )
+          .join('')}</ul>`
+    } else {
+      conflicts.hidden = true
+      conflicts.innerHTML = ''
+      if (document.activeElement !== input)
+        input.value = note.value === undefined ? '' : String(note.value)
+    }
+    document.body.dataset.noteSiblings = String(note.siblings.length)
+    this.#panel.setConflicts(this.#conflicts())
+  }
+
+  #conflicts(): string[] {
+    const found: string[] = []
+    if (this.#note?.conflict) found.push(`note: ${this.#note.siblings.length} siblings`)
+    for (const line of this.#lines) {
+      const metas = new Set(line.metaSiblings.map((entry) => JSON.stringify(entry)))
+      if (metas.size > 1) found.push(`cart line ${line.sku}: ${metas.size} versions of its details`)
+    }
+    return found
+  }
+
+  #renderRole(): void {
+    const role = this.#tabs.role
+    document.body.dataset.role = role
+    const badge = element('#role')
+    const leader = this.#tabs.leaderTabId
+    badge.textContent =
+      role === 'leader'
+        ? 'this tab leads'
+        : leader === undefined
+          ? 'waiting for a leader tab'
+          : `follows tab ${leader.slice(0, 6)}`
+    badge.className = `badge ${role === 'leader' ? 'good' : 'info'}`
+  }
+
+  #renderSwitch(): void {
+    const toggle = element<HTMLInputElement>('#online')
+    if (this.#network !== undefined && document.activeElement !== toggle) {
+      toggle.checked = this.#network.enabled
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if ('serviceWorker' in navigator && params.get('sw') !== 'off') {
+    navigator.serviceWorker.register('/sw.js').catch((error: unknown) => {
+      console.warn('mendsync demo: no service worker', error)
+    })
+  }
+  const tabs = await openTabs({
+    space,
+    openReplica: async (leader) =>
+      await openLeaderReplica(leader, { space, relay: await resolveRelay() }),
+    commands: leaderCommands,
+  })
+  // For the console: `mendsyncDemo.tabs.status()`, `mendsyncDemo.tabs.get('cart')`, ...
+  ;(globalThis as { mendsyncDemo?: unknown }).mendsyncDemo = { tabs }
+  await new CartApp(tabs).start()
+}
+
+main().catch((error: unknown) => {
+  document.body.dataset.error = String(error)
+  const box = document.querySelector('#message')
+  if (box !== null) {
+    box.textContent = `The cart could not start: ${error instanceof Error ? error.message : String(error)}`
+    ;(box as HTMLElement).hidden = false
+  }
+})

@@ -1,0 +1,223 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateIdentity, peerIdOf } from '@mendsync/libp2p'
+import { type RelayHandle, startRelay } from '@mendsync/relay'
+import type { Browser, BrowserContext } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type DemoServer, serveDemo } from '../serve.js'
+import {
+  add,
+  buildDemo,
+  cart,
+  launch,
+  openApp,
+  saveNote,
+  screenshot,
+  setOnline,
+  setQty,
+  waitFor,
+  waitForCart,
+} from './helpers.js'
+
+const SPACES = ['e2e-tabs', 'e2e-sync', 'e2e-merge', 'e2e-handover', 'e2e-offline']
+
+describe('cart demo in Chromium', () => {
+  let dist: string
+  let dataDir: string
+  let relay: RelayHandle
+  let relayAddress: string
+  let server: DemoServer
+  let browser: Browser
+  const contexts: BrowserContext[] = []
+
+  beforeAll(async () => {
+    ;[dist, dataDir, browser] = await Promise.all([
+      buildDemo(),
+      mkdtemp(join(tmpdir(), 'mendsync-cart-relay-')),
+      launch(),
+    ])
+    relay = await startRelay({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      spaces: SPACES,
+      metrics: false,
+      circuitRelay: false,
+      logLevel: 'error',
+    })
+    relayAddress = relay.multiaddrs.find((address) => address.includes('/ws/'))!
+    server = await serveDemo({ port: 0, dist, relay: relayAddress })
+  }, 120_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+    await relay?.stop()
+    await rm(dist, { recursive: true, force: true })
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close()
+  })
+
+  async function profile(): Promise<BrowserContext> {
+    const context = await browser.newContext()
+    contexts.push(context)
+    return context
+  }
+
+  const at = (space: string, query = '') => `${server.url}?space=${space}${query}`
+
+  it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
+    // A relay address nothing listens on: the tabs only have each other.
+    const nobody = `/ip4/127.0.0.1/tcp/9/ws/p2p/${peerIdOf(await generateIdentity())}`
+    const url = at('e2e-tabs', `&relay=${encodeURIComponent(nobody)}`)
+    const context = await profile()
+    const a = await openApp(context, url)
+    const b = await openApp(context, url)
+    await waitFor(a, 'tab A to lead', () => document.body.dataset.role === 'leader')
+    await waitFor(b, 'tab B to follow', () => document.body.dataset.role === 'follower')
+
+    let started = Date.now()
+    await add(a, 'apple')
+    await waitForCart(b, { apple: 1 }, 1_000)
+    expect(Date.now() - started).toBeLessThan(1_000)
+
+    started = Date.now()
+    await add(b, 'bread') // from the follower: through the leader and back
+    await waitForCart(a, { apple: 1, bread: 1 }, 1_000)
+    expect(Date.now() - started).toBeLessThan(1_000)
+    await waitForCart(b, { apple: 1, bread: 1 }, 1_000)
+    await waitFor(
+      b,
+      'the panel to say connecting',
+      () => document.body.dataset.net === 'connecting',
+    )
+    await screenshot(b, '1-two-tabs-follower')
+  })
+
+  it('converges the edits of two profiles through the relay', async () => {
+    const url = at('e2e-sync')
+    const alice = await openApp(await profile(), url)
+    const bob = await openApp(await profile(), url)
+    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
+    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+
+    await add(alice, 'coffee')
+    await waitForCart(bob, { coffee: 1 })
+    await add(bob, 'milk')
+    await setQty(bob, 'coffee', 3)
+    await waitForCart(alice, { coffee: 3, milk: 1 })
+    await waitForCart(bob, { coffee: 3, milk: 1 })
+    await screenshot(alice, '2-two-profiles-alice')
+    await screenshot(bob, '2-two-profiles-bob')
+  })
+
+  it('merges concurrent offline edits as the cart semantics say', async () => {
+    const url = at('e2e-merge')
+    const alice = await openApp(await profile(), url)
+    const bob = await openApp(await profile(), url)
+    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
+    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    // Both see Y (eggs) and Z (pasta, quantity 2).
+    await add(alice, 'eggs')
+    await add(alice, 'pasta')
+    await setQty(alice, 'pasta', 2)
+    await waitForCart(bob, { eggs: 1, pasta: 2 })
+    await waitForCart(alice, { eggs: 1, pasta: 2 })
+
+    await setOnline(alice, false)
+    await setOnline(bob, false)
+    // Alice adds X (cheese) and sets Z to 5. Bob removes Y, sets Z to 3, then adds one more Z.
+    await add(alice, 'cheese')
+    await setQty(alice, 'pasta', 5)
+    await bob.click('[data-testid="remove-eggs"]')
+    await setQty(bob, 'pasta', 3)
+    await bob.click('[data-testid="inc-pasta"]')
+    // And both write the delivery note (a register): concurrent writes become siblings.
+    await saveNote(alice, 'Leave it at the door')
+    await saveNote(bob, 'Ring twice')
+    await waitForCart(alice, { eggs: 1, pasta: 5, cheese: 1 })
+    await waitForCart(bob, { pasta: 4 })
+    await waitFor(alice, 'an outbox while offline', () => Number(document.body.dataset.outbox) > 0)
+    await screenshot(alice, '3-offline-alice')
+    await screenshot(bob, '3-offline-bob')
+
+    await setOnline(alice, true)
+    await setOnline(bob, true)
+    // pasta = max(5, 3) + Bob's +1 that Alice's set did not see = 6; cheese kept; eggs stay removed.
+    const merged = { cheese: 1, pasta: 6 }
+    await waitForCart(alice, merged, 20_000)
+    await waitForCart(bob, merged, 20_000)
+    await waitFor(
+      alice,
+      'the outbox for the relay to drain',
+      () => document.body.dataset.outboxConnected === '0',
+    )
+    for (const page of [alice, bob]) {
+      await waitFor(page, 'the note conflict', () => document.body.dataset.noteSiblings === '2')
+      await waitFor(page, 'the conflict count', () => document.body.dataset.conflicts === '1')
+    }
+    await screenshot(alice, '3-merged-alice')
+    await screenshot(bob, '3-merged-bob')
+    expect(await cart(alice)).toEqual(merged)
+
+    // Bob keeps one sibling: written with the read's context, it supersedes both, everywhere.
+    const kept = await bob
+      .locator('[data-action="keep-note"] >> nth=0')
+      .evaluate((button) => button.parentElement?.querySelector('q')?.textContent)
+    expect(['Leave it at the door', 'Ring twice']).toContain(kept)
+    await bob.click('[data-action="keep-note"] >> nth=0')
+    for (const page of [alice, bob]) {
+      await waitFor(page, 'the note resolved', () => document.body.dataset.noteSiblings === '1')
+      expect(await page.inputValue('#note-input')).toBe(kept)
+    }
+    await screenshot(alice, '3-resolved-alice')
+  })
+
+  it('keeps syncing with the relay after the leader tab closes', async () => {
+    const url = at('e2e-handover')
+    const home = await profile()
+    const first = await openApp(home, url)
+    const second = await openApp(home, url)
+    const other = await openApp(await profile(), url)
+    await waitFor(first, 'the first tab to lead', () => document.body.dataset.role === 'leader')
+    await waitFor(other, 'the other profile online', () => document.body.dataset.net === 'online')
+    await add(second, 'tomato')
+    await waitForCart(other, { tomato: 1 })
+
+    const closed = Date.now()
+    await first.close()
+    await waitFor(second, 'the second tab to lead', () => document.body.dataset.role === 'leader')
+    expect(Date.now() - closed).toBeLessThan(2_000)
+    await waitFor(second, 'the new leader online', () => document.body.dataset.net === 'online')
+    await add(second, 'bread')
+    await waitForCart(other, { tomato: 1, bread: 1 })
+    await add(other, 'apple')
+    await waitForCart(second, { tomato: 1, bread: 1, apple: 1 })
+    await screenshot(second, '4-new-leader')
+  })
+
+  it('reloads offline from the service worker, with its data', async () => {
+    const url = at('e2e-offline')
+    const context = await profile()
+    const page = await openApp(context, url)
+    await add(page, 'apple')
+    await add(page, 'cheese')
+    await waitForCart(page, { apple: 1, cheese: 1 })
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready
+    })
+    await context.setOffline(true)
+    await page.reload()
+    await waitFor(page, 'the app to start offline', () => document.body.dataset.ready === 'true')
+    expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true)
+    await waitForCart(page, { apple: 1, cheese: 1 })
+    await add(page, 'milk') // and it keeps working
+    await waitForCart(page, { apple: 1, cheese: 1, milk: 1 })
+    await screenshot(page, '5-offline-reload')
+    await context.setOffline(false)
+  })
+})

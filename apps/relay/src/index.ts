@@ -1,0 +1,26 @@
+// @mendsync/relay: the relay as a library. `startRelay(config)` runs what the `mendsync-relay`
+// command runs (the CLI is `src/cli.ts`), so tests and `npm start` can embed it.
+export {
+  DEFAULT_RELAY_CONFIG,
+  ENV_PREFIX,
+  envName,
+  helpText,
+  type LogFormat,
+  type LogLevel,
+  OPTIONS,
+  parseCommandLine,
+  type RelayConfig,
+  RelayConfigError,
+  type RelayNetworkOptions,
+  type RelaySpaceConfig,
+  type ResolvedRelayConfig,
+  resolveRelayConfig,
+} from './config.js'
+export { createLogger, type Logger, type LoggerOptions } from './log.js'
+export { type RefusedProtocol, replicaMetricName } from './metrics.js'
+export {
+  RELAY_VERSION,
+  type RelayHandle,
+  type StartRelayOptions,
+  startRelay,
+} from './relay.js'

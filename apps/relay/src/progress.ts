@@ -1,0 +1,135 @@
+// Progress of long reconciliations. The engine reports which reconciliations a replica is
+// running (`status().reconciling`); this polls that and, for one that runs longer than the
+// interval, keeps a live line on a terminal (updated every second) or logs a line every
+// interval otherwise, plus a closing line with its duration.
+import type { Replica } from '@mendsync/replica'
+import type { Logger } from './log.js'
+
+/** What the reporter needs of a replica. */
+export type ProgressSource = Pick<Replica, 'status' | 'metrics'>
+
+interface Running {
+  readonly space: string
+  readonly peer: string
+  readonly since: number
+  readonly changesAtStart: number
+  lastLine: number
+}
+
+export class ProgressReporter {
+  private readonly replicas: ReadonlyMap<string, ProgressSource>
+  private readonly log: Logger
+  private readonly intervalMs: number
+  private readonly now: () => number
+  private readonly running = new Map<string, Running>()
+  private readonly timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(
+    replicas: ReadonlyMap<string, ProgressSource>,
+    log: Logger,
+    intervalMs: number,
+    options: { readonly now?: () => number; readonly timer?: boolean } = {},
+  ) {
+    this.replicas = replicas
+    this.log = log
+    this.intervalMs = intervalMs
+    this.now = options.now ?? Date.now
+    if (options.timer ?? true) {
+      this.timer = setInterval(() => this.tick(), Math.min(1_000, intervalMs))
+      this.timer.unref()
+    }
+  }
+
+  /** One poll (the timer calls it; tests call it with their own clock). */
+  tick(): void {
+    const now = this.now()
+    const seen = new Set<string>()
+    for (const [space, replica] of this.replicas) {
+      let reconciling: readonly string[]
+      try {
+        reconciling = replica.status().reconciling
+      } catch {
+        continue // closed
+      }
+      for (const peer of reconciling) {
+        const key = `${space}\n${peer}`
+        seen.add(key)
+        if (!this.running.has(key)) {
+          this.running.set(key, {
+            space,
+            peer,
+            since: now,
+            changesAtStart: this.changes(space),
+            lastLine: now,
+          })
+        }
+      }
+    }
+    for (const [key, entry] of this.running) {
+      if (seen.has(key)) continue
+      this.running.delete(key)
+      const ms = now - entry.since
+      if (ms >= this.intervalMs) {
+        this.log.info('reconciliation finished', {
+          space: entry.space,
+          peer: entry.peer,
+          seconds: Math.round(ms / 100) / 10,
+          changes: this.changes(entry.space) - entry.changesAtStart,
+        })
+      }
+    }
+    const long = [...this.running.values()].filter((entry) => now - entry.since >= this.intervalMs)
+    if (this.log.live) {
+      this.log.progress(long.length === 0 ? null : this.line(long, now))
+      return
+    }
+    for (const entry of long) {
+      if (now - entry.lastLine < this.intervalMs) continue
+      entry.lastLine = now
+      this.log.info('reconciliation in progress', {
+        space: entry.space,
+        peer: entry.peer,
+        seconds: Math.round((now - entry.since) / 1000),
+        changes: this.changes(entry.space) - entry.changesAtStart,
+        keys: this.keys(entry.space),
+      })
+    }
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.running.clear()
+    this.log.progress(null)
+  }
+
+  private line(long: Running[], now: number): string {
+    const [first] = long
+    if (first === undefined) return ''
+    const seconds = Math.round((now - first.since) / 1000)
+    const more = long.length > 1 ? ` (+${long.length - 1} more)` : ''
+    return (
+      `reconciling ${first.space} with ${shortPeer(first.peer)}: ${seconds} s, ` +
+      `${this.changes(first.space) - first.changesAtStart} changes, ${this.keys(first.space)} keys${more}`
+    )
+  }
+
+  private changes(space: string): number {
+    try {
+      return this.replicas.get(space)?.metrics().remote_changes_total ?? 0
+    } catch {
+      return 0
+    }
+  }
+
+  private keys(space: string): number {
+    try {
+      return this.replicas.get(space)?.status().keys ?? 0
+    } catch {
+      return 0
+    }
+  }
+}
+
+function shortPeer(peer: string): string {
+  return peer.length > 16 ? `${peer.slice(0, 8)}…${peer.slice(-6)}` : peer
+}

@@ -1,0 +1,396 @@
+// The relay: a libp2p node (WebSockets, gossipsub, circuit-relay-v2 server) with a persistent
+// identity, one file replica per space on one mendsync network, allowlists, metrics over HTTP,
+// progress lines for long reconciliations, and a graceful stop.
+import { readFileSync } from 'node:fs'
+import { mkdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  createLibp2pNetwork,
+  createNodeLibp2p,
+  type Libp2pNetwork,
+  type MendsyncLibp2p,
+  type NodeLibp2pOptions,
+} from '@mendsync/libp2p'
+import { loadOrCreateIdentity } from '@mendsync/libp2p/node'
+import { openReplica, type Replica } from '@mendsync/replica'
+import { openFileStorage } from '@mendsync/storage-file'
+import {
+  bootstrapPeerId,
+  type RelayConfig,
+  type ResolvedRelayConfig,
+  resolveRelayConfig,
+} from './config.js'
+import { createLogger, type Logger } from './log.js'
+import {
+  createRelayMetrics,
+  type MetricsServer,
+  type RefusedProtocol,
+  serveMetrics,
+} from './metrics.js'
+import { ProgressReporter } from './progress.js'
+
+/** What {@link startRelay} returns. */
+export interface RelayHandle {
+  /** The relay's libp2p peer id (stable across restarts: it derives from the identity file). */
+  readonly peerId: string
+  /** The multiaddrs peers dial, each ending with `/p2p/<peerId>`. */
+  readonly multiaddrs: readonly string[]
+  /** `http://host:port/metrics`, or `undefined` when metrics are off. */
+  readonly metricsUrl: string | undefined
+  /** `http://host:port/healthz`, or `undefined` when metrics are off. */
+  readonly healthUrl: string | undefined
+  /** The spaces served. */
+  readonly spaces: readonly string[]
+  /** The configuration in force (defaults filled in, paths absolute). */
+  readonly config: ResolvedRelayConfig
+  /** The replica of a space (to embed the relay next to an app, e.g. the cart demo). */
+  replica(space: string): Replica | undefined
+  /** The mendsync network (its libp2p node is `network.node`). */
+  readonly network: Libp2pNetwork
+  /**
+   * Stops gracefully: `/healthz` turns 503, new inbound connections are refused, writes in
+   * flight finish, every replica closes (its storage commits and closes), the network and
+   * libp2p stop, the HTTP server closes. Idempotent; resolves when all is done.
+   */
+  stop(): Promise<void>
+}
+
+/** Extra inputs of {@link startRelay} that are not configuration. */
+export interface StartRelayOptions {
+  /** The logger (default: one built from the config's `logFormat`, `logLevel`, `logStream`). */
+  readonly logger?: Logger
+  /** Resolves relative paths (default `process.cwd()`). */
+  readonly cwd?: string
+}
+
+/** The relay package's version. */
+export const RELAY_VERSION: string = (() => {
+  try {
+    const url = new URL('../package.json', import.meta.url)
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version ?? '0.0.0'
+  } catch {
+    return '0.0.0'
+  }
+})()
+
+/** Most peers whose refusal is remembered (logged once); older ones may be logged again. */
+const REFUSED_MEMORY = 10_000
+
+/**
+ * Starts a relay with `config` (every option has a default: see {@link RelayConfig}) and returns
+ * once it listens and serves every space. On failure everything already started is stopped
+ * again and the error is thrown.
+ */
+export async function startRelay(
+  config: RelayConfig = {},
+  options: StartRelayOptions = {},
+): Promise<RelayHandle> {
+  const settings = resolveRelayConfig(config, options.cwd)
+  const log =
+    options.logger ??
+    createLogger({
+      format: settings.logFormat,
+      level: settings.logLevel,
+      ...(config.logStream ? { stream: config.logStream } : {}),
+    })
+  const cleanups: (() => Promise<void>)[] = []
+  const undo = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+  }
+  try {
+    return await start(settings, log, cleanups)
+  } catch (error) {
+    await undo()
+    throw error
+  }
+}
+
+async function start(
+  settings: ResolvedRelayConfig,
+  log: Logger,
+  cleanups: (() => Promise<void>)[],
+): Promise<RelayHandle> {
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 })
+  const privateKey = await loadIdentity(settings.identityFile, log)
+
+  let stopping = false
+  const openSpace = settings.spaces.some((space) => space.allow === undefined)
+  const allowedSomewhere = (peer: string): boolean =>
+    openSpace || settings.spaces.some((space) => space.allow?.includes(peer))
+  let refused: (peer: string, space: string, protocol: RefusedProtocol) => void = () => {}
+
+  const gater: NonNullable<NodeLibp2pOptions['connectionGater']> = {
+    // During shutdown: accept no new connection.
+    denyInboundConnection: () => stopping,
+    // A circuit-relay reservation is for peers allowed in at least one space.
+    denyInboundRelayReservation: (peer) => {
+      const id = peer.toString()
+      if (allowedSomewhere(id)) return false
+      refused(id, '*', 'relay')
+      return true
+    },
+  }
+  let node: MendsyncLibp2p
+  try {
+    node = await createNodeLibp2p({
+      privateKey,
+      listen: settings.listen,
+      announce: settings.announce,
+      bootstrap: settings.bootstrap,
+      relayServer: settings.circuitRelay ? { maxReservations: settings.maxReservations } : false,
+      maxConnections: settings.maxConnections,
+      inboundConnectionThreshold: settings.inboundConnectionThreshold,
+      connectionGater: gater,
+    })
+  } catch (error) {
+    throw new Error(
+      `cannot start libp2p on ${settings.listen.join(', ')}: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+  cleanups.push(async () => {
+    await node.stop()
+  })
+  const peerId = node.peerId.toString()
+  // Before libp2p's bootstrap discovers the cluster peers (1 s after start).
+  const stopCluster = keepClusterConnected(node, settings, log)
+  cleanups.push(async () => stopCluster())
+
+  const refusedPeers = new Set<string>()
+  const network = await createLibp2pNetwork(node, {
+    ...settings.network,
+    onRefused: ({ peer, space, protocol }) => refused(peer, space, protocol),
+  })
+  cleanups.push(() => network.close())
+
+  const replicas = new Map<string, Replica>()
+  for (const space of settings.spaces) {
+    const storage = await openFileStorage({
+      directory: join(settings.dataDir, 'spaces'),
+      space: space.name,
+    })
+    let replica: Replica
+    try {
+      replica = await openReplica({
+        ...settings.replica,
+        space: space.name,
+        storage,
+        network,
+        ...(space.allow === undefined ? {} : { allow: space.allow }),
+      })
+    } catch (error) {
+      await storage.close().catch(() => {})
+      throw error
+    }
+    replicas.set(space.name, replica)
+    cleanups.push(() => replica.close())
+  }
+
+  const metrics = createRelayMetrics({
+    peerId,
+    version: RELAY_VERSION,
+    replicas,
+    network,
+    circuitRelay: settings.circuitRelay,
+  })
+  refused = (peer, space, protocol) => {
+    metrics.refused(space, protocol)
+    if (refusedPeers.has(peer)) return
+    if (refusedPeers.size >= REFUSED_MEMORY) {
+      refusedPeers.delete(refusedPeers.values().next().value as string)
+    }
+    refusedPeers.add(peer)
+    log.warn('refused a peer that is not on the allowlist (counted, not logged again)', {
+      peer,
+      space,
+      protocol,
+    })
+  }
+  network.stats().penalties.onBan((peer) => {
+    log.warn('banned a misbehaving peer', {
+      peer,
+      reasons: [...network.stats().penalties.reasons(peer).keys()],
+    })
+  })
+
+  const startedAt = Date.now()
+  let server: MetricsServer | undefined
+  if (settings.metrics) {
+    try {
+      server = await serveMetrics(
+        metrics.registry,
+        settings.metricsHost,
+        settings.metricsPort,
+        () => ({
+          ok: !stopping,
+          body: {
+            status: stopping ? 'stopping' : 'ok',
+            peerId,
+            spaces: [...replicas.keys()],
+            connections: node.getConnections().length,
+            uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+          },
+        }),
+      )
+    } catch (error) {
+      throw new Error(
+        `cannot serve metrics on ${settings.metricsHost}:${settings.metricsPort}: ${(error as Error).message}`,
+        { cause: error },
+      )
+    }
+    const opened = server
+    cleanups.push(() => opened.close())
+  }
+
+  const progress = new ProgressReporter(replicas, log, settings.progressIntervalMs)
+  cleanups.push(async () => progress.stop())
+
+  const multiaddrs = node.getMultiaddrs().map(String)
+  log.block(
+    'info',
+    'relay started',
+    {
+      peerId,
+      multiaddrs,
+      spaces: settings.spaces.map((space) => ({ name: space.name, allow: space.allow ?? 'all' })),
+      metricsUrl: server?.url ?? null,
+      healthUrl: server?.healthUrl ?? null,
+      dataDir: settings.dataDir,
+      version: RELAY_VERSION,
+    },
+    [
+      `mendsync-relay ${RELAY_VERSION} started`,
+      `  peer id     ${peerId}`,
+      ...multiaddrs.map((address, i) => `  ${i === 0 ? 'listening  ' : '           '} ${address}`),
+      `  spaces      ${settings.spaces
+        .map((space) =>
+          space.allow === undefined
+            ? `${space.name} (open)`
+            : `${space.name} (${space.allow.length} peers allowed)`,
+        )
+        .join(', ')}`,
+      `  metrics     ${server?.url ?? 'off'}`,
+      `  health      ${server?.healthUrl ?? 'off'}`,
+      `  data        ${settings.dataDir}`,
+      ...(settings.bootstrap.length > 0 ? [`  cluster     ${settings.bootstrap.join(', ')}`] : []),
+    ],
+  )
+
+  let stopped: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true
+      const began = Date.now()
+      log.info('stopping: refusing new connections, finishing writes in flight')
+      progress.stop()
+      stopCluster()
+      // Closing a replica waits for its writes in flight, leaves the space and commits and
+      // closes its file; a push that arrives meanwhile is refused (not acknowledged).
+      await Promise.all(
+        [...replicas].map(async ([space, replica]) => {
+          try {
+            await replica.close()
+          } catch (error) {
+            log.error('closing a space failed', { space, error })
+          }
+        }),
+      )
+      await network.close().catch((error) => log.error('closing the network failed', { error }))
+      try {
+        await node.stop()
+      } catch (error) {
+        log.error('stopping libp2p failed', { error })
+      }
+      await server?.close()
+      cleanups.splice(0)
+      log.info('stopped', { ms: Date.now() - began })
+    })()
+    return stopped
+  }
+
+  return {
+    peerId,
+    multiaddrs,
+    metricsUrl: server?.url,
+    healthUrl: server?.healthUrl,
+    spaces: [...replicas.keys()],
+    config: settings,
+    replica: (space) => replicas.get(space),
+    network,
+    stop,
+  }
+}
+
+async function loadIdentity(path: string, log: Logger) {
+  let existed = true
+  try {
+    const info = await stat(path)
+    if ((info.mode & 0o077) !== 0) {
+      log.warn('the identity file is readable by other users; chmod 600 it', {
+        path,
+        mode: (info.mode & 0o777).toString(8),
+      })
+    }
+  } catch {
+    existed = false
+  }
+  const key = await loadOrCreateIdentity(path)
+  if (existed) log.debug('loaded the identity', { path })
+  else log.info("created a new identity (keep this file: it is the relay's peer id)", { path })
+  return key
+}
+
+type DialTarget = Parameters<MendsyncLibp2p['dial']>[0]
+
+/**
+ * Keeps the relay connected to its bootstrap peers (the other relays of a cluster): libp2p's
+ * bootstrap dials them once at start; this dials again, every `bootstrapRedialMs`, any that is
+ * not connected (a relay restarted, a network partition healed). Returns the stop function.
+ */
+function keepClusterConnected(
+  node: MendsyncLibp2p,
+  settings: ResolvedRelayConfig,
+  log: Logger,
+): () => void {
+  if (settings.bootstrap.length === 0) return () => {}
+  const wanted = new Set(settings.bootstrap.map(bootstrapPeerId))
+  const addresses = new Map<string, DialTarget>()
+  const connected = (peer: string): boolean =>
+    node.getConnections().some((connection) => connection.remotePeer.toString() === peer)
+  const onDiscovery = (
+    event: CustomEvent<{ id: { toString(): string }; multiaddrs: unknown[] }>,
+  ) => {
+    const peer = event.detail.id.toString()
+    if (wanted.has(peer) && event.detail.multiaddrs.length > 0) {
+      addresses.set(peer, event.detail.multiaddrs as unknown as DialTarget)
+    }
+  }
+  const onConnect = (event: CustomEvent<{ toString(): string }>) => {
+    const peer = event.detail.toString()
+    if (wanted.has(peer)) log.info('connected to a cluster peer', { peer })
+  }
+  const onDisconnect = (event: CustomEvent<{ toString(): string }>) => {
+    const peer = event.detail.toString()
+    if (wanted.has(peer)) log.warn('disconnected from a cluster peer; will dial again', { peer })
+  }
+  const target = node as unknown as EventTarget
+  target.addEventListener('peer:discovery', onDiscovery as EventListener)
+  target.addEventListener('peer:connect', onConnect as EventListener)
+  target.addEventListener('peer:disconnect', onDisconnect as EventListener)
+  const timer = setInterval(() => {
+    for (const peer of wanted) {
+      const address = addresses.get(peer)
+      if (address === undefined || connected(peer)) continue
+      node.dial(address, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => {
+        log.debug('dialling a cluster peer failed', { peer, error: (error as Error)?.message })
+      })
+    }
+  }, settings.bootstrapRedialMs)
+  timer.unref()
+  return () => {
+    clearInterval(timer)
+    target.removeEventListener('peer:discovery', onDiscovery as EventListener)
+    target.removeEventListener('peer:connect', onConnect as EventListener)
+    target.removeEventListener('peer:disconnect', onDisconnect as EventListener)
+  }
+}

@@ -1,0 +1,129 @@
+// Progress of long reconciliations, on a fake clock: periodic lines when not on a terminal, one
+// live line on a terminal, a closing line, nothing for short sessions. And the log formats.
+import { Writable } from 'node:stream'
+import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
+import { describe, expect, it } from 'vitest'
+import { createLogger } from '../src/index.js'
+import { ProgressReporter, type ProgressSource } from '../src/progress.js'
+
+/** What the live line writes to clear the terminal line. */
+const CLEAR = '\r\x1b[2K'
+
+class Capture extends Writable {
+  chunks: string[] = []
+  isTTY: boolean
+  constructor(isTTY: boolean) {
+    super()
+    this.isTTY = isTTY
+  }
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.chunks.push(chunk.toString())
+    done()
+  }
+  get text(): string {
+    return this.chunks.join('')
+  }
+}
+
+function fakeReplica(): ProgressSource & { reconciling: string[]; changes: number } {
+  const fake = {
+    reconciling: [] as string[],
+    changes: 0,
+    status: () => ({ reconciling: fake.reconciling, keys: 42 }) as unknown as ReplicaStatus,
+    metrics: () => ({ remote_changes_total: fake.changes }) as unknown as ReplicaMetricValues,
+  }
+  return fake
+}
+
+describe('the progress of long reconciliations', () => {
+  it('logs a line per interval when not on a terminal, and a closing line', () => {
+    const out = new Capture(false)
+    const log = createLogger({ format: 'json', stream: out })
+    const replica = fakeReplica()
+    let now = 0
+    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 5_000, {
+      now: () => now,
+      timer: false,
+    })
+    // A short session: no line at all.
+    replica.reconciling = ['peer-short']
+    reporter.tick()
+    now = 1_000
+    replica.reconciling = []
+    reporter.tick()
+    expect(out.chunks).toEqual([])
+
+    replica.reconciling = ['peer-long']
+    now = 2_000
+    reporter.tick()
+    for (let t = 3_000; t <= 14_000; t += 1_000) {
+      now = t
+      replica.changes += 10
+      reporter.tick()
+    }
+    const lines = out.chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>)
+    // At 7 s and 12 s after it started (every 5 s once it ran 5 s).
+    expect(lines.map((line) => [line.msg, line.seconds])).toEqual([
+      ['reconciliation in progress', 5],
+      ['reconciliation in progress', 10],
+    ])
+    expect(lines[0]).toMatchObject({ space: 'demo', peer: 'peer-long', changes: 50, keys: 42 })
+    replica.reconciling = []
+    now = 15_000
+    reporter.tick()
+    expect(JSON.parse(out.chunks.at(-1) as string)).toMatchObject({
+      msg: 'reconciliation finished',
+      peer: 'peer-long',
+      seconds: 13,
+      changes: 120,
+    })
+    reporter.stop()
+  })
+
+  it('keeps one live line on a terminal and prints other lines above it', () => {
+    const out = new Capture(true)
+    const log = createLogger({ format: 'text', stream: out })
+    expect(log.live).toBe(true)
+    const replica = fakeReplica()
+    let now = 0
+    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 2_000, {
+      now: () => now,
+      timer: false,
+    })
+    replica.reconciling = ['12D3KooWPvoN51SWxjqK817u2XfcW91HxdS4gypznyZhfFStveLu']
+    reporter.tick()
+    now = 3_000
+    reporter.tick()
+    expect(out.text).toBe(`${CLEAR}reconciling demo with 12D3KooW…StveLu: 3 s, 0 changes, 42 keys`)
+    out.chunks = []
+    log.info('hello', { peer: 'x' })
+    expect(out.text.startsWith(CLEAR)).toBe(true)
+    expect(out.text.slice(CLEAR.length)).toMatch(
+      /^\S+ INFO {2}hello peer=x\nreconciling demo with 12D3KooW…StveLu: 3 s/,
+    )
+    out.chunks = []
+    replica.reconciling = []
+    now = 4_000
+    reporter.tick()
+    expect(out.text).toMatch(/reconciliation finished/)
+    expect(out.text.endsWith(CLEAR)).toBe(true)
+  })
+})
+
+describe('the logger', () => {
+  it('writes human-readable lines, or JSON lines, and honours the level', () => {
+    const text = new Capture(false)
+    const log = createLogger({ format: 'text', level: 'warn', stream: text })
+    log.info('hidden')
+    log.warn('refused', { peer: 'p', reason: 'not allowed', list: ['a', 'b'] })
+    expect(text.text).toMatch(/^\S+Z WARN {2}refused peer=p reason="not allowed" list=a,b\n$/)
+    const json = new Capture(false)
+    const jlog = createLogger({ format: 'json', stream: json })
+    jlog.error('failed', { error: new Error('boom') })
+    expect(JSON.parse(json.text)).toMatchObject({
+      level: 'error',
+      msg: 'failed',
+      error: { name: 'Error', message: 'boom' },
+    })
+  })
+})
