@@ -14,6 +14,7 @@ import { isMendsyncError, MendsyncError } from '@mendsync/core'
 import {
   assertGossipMessage,
   type CallOptions,
+  Emitter,
   type GossipMessage,
   type JoinOptions,
   type KeyState,
@@ -25,6 +26,7 @@ import {
   type ReconcileOutcome,
   remoteError,
   runCall,
+  SPACE_EVENT_NAMES,
   type SpaceChannel,
   type SpaceEvents,
   type SpaceHandlers,
@@ -163,8 +165,6 @@ export async function createLibp2pNetwork(
   await network.start()
   return network
 }
-
-type Listener<E extends keyof SpaceEvents> = (detail: SpaceEvents[E]) => void
 
 interface Settings {
   readonly defaultTimeoutMs: number
@@ -621,11 +621,7 @@ class Libp2pChannel implements SpaceChannel {
   private readonly needFull = new Set<PeerId>()
   private readonly recent = new BoundedMap<PeerId, true>(RECENT_PEERS)
   private readonly outbound = new Set<FramedStream>()
-  private readonly listeners = {
-    'peer:connect': new Set<Listener<'peer:connect'>>(),
-    'peer:disconnect': new Set<Listener<'peer:disconnect'>>(),
-    gossip: new Set<Listener<'gossip'>>(),
-  }
+  private readonly events = new Emitter<SpaceEvents>()
 
   constructor(
     network: Libp2pNetworkImpl,
@@ -686,23 +682,15 @@ class Libp2pChannel implements SpaceChannel {
     event: E,
     listener: (detail: SpaceEvents[E]) => void,
   ): () => void {
-    const set = this.listeners[event] as Set<Listener<E>> | undefined
-    if (!set) throw new MendsyncError('INVALID_ARGUMENT', `unknown event ${String(event)}`)
-    set.add(listener)
-    return () => {
-      set.delete(listener)
+    if (!SPACE_EVENT_NAMES.includes(event)) {
+      throw new MendsyncError('INVALID_ARGUMENT', `unknown event ${String(event)}`)
     }
+    return this.events.on(event, listener)
   }
 
   emit<E extends keyof SpaceEvents>(event: E, detail: SpaceEvents[E]): void {
     if (this.closed) return
-    for (const listener of [...(this.listeners[event] as Set<Listener<E>>)]) {
-      try {
-        listener(detail)
-      } catch {
-        // A listener's failure is the listener's problem; the network carries on.
-      }
-    }
+    this.events.emit(event, detail)
   }
 
   async publish(message: GossipMessage): Promise<void> {

@@ -3,6 +3,7 @@
 // (partition and heal). It follows the same contract as the libp2p network, checked by the same
 // acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets.
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import { Emitter } from '../emitter.js'
 import {
   assertGossipMessage,
   copyGossipMessage,
@@ -11,6 +12,7 @@ import {
   remoteError,
   runCall,
 } from './call.js'
+import { SPACE_EVENT_NAMES } from './space-events.js'
 import type {
   CallOptions,
   GossipMessage,
@@ -344,8 +346,6 @@ class InProcessNode implements Network {
   }
 }
 
-type Listener<E extends keyof SpaceEvents> = (detail: SpaceEvents[E]) => void
-
 class InProcessChannel implements SpaceChannel {
   readonly space: string
   readonly handlers: SpaceHandlers
@@ -354,11 +354,7 @@ class InProcessChannel implements SpaceChannel {
   private readonly lifetime = new AbortController()
   private readonly current = new Set<PeerId>()
   private readonly recent = new Set<PeerId>()
-  private readonly listeners = {
-    'peer:connect': new Set<Listener<'peer:connect'>>(),
-    'peer:disconnect': new Set<Listener<'peer:disconnect'>>(),
-    gossip: new Set<Listener<'gossip'>>(),
-  }
+  private readonly events = new Emitter<SpaceEvents>()
 
   constructor(
     node: InProcessNode,
@@ -388,22 +384,14 @@ class InProcessChannel implements SpaceChannel {
     event: E,
     listener: (detail: SpaceEvents[E]) => void,
   ): () => void {
-    const set = this.listeners[event] as Set<Listener<E>> | undefined
-    if (!set) throw new MendsyncError('INVALID_ARGUMENT', `unknown event ${String(event)}`)
-    set.add(listener)
-    return () => {
-      set.delete(listener)
+    if (!SPACE_EVENT_NAMES.includes(event)) {
+      throw new MendsyncError('INVALID_ARGUMENT', `unknown event ${String(event)}`)
     }
+    return this.events.on(event, listener)
   }
 
   emit<E extends keyof SpaceEvents>(event: E, detail: SpaceEvents[E]): void {
-    for (const listener of [...(this.listeners[event] as Set<Listener<E>>)]) {
-      try {
-        listener(detail)
-      } catch {
-        // A listener's failure is the listener's problem; the network carries on.
-      }
-    }
+    this.events.emit(event, detail)
   }
 
   /** The peers this channel should see now: linked, joined the same space, allowed here. */

@@ -14,4 +14,5 @@ export {
   type InProcessNetworkOptions,
   type ScheduledMessage,
 } from './in-process.js'
+export { SPACE_EVENT_NAMES } from './space-events.js'
 export type * from './types.js'

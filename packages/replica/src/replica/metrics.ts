@@ -1,4 +1,4 @@
-import { Emitter } from './emitter.js'
+import { Emitter } from '../emitter.js'
 
 /** Bucket upper bounds (ms) of the latency histograms, Prometheus-style (cumulative on export). */
 export const LATENCY_BUCKETS_MS: readonly number[] = [

@@ -1,4 +1,5 @@
 import type { CausalValue } from '@mendsync/core'
+import { reportListenerError } from '../emitter.js'
 
 /** Why a key changed: a local write, a remote push/reconcile/handoff, or a read repair. */
 export type ChangeOrigin = 'local' | 'remote' | 'repair'
@@ -46,9 +47,7 @@ export class Subscriptions {
         listener(change)
       } catch (error) {
         // A subscriber's bug must not undo or stall the change that was already persisted.
-        queueMicrotask(() => {
-          throw error
-        })
+        reportListenerError(error)
       }
     }
   }

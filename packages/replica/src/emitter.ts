@@ -1,6 +1,15 @@
-/** A minimal typed event emitter: `on` returns the function that unsubscribes. */
+/**
+ * A minimal typed event emitter: `on` returns the function that unsubscribes. A listener that
+ * throws is reported to `onListenerError` and never stops the other listeners or the emitter's
+ * owner: an application's bug in a callback must not crash a replica or a relay.
+ */
 export class Emitter<Events extends object> {
   private readonly listeners = new Map<keyof Events, Set<(detail: never) => void>>()
+  private readonly onListenerError: (error: unknown) => void
+
+  constructor(onListenerError: (error: unknown) => void = reportListenerError) {
+    this.onListenerError = onListenerError
+  }
 
   on<E extends keyof Events>(event: E, listener: (detail: Events[E]) => void): () => void {
     let set = this.listeners.get(event)
@@ -14,7 +23,7 @@ export class Emitter<Events extends object> {
     }
   }
 
-  /** Calls every listener of `event`; a listener that throws does not stop the others. */
+  /** Calls every listener of `event` with `detail`. */
   emit<E extends keyof Events>(event: E, detail: Events[E]): void {
     const set = this.listeners.get(event)
     if (set === undefined) return
@@ -22,10 +31,7 @@ export class Emitter<Events extends object> {
       try {
         ;(listener as (detail: Events[E]) => void)(detail)
       } catch (error) {
-        // A subscriber's bug must not break the engine; surface it without rethrowing.
-        queueMicrotask(() => {
-          throw error
-        })
+        this.onListenerError(error)
       }
     }
   }
@@ -33,4 +39,9 @@ export class Emitter<Events extends object> {
   clear(): void {
     this.listeners.clear()
   }
+}
+
+/** The default report of a listener's exception: logged, not rethrown. */
+export function reportListenerError(error: unknown): void {
+  console.error('mendsync: an event listener threw', error)
 }
