@@ -39,9 +39,13 @@ export interface ReplicaTunables {
   readonly breakerFailureThreshold: number
   /** How long an open breaker stays open before one trial request (half-open). Default 10 s. */
   readonly breakerResetMs: number
-  /** First retry delay of a failed background repair; doubles per attempt. Default 100 ms. */
+  /** First retry delay of a failed handoff; doubles per attempt. Default 100 ms. */
   readonly retryBaseMs: number
-  /** Attempts of a background repair or handoff before it is left to anti-entropy. Default 3. */
+  /**
+   * Attempts of a handoff before it is left to the next trigger and to anti-entropy. (A failed
+   * repair is not retried: the next read of the key repairs again, and anti-entropy covers it.)
+   * Default 3.
+   */
   readonly retryAttempts: number
   /** Period of anti-entropy (summary check, reconcile when it differs). Default 30 s. */
   readonly antiEntropyIntervalMs: number
