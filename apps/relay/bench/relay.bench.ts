@@ -249,6 +249,10 @@ async function main(): Promise<void> {
       ? (last.cpuSeconds - first.cpuSeconds) / ((last.at - first.at) / 1000)
       : Number.NaN
   const rssMax = Math.max(...samples.map((sample) => sample.rssBytes))
+  // Warm-up is the first third of the write phase; a relay that holds the load keeps its RSS
+  // flat from there to the end of the writes.
+  const warmedUp = during.find((sample) => sample.at >= at + ((writeEnd - at) * 1) / 3)
+  const rssGrowth = warmedUp && last ? (last.rssBytes - warmedUp.rssBytes) / 2 ** 20 : Number.NaN
   const p50 = percentile(latencies, 50)
   const p99 = percentile(latencies, 99)
 
@@ -282,15 +286,44 @@ async function main(): Promise<void> {
       target: null,
     },
     { figure: 'relay_rss_max', value: round(rssMax / 2 ** 20), unit: 'MiB', target: null },
+    {
+      figure: 'relay_rss_growth_after_warmup',
+      value: round(rssGrowth),
+      unit: 'MiB',
+      target: null,
+    },
   ]
+  // The relay's CPU and RSS over time, one line per second of the write phase.
+  const timeline = during.slice(1).map((sample, i) => ({
+    t: round((sample.at - at) / 1000),
+    cpu: round((cpuPerSecond[i] ?? Number.NaN) * 100),
+    rss: round(sample.rssBytes / 2 ** 20),
+  }))
   if (flags.json) {
     for (const figure of figures)
       process.stdout.write(`${JSON.stringify({ bench: 'relay', mode: MODE, ...figure })}\n`)
+    for (const { t, cpu, rss } of timeline) {
+      const point = { bench: 'relay', mode: MODE, t }
+      process.stdout.write(
+        `${JSON.stringify({ ...point, figure: 'relay_cpu_over_time', value: cpu, unit: '%', target: null })}\n`,
+      )
+      process.stdout.write(
+        `${JSON.stringify({ ...point, figure: 'relay_rss_over_time', value: rss, unit: 'MiB', target: null })}\n`,
+      )
+    }
   } else {
-    process.stdout.write(`\n${'figure'.padEnd(22)} ${'value'.padStart(10)}  unit       target\n`)
+    process.stdout.write(
+      `\n${'t (s)'.padStart(6)} ${'cpu %'.padStart(6)} ${'rss MiB'.padStart(8)}\n`,
+    )
+    for (const { t, cpu, rss } of timeline) {
+      process.stdout.write(
+        `${String(t).padStart(6)} ${String(cpu).padStart(6)} ${String(rss).padStart(8)}\n`,
+      )
+    }
+    process.stdout.write(`\n${'figure'.padEnd(30)} ${'value'.padStart(10)}  unit       target\n`)
     for (const { figure, value, unit, target } of figures) {
       process.stdout.write(
-        `${figure.padEnd(22)} ${String(value).padStart(10)}  ${unit.padEnd(10)} ${target ?? '-'}\n`,
+        `${figure.padEnd(30)} ${String(value).padStart(10)}  ${unit.padEnd(10)} ${target ?? '-'}\n`,
       )
     }
     const met = p99 < TARGET_P99_MS && lost === 0 && writes / duration >= 0.95 * PEERS * RATE
