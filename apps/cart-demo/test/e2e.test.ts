@@ -12,6 +12,7 @@ import {
   cart,
   launch,
   openApp,
+  remove,
   saveNote,
   screenshot,
   setOnline,
@@ -133,7 +134,7 @@ describe('cart demo in Chromium', () => {
     // Alice adds X (cheese) and sets Z to 5. Bob removes Y, sets Z to 3, then adds one more Z.
     await add(alice, 'cheese')
     await setQty(alice, 'pasta', 5)
-    await bob.click('[data-testid="remove-eggs"]')
+    await remove(bob, 'eggs')
     await setQty(bob, 'pasta', 3)
     await bob.click('[data-testid="inc-pasta"]')
     // And both write the delivery note (a register): concurrent writes become siblings.

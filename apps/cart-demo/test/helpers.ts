@@ -107,8 +107,26 @@ export async function waitForCart(
   )
 }
 
+/** Adds one `sku` and waits until its line is drawn (the list is redrawn on every change). */
 export async function add(page: Page, sku: string): Promise<void> {
   await page.click(`[data-testid="add-${sku}"]`)
+  await waitFor(
+    page,
+    `${sku} in the cart`,
+    (want) => document.querySelector(`#cart li[data-sku="${want}"]`) !== null,
+    sku,
+  )
+}
+
+/** Removes the line `sku` and waits until it is gone from the drawn list. */
+export async function remove(page: Page, sku: string): Promise<void> {
+  await page.click(`[data-testid="remove-${sku}"]`)
+  await waitFor(
+    page,
+    `${sku} removed`,
+    (want) => document.querySelector(`#cart li[data-sku="${want}"]`) === null,
+    sku,
+  )
 }
 
 export async function setQty(page: Page, sku: string, qty: number): Promise<void> {
