@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { percentile } from '../../../test/support/bench-stats.ts'
 
 const { values: flags } = parseArgs({
   options: {
@@ -119,12 +120,6 @@ async function scrape(url: string): Promise<Scrape> {
     keys: value('mendsync_replica_keys'),
     remoteChanges: value('mendsync_replica_remote_changes_total'),
   }
-}
-
-function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index] ?? Number.NaN
 }
 
 async function main(): Promise<void> {

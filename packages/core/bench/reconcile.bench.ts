@@ -17,6 +17,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { ReconcileSession, ReconcileTree, summariesEqual } from '@mendsync/core'
+import { median } from '../../../test/support/bench-stats.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -156,12 +157,6 @@ function cpuMs(f: () => void): number {
   f()
   const used = process.cpuUsage(start)
   return (used.user + used.system) / 1000
-}
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((x, y) => x - y)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
 interface SessionResult {

@@ -12,33 +12,16 @@ import {
   type Libp2pNetworkOptions,
   type NodeLibp2pOptions,
 } from '@mendsync/libp2p'
-import type {
-  GossipMessage,
-  KeyState,
-  PullMode,
-  PullResult,
-  SpaceHandlers,
-} from '@mendsync/replica'
+import type { GossipMessage } from '@mendsync/replica'
 import { multiaddr } from '@multiformats/multiaddr'
+import { percentile } from '../../../test/support/bench-stats.ts'
+import { rawHandlers } from '../../../test/support/raw-handlers.ts'
 
 const json = process.argv.includes('--json')
 const PULLS = Number(process.env.BENCH_PULLS ?? 400)
 const GOSSIPS = Number(process.env.BENCH_GOSSIPS ?? 100)
 const SUBSCRIBERS = 10
 const TARGET_RATIO = 0.35
-
-const handlers = (values: Map<string, Uint8Array>): SpaceHandlers => ({
-  async pull(_peer: string, keys: readonly string[], mode: PullMode): Promise<PullResult> {
-    const found = keys.map((key) => values.get(key) ?? null)
-    return mode === 'digest'
-      ? { mode, digests: found.map((value) => (value ? value.subarray(0, 16) : null)) }
-      : { mode, states: found }
-  },
-  async push(_peer: string, _states: readonly KeyState[]) {},
-  async reconcile() {
-    throw new Error('not used by the benchmark')
-  },
-})
 
 async function start(
   options: Libp2pNetworkOptions = {},
@@ -64,12 +47,6 @@ async function until(what: string, check: () => boolean, timeoutMs = 15_000): Pr
   }
 }
 
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index] ?? Number.NaN
-}
-
 interface Figure {
   figure: string
   value: number
@@ -88,9 +65,9 @@ async function pullBench(): Promise<Figure[]> {
   const reused = await start()
   const fresh = await start({ reuseStreams: false })
   try {
-    await server.join('bench', handlers(values))
-    const reusedChannel = await reused.join('bench', handlers(new Map()))
-    const freshChannel = await fresh.join('bench', handlers(new Map()))
+    await server.join('bench', rawHandlers(values))
+    const reusedChannel = await reused.join('bench', rawHandlers(new Map()))
+    const freshChannel = await fresh.join('bench', rawHandlers(new Map()))
     await connect(reused, server)
     await connect(fresh, server)
     await until(
@@ -185,10 +162,10 @@ async function gossipBench(): Promise<Figure[]> {
     const sent = new Map<number, number>()
     const latencies: number[] = []
     const received = new Map<number, number>()
-    await relay.join('bench', handlers(new Map()))
-    const channel = await publisher.join('bench', handlers(new Map()))
+    await relay.join('bench', rawHandlers(new Map()))
+    const channel = await publisher.join('bench', rawHandlers(new Map()))
     for (const subscriber of subscribers) {
-      const joined = await subscriber.join('bench', handlers(new Map()))
+      const joined = await subscriber.join('bench', rawHandlers(new Map()))
       joined.on('gossip', ({ message }) => {
         const seq = message.versionVector.get('publisher') ?? -1
         const at = sent.get(seq)

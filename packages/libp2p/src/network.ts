@@ -262,40 +262,29 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     const { settings, node } = this
     const track = this.inbound
     const report = this.report
-    await node.handle(
-      PULL_PROTOCOL,
-      ({ stream, connection }) => {
-        void serveRequests(
-          stream,
-          connection,
-          settings.rpc,
-          (bytes) => this.decodePull(bytes, connection.remotePeer.toString()),
-          report,
-          track,
-        ).catch(() => {})
-      },
-      {
-        maxInboundStreams: settings.maxInboundStreams,
-        runOnLimitedConnection: settings.runOnLimitedConnection,
-      },
-    )
-    await node.handle(
-      PUSH_PROTOCOL,
-      ({ stream, connection }) => {
-        void serveRequests(
-          stream,
-          connection,
-          settings.rpc,
-          (bytes) => this.decodePush(bytes, connection.remotePeer.toString()),
-          report,
-          track,
-        ).catch(() => {})
-      },
-      {
-        maxInboundStreams: settings.maxInboundStreams,
-        runOnLimitedConnection: settings.runOnLimitedConnection,
-      },
-    )
+    const requestProtocols = [
+      [PULL_PROTOCOL, (bytes: Uint8Array, peer: PeerId) => this.decodePull(bytes, peer)],
+      [PUSH_PROTOCOL, (bytes: Uint8Array, peer: PeerId) => this.decodePush(bytes, peer)],
+    ] as const
+    for (const [protocol, decode] of requestProtocols) {
+      await node.handle(
+        protocol,
+        ({ stream, connection }) => {
+          void serveRequests(
+            stream,
+            connection,
+            settings.rpc,
+            (bytes) => decode(bytes, connection.remotePeer.toString()),
+            report,
+            track,
+          ).catch(() => {})
+        },
+        {
+          maxInboundStreams: settings.maxInboundStreams,
+          runOnLimitedConnection: settings.runOnLimitedConnection,
+        },
+      )
+    }
     await node.handle(
       RECONCILE_PROTOCOL,
       ({ stream, connection }) => {

@@ -20,6 +20,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median } from '../../../test/support/bench-stats.ts'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {
@@ -153,12 +154,6 @@ function readPlan(keys: string[], reads: number, batch: number): string[][] {
     batches.push(group)
   }
   return batches
-}
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 const SIZES = [

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { build, defaultClientConditions } from 'vite'
+import { median } from '../../../test/support/bench-stats.ts'
 import { CHROMIUM_LAUNCH_OPTIONS } from '../../../test/support/chromium.ts'
 import type { FigureConfig, FigureResult } from './page.ts'
 
@@ -53,12 +54,6 @@ async function bundle(): Promise<string> {
     }
   }
   throw new Error('vite build produced no entry chunk')
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 async function main() {

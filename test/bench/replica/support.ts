@@ -12,19 +12,19 @@ import {
   type NodeLibp2pOptions,
 } from '@mendsync/libp2p'
 import {
-  type KeyState,
   type Network,
   openReplica,
   type PeerId,
-  type PullMode,
-  type PullResult,
   type Replica,
   type ReplicaOptions,
   type SpaceChannel,
-  type SpaceHandlers,
   type Storage,
 } from '@mendsync/replica'
 import { type FileStorage, openFileStorage } from '@mendsync/storage-file'
+import { percentile } from '../../support/bench-stats.ts'
+
+export { rawHandlers } from '../../support/raw-handlers.ts'
+export { percentile }
 
 /** The space every replica of the benchmark holds. */
 export const SPACE = 'bench'
@@ -58,13 +58,6 @@ export function figure(
     ratio: baseline === null ? null : value / baseline,
     target,
   }
-}
-
-/** The `p`th percentile (nearest rank) of `samples`. */
-export function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[index] ?? Number.NaN
 }
 
 export function median(values: readonly number[]): number {
@@ -113,22 +106,6 @@ export async function connect(from: Libp2pNetwork, to: Libp2pNetwork): Promise<v
   const address = to.node.getMultiaddrs()[0]
   if (address === undefined) throw new Error('bench: the peer listens nowhere')
   await from.node.dial(address)
-}
-
-/** Plain handlers (no replica) serving `values` to pulls; the raw-pull baseline. */
-export function rawHandlers(values: ReadonlyMap<string, Uint8Array>): SpaceHandlers {
-  return {
-    async pull(_peer: PeerId, keys: readonly string[], mode: PullMode): Promise<PullResult> {
-      const found = keys.map((key) => values.get(key) ?? null)
-      return mode === 'digest'
-        ? { mode, digests: found.map((value) => (value ? value.subarray(0, 16) : null)) }
-        : { mode, states: found }
-    },
-    async push(_peer: PeerId, _states: readonly KeyState[]) {},
-    async reconcile() {
-      throw new Error('not used by the benchmark')
-    },
-  }
 }
 
 /** A replica on its own file storage and libp2p network. */
