@@ -1,6 +1,8 @@
-// One "tab" for the Chromium test: a module worker with its own Web Locks, BroadcastChannel and
-// IndexedDB connection, as a tab of the same profile has. Terminating it is a crash: the browser
-// releases its lock and drops its connections, nothing of ours runs.
+// One "tab" for the Chromium test and the tabs bench: a module worker with its own Web Locks,
+// BroadcastChannel and IndexedDB connection, as a tab of the same profile has. Terminating it is a
+// crash: the browser releases its lock and drops its connections, nothing of ours runs.
+// Timestamps are `performance.timeOrigin + performance.now()`, comparable across the workers (and
+// the page) of one page.
 import { openReplica } from '@mendsync/replica'
 import { openIdbStorage } from '@mendsync/storage-idb'
 import { openTabs, type Tabs } from '../src/index.js'
@@ -14,11 +16,18 @@ export type TabCommand =
 export type TabEvent =
   | { readonly event: 'reply'; readonly seq: number; readonly ok: true; readonly value?: unknown }
   | { readonly event: 'reply'; readonly seq: number; readonly ok: false; readonly error: string }
-  | { readonly event: 'role'; readonly role: string }
+  | { readonly event: 'role'; readonly role: string; readonly at: number }
   | { readonly event: 'change'; readonly key: string; readonly at: number }
+
+/** What `add` and `close` answer: when this tab made the call and when it returned. */
+export interface Timed {
+  readonly startedAt: number
+  readonly doneAt: number
+}
 
 let tabs: Tabs | undefined
 const say = (event: TabEvent) => postMessage(event)
+const now = () => performance.timeOrigin + performance.now()
 
 async function run(command: TabCommand): Promise<unknown> {
   switch (command.op) {
@@ -33,22 +42,26 @@ async function run(command: TabCommand): Promise<unknown> {
             ),
           }),
       })
-      tabs.onRoleChange((role) => say({ event: 'role', role }))
+      tabs.onRoleChange((role) => say({ event: 'role', role, at: now() }))
       tabs.subscribe({ prefix: '' }, (change) =>
-        say({ event: 'change', key: change.key, at: performance.timeOrigin + performance.now() }),
+        say({ event: 'change', key: change.key, at: now() }),
       )
       return tabs.role
-    case 'add':
+    case 'add': {
+      const startedAt = now()
       await tabs!.cart(command.key).add(command.sku, command.qty)
-      return undefined
+      return { startedAt, doneAt: now() } satisfies Timed
+    }
     case 'lines':
       return (await tabs!.cart(command.key).view({ repair: 'none' })).lines.map((line) => [
         line.sku,
         line.qty,
       ])
-    case 'close':
+    case 'close': {
+      const startedAt = now()
       await tabs?.close()
-      return undefined
+      return { startedAt, doneAt: now() } satisfies Timed
+    }
   }
 }
 

@@ -1,74 +1,13 @@
 // The tabs in real Chromium (vitest browser mode): module workers stand in for tabs of one
 // profile, each with its own Web Locks client, BroadcastChannel and IndexedDB connection, all on
 // the browser's real implementations. Terminating a worker is a crash: the browser releases its
-// lock; none of our code runs.
+// lock; none of our code runs. How fast (a change reaching the other tabs, a handover) is measured
+// by `pnpm bench:tabs` (bench/tabs.bench.ts), not here: timing assertions fail on a busy machine.
 
 import { deleteIdbStorage } from '@mendsync/storage-idb'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { TabCommand, TabEvent } from './tab.worker.js'
+import { WorkerTab } from './worker-tab.js'
 
-type Event = Exclude<TabEvent, { event: 'reply' }>
-
-class WorkerTab {
-  readonly #worker = new Worker(new URL('./tab.worker.ts', import.meta.url), { type: 'module' })
-  readonly #replies = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void }
-  >()
-  readonly events: Event[] = []
-  readonly #waiters = new Set<() => void>()
-  #seq = 0
-
-  constructor() {
-    this.#worker.onmessage = (message: MessageEvent<TabEvent>) => {
-      const data = message.data
-      if (data.event === 'reply') {
-        const reply = this.#replies.get(data.seq)
-        this.#replies.delete(data.seq)
-        if (data.ok) reply?.resolve(data.value)
-        else reply?.reject(new Error(data.error))
-        return
-      }
-      this.events.push(data)
-      for (const wake of [...this.#waiters]) wake()
-    }
-  }
-
-  send(command: TabCommand): Promise<unknown> {
-    const seq = ++this.#seq
-    return new Promise((resolve, reject) => {
-      this.#replies.set(seq, { resolve, reject })
-      this.#worker.postMessage({ seq, command })
-    })
-  }
-
-  /** Resolves with the first event (past or future) that matches, or fails after `timeoutMs`. */
-  next(match: (event: Event) => boolean, timeoutMs = 5_000): Promise<Event> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = this.events.find(match)
-        if (found === undefined) return
-        this.#waiters.delete(check)
-        clearTimeout(timer)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        this.#waiters.delete(check)
-        reject(
-          new Error(`no matching event within ${timeoutMs} ms: ${JSON.stringify(this.events)}`),
-        )
-      }, timeoutMs)
-      this.#waiters.add(check)
-      check()
-    })
-  }
-
-  terminate(): void {
-    this.#worker.terminate()
-  }
-}
-
-const now = () => performance.timeOrigin + performance.now()
 const opened: WorkerTab[] = []
 const databases: { space: string; dbName: string }[] = []
 
@@ -93,23 +32,22 @@ afterEach(async () => {
 })
 
 describe('tabs in Chromium (Web Locks, BroadcastChannel, IndexedDB)', () => {
-  it("reaches every other tab's subscribers within 100 ms of a write", async () => {
+  // The latency is measured by `pnpm bench:tabs` (tabs.change_latency.p50/p99, target 100 ms).
+  it("reaches every other tab's subscribers after a write, without the network", async () => {
     const {
       tabs: [a, b, c],
     } = await openTabs(3)
-    const started = now()
     await c!.send({ op: 'add', key: 'cart', sku: 'apple', qty: 2 })
     const [inA, inB] = await Promise.all([
       a!.next((event) => event.event === 'change'),
       b!.next((event) => event.event === 'change'),
     ])
-    for (const event of [inA, inB]) {
-      expect(event.event === 'change' && event.at - started).toBeLessThan(100)
-    }
+    for (const event of [inA, inB]) expect(event).toMatchObject({ event: 'change', key: 'cart' })
     expect(await b!.send({ op: 'lines', key: 'cart' })).toEqual([['apple', 2]])
   })
 
-  it('hands over within 2 s when the leader tab dies, losing and doubling no write', async () => {
+  // The handover time is measured by `pnpm bench:tabs` (tabs.handover_after_crash, target 2 s).
+  it('hands over when the leader tab dies, losing and doubling no write', async () => {
     const {
       tabs: [a, b, c],
     } = await openTabs(3)
@@ -118,11 +56,9 @@ describe('tabs in Chromium (Web Locks, BroadcastChannel, IndexedDB)', () => {
       c!.send({ op: 'add', key: 'cart', sku: 'pear', qty: 1 }),
     )
     await writes[0]
-    const died = now()
     a!.terminate()
     const promoted = await b!.next((event) => event.event === 'role' && event.role === 'leader')
-    expect(promoted.event === 'role').toBe(true)
-    expect(now() - died).toBeLessThan(2_000)
+    expect(promoted).toMatchObject({ event: 'role', role: 'leader' })
     await Promise.all(writes)
     await c!.send({ op: 'add', key: 'cart', sku: 'plum', qty: 3 })
     expect(await c!.send({ op: 'lines', key: 'cart' })).toEqual([
@@ -137,6 +73,7 @@ describe('tabs in Chromium (Web Locks, BroadcastChannel, IndexedDB)', () => {
     ])
   })
 
+  // The handover time is measured by `pnpm bench:tabs` (tabs.handover_after_close, target 2 s).
   it('hands over on a clean close and keeps the data', async () => {
     const {
       tabs: [a, b],

@@ -172,10 +172,9 @@ describe('calls from followers', () => {
     const b = await p.open('b')
     const c = await p.open('c')
     const seen = [a, b, c].map((tab) => nextChange(tab.tabs, 'cart/1'))
-    const started = performance.now()
     await b.tabs.cart('cart/1').add('apple', 2, { name: 'Apple' })
+    // How fast is measured in Chromium by `pnpm bench:tabs` (tabs.change_latency), not here.
     const changes = await Promise.all(seen)
-    expect(performance.now() - started).toBeLessThan(100)
     for (const change of changes) {
       expect(change.key).toBe('cart/1')
       expect(change.origin).toBe('local')
@@ -284,7 +283,8 @@ describe('calls from followers', () => {
 })
 
 describe('handover', () => {
-  it('hands over on close: the next tab opens the replica with its data, within 2 s', async () => {
+  // The handover time is measured in Chromium by `pnpm bench:tabs` (tabs.handover_after_close).
+  it('hands over on close: the next tab opens the replica with its data', async () => {
     const p = profile()
     const a = await p.open('a')
     const b = await p.open('b')
@@ -293,10 +293,8 @@ describe('handover', () => {
     const replicaId = a.tabs.replica!.replicaId
     const bLeads = nextRole(b.tabs, 'leader')
     const cSeesB = nextLeader(c.tabs, 'b')
-    const started = performance.now()
     await a.tabs.close()
     await Promise.all([bLeads, cSeesB])
-    expect(performance.now() - started).toBeLessThan(2_000)
     expect(b.tabs.replica!.replicaId).toBe(replicaId)
     expect(await quantity(c.tabs, 'cart', 'apple')).toBe(3)
     await c.tabs.cart('cart').add('apple', 1)
