@@ -36,6 +36,7 @@ const REPLICA_HELP: Partial<Record<keyof ReplicaMetricValues, string>> = {
   repairs_initiated: 'Read repairs started',
   repairs_completed: 'Read repairs completed',
   repairs_failed: 'Read repairs failed',
+  repair_retries: 'Read repair requests retried after a transient failure',
   inconsistencies_found: 'Keys found divergent by read repair',
   keys_repaired: 'Keys repaired by read repair',
   repair_latency_ms: 'Latency of read repairs',

@@ -22,6 +22,8 @@ export interface ReplicaMetricValues {
   repairs_initiated: number
   repairs_completed: number
   repairs_failed: number
+  /** Repair requests sent again after a transient failure (counted per retry). */
+  repair_retries: number
   inconsistencies_found: number
   keys_repaired: number
   repair_latency_ms: Histogram
@@ -67,6 +69,7 @@ export class ReplicaMetrics {
     repairs_initiated: 0,
     repairs_completed: 0,
     repairs_failed: 0,
+    repair_retries: 0,
     inconsistencies_found: 0,
     keys_repaired: 0,
     repair_latency_ms: histogram(),

@@ -39,11 +39,15 @@ export interface ReplicaTunables {
   readonly breakerFailureThreshold: number
   /** How long an open breaker stays open before one trial request (half-open). Default 10 s. */
   readonly breakerResetMs: number
-  /** First retry delay of a failed handoff; doubles per attempt. Default 100 ms. */
+  /**
+   * First retry delay of a failed handoff or repair request; doubles per attempt. Default 100 ms.
+   */
   readonly retryBaseMs: number
   /**
-   * Attempts of a handoff before it is left to the next trigger and to anti-entropy. (A failed
-   * repair is not retried: the next read of the key repairs again, and anti-entropy covers it.)
+   * Attempts of a handoff, or of a repair request that failed transiently (connection dropped,
+   * peer's handler failed), before it is given up. A repair retries only while it can still finish
+   * within the read's `timeoutMs`; after that the divergence hint stays, so the next read of the
+   * key repairs again, and anti-entropy covers the rest. A handoff is left to the next trigger.
    * Default 3.
    */
   readonly retryAttempts: number

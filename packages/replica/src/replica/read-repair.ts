@@ -27,6 +27,18 @@ export interface RepairTarget {
   background(work: Promise<unknown>): void
   /** `key`'s divergence with `peer` is repaired (the hint is settled). */
   settled(peer: PeerId, keys: readonly string[]): void
+  /** Waits `ms` before a retry; cut short when the replica closes. */
+  sleep(ms: number): Promise<void>
+}
+
+/**
+ * Failures worth a second request: the connection dropped or the peer's handler failed, both
+ * transient. A timeout has used the read's deadline; a bad answer or a refusal would repeat.
+ */
+const RETRYABLE = ['NETWORK_CLOSED', 'REMOTE_ERROR', 'PEER_UNAVAILABLE'] as const
+
+function isRetryable(error: unknown): boolean {
+  return RETRYABLE.some((code) => isMendsyncError(error, code))
 }
 
 /** Outcome of one repair of some keys with some peers. */
@@ -118,7 +130,7 @@ export class ReadRepairer {
     await Promise.all(
       [...plan].map(async ([peer, keys]) => {
         try {
-          for (const key of await this.enqueue(peer, keys, deadline)) repaired.add(key)
+          for (const key of await this.withRetry(peer, keys, deadline)) repaired.add(key)
           answered.push(peer)
           this.metrics.add('repairs_completed')
         } catch {
@@ -129,6 +141,29 @@ export class ReadRepairer {
     )
     this.metrics.observe('repair_latency_ms', this.now() - started)
     return { answered, unanswered, repaired: [...repaired] }
+  }
+
+  /**
+   * Repairs `keys` with `peer`, retrying a transient failure after `retryBaseMs` (doubling) up to
+   * `retryAttempts` requests in all, and only while the retry can still finish before `deadline`:
+   * a retry never holds a read past its timeout.
+   */
+  private async withRetry(peer: PeerId, keys: RepairKeys, deadline: number): Promise<string[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.enqueue(peer, keys, deadline)
+      } catch (error) {
+        const delay = this.options.retryBaseMs * 2 ** (attempt - 1)
+        const retry =
+          attempt < this.options.retryAttempts &&
+          isRetryable(error) &&
+          this.available(peer) &&
+          this.now() + delay < deadline
+        if (!retry) throw error
+        this.metrics.add('repair_retries')
+        await this.target.sleep(delay)
+      }
+    }
   }
 
   /** Adds keys to `peer`'s batch of this tick; resolves with the keys repaired by that batch. */

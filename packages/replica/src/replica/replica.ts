@@ -311,6 +311,7 @@ export class Replica {
         localStates: (keys) => this.localEncoded(keys),
         joinPulled: (peer, states) =>
           this.joinStates(states, 'repair', this.peerReplicas.get(peer) ?? ''),
+        sleep: (ms) => this.sleep(ms),
         settled: (peer, keys) => {
           const now = this.now()
           for (const key of keys) {
@@ -1031,6 +1032,8 @@ export class Replica {
   }
 
   private sleep(ms: number): Promise<void> {
+    // After close no timer task runs, so a sleep would never end and close() would wait forever.
+    if (this.closed) return Promise.resolve()
     return new Promise((resolve) => {
       const wake = () => {
         this.sleepers.delete(wake)

@@ -2,7 +2,7 @@
 import { compareTimestamps } from '@mendsync/core'
 import { MemoryStorage, MemoryStore, openReplica } from '@mendsync/replica'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cluster, knows } from './support.js'
+import { Cluster, heardLatest, knows } from './support.js'
 
 let cluster: Cluster | undefined
 afterEach(async () => {
@@ -30,6 +30,30 @@ describe('convergence regressions', () => {
     await b.replica.sync()
     expect(a.replica.status().summary).toEqual(b.replica.status().summary)
     expect((await a.replica.get('cart', { repair: 'none' })).kind).toBe('absent')
+  })
+})
+
+describe('closing during a repair', () => {
+  it('completes when a repair fails after close began and would back off to retry', async () => {
+    const { a, b } = await pair({ retryBaseMs: 10, handoff: false })
+    await a.replica.put('k', 'v')
+    await heardLatest(b, a)
+    let dropConnection = () => {}
+    const connectionDropped = new Promise<void>((resolve) => (dropConnection = resolve))
+    const pulling = new Promise<void>((resolve) => {
+      b.faults.dropPullAfter = () => {
+        resolve()
+        return connectionDropped
+      }
+    })
+    const read = b.replica.get('k', { repair: 'sync', timeoutMs: 60_000 })
+    await pulling
+    const closing = b.replica.close()
+    dropConnection()
+    // Before the fix the retry's backoff started after close() had stopped every timer, so it
+    // never ended and close() never resolved.
+    await closing
+    expect((await read).repair.unanswered).toEqual([a.peerId])
   })
 })
 

@@ -1,3 +1,4 @@
+import { MendsyncError } from '@mendsync/core'
 import {
   createInProcessHub,
   type InProcessHub,
@@ -18,6 +19,10 @@ export interface Faults {
   dropPush?: boolean
   /** Never answer (hang until the deadline) pulls this replica sends. */
   hangPull?: boolean
+  /** Fail this many of the next pulls as a dropped connection does (`NETWORK_CLOSED`). */
+  failPulls?: number
+  /** Called at every pull, which waits for the returned promise, then fails as a dropped connection. */
+  dropPullAfter?: () => Promise<void>
   /** Fail this replica's outgoing reconciliations. */
   dropReconcile?: boolean
 }
@@ -46,6 +51,11 @@ export function instrument(network: Network, faults: Faults, counts: CallCounts)
         leave: () => channel.leave(),
         async pull(peer, keys, mode, callOptions) {
           counts.pull += 1
+          if (faults.dropPullAfter !== undefined) await faults.dropPullAfter()
+          if (faults.dropPullAfter !== undefined || (faults.failPulls ?? 0) > 0) {
+            faults.failPulls = Math.max(0, (faults.failPulls ?? 0) - 1)
+            throw new MendsyncError('NETWORK_CLOSED', 'connection dropped by the test')
+          }
           if (faults.hangPull) {
             // A peer that never answers: the call fails only at its deadline, as on a real network.
             const deadline = callOptions?.timeoutMs ?? 10_000
