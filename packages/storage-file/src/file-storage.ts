@@ -7,6 +7,7 @@ import {
   assertNamespace,
   corruptRecord,
   crc32,
+  type Durability,
   decodeKey,
   type Entry,
   encodeKey,
@@ -69,6 +70,8 @@ export interface FileStorageOptions {
 /** See {@link FileStorage.stats}. */
 export interface FileStorageStats {
   readonly commits: number
+  /** Of `commits`, those of relaxed batches only: handed to the OS without an fsync. */
+  readonly relaxedCommits: number
   readonly batches: number
 }
 
@@ -141,6 +144,11 @@ export async function openFileStorage(options: FileStorageOptions): Promise<File
  *   written meanwhile durable and resolves their promises. Every batch after a transaction's
  *   first runs in a savepoint, so a batch that fails rolls back alone. Reads go through a second
  *   connection, which only ever sees committed data.
+ * - Relaxed batches (`durability: 'relaxed'`) commit with `synchronous=NORMAL`: written to the
+ *   WAL, no fsync. The WAL is sequential and the next strict commit fsyncs it whole, so a relaxed
+ *   batch is never lost while a later strict one survives. SQLite fixes the sync level when a
+ *   transaction begins, so a strict batch arriving in an open relaxed transaction first commits
+ *   that one (no fsync) and opens its own; a relaxed batch joins a strict transaction as is.
  *
  * node:sqlite is synchronous: writes, commits and reads run on the calling thread, so a commit
  * blocks the event loop for its fsync (about a millisecond on an SSD). One FileStorage per file
@@ -163,6 +171,9 @@ export class FileStorage implements Storage {
   private closed = false
   private closing: Promise<void> | undefined
   private commits = 0
+  private relaxedCommits = 0
+  /** The sync level of the open transaction (and of the writer connection). */
+  private level: Durability = 'strict'
   private batches = 0
 
   private constructor(
@@ -262,11 +273,11 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Counters since open: `commits` (transactions, one fsync each) and the `batches` they made
-   * durable; `batches / commits` is the group commit factor.
+   * Counters since open: `commits` (transactions, one fsync each unless relaxed) and the
+   * `batches` they made durable; `batches / commits` is the group commit factor.
    */
   get stats(): FileStorageStats {
-    return { commits: this.commits, batches: this.batches }
+    return { commits: this.commits, relaxedCommits: this.relaxedCommits, batches: this.batches }
   }
 
   async get(namespace: Namespace, keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
@@ -434,9 +445,10 @@ export class FileStorage implements Storage {
    */
   private apply(batch: PreparedBatch): void {
     const db = this.writer
+    if (db.isTransaction && batch.durability === 'strict' && this.level === 'relaxed') this.commit()
     const first = this.waiting.length === 0
     try {
-      if (!db.isTransaction) db.exec('BEGIN IMMEDIATE')
+      if (!db.isTransaction) this.begin(batch.durability)
       if (!first) db.exec('SAVEPOINT batch')
     } catch (error) {
       throw storageError(error, this.path, 'write')
@@ -484,6 +496,14 @@ export class FileStorage implements Storage {
   }
 
   /** Makes the batches of the open transaction durable (one fsync) and resolves their writes. */
+  private begin(durability: Durability): void {
+    if (durability !== this.level) {
+      this.writer.exec(`PRAGMA synchronous = ${durability === 'strict' ? 'FULL' : 'NORMAL'}`)
+      this.level = durability
+    }
+    this.writer.exec('BEGIN IMMEDIATE')
+  }
+
   private commit(): void {
     this.commitScheduled = false
     const waiting = this.waiting
@@ -498,6 +518,7 @@ export class FileStorage implements Storage {
       return
     }
     this.commits++
+    if (this.level === 'relaxed') this.relaxedCommits++
     this.batches += waiting.length
     for (const waiter of waiting) waiter.resolve()
   }

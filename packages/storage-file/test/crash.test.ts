@@ -1,7 +1,8 @@
 // Crash safety: a child process writes batches and reports each acknowledgement; the parent kills
 // it with SIGKILL at a random moment, then checks the store opens cleanly (quick_check) and holds
 // every acknowledged batch whole, and no partial batch: exactly a prefix 0..m of the batches,
-// each whole, with m at least the last acknowledged one. 20 trials on the same store.
+// each whole, with m at least the last acknowledged one. 20 trials on the same store. A third of
+// the batches are relaxed (no fsync): a process crash must not lose them either.
 //
 // The child runs the built package (`dist`): `pnpm run check` (tsc -b) runs before vitest in
 // `npm test`; when running vitest alone, run `pnpm exec tsc -b` first.

@@ -260,7 +260,35 @@ describe('commits', () => {
     expect(storage.stats.batches).toBe(100)
     expect(storage.stats.commits).toBeLessThanOrEqual(2)
     await storage.write({ values: [{ key: 'alone', value: bytes(1) }] })
-    expect(storage.stats).toEqual({ commits: storage.stats.commits, batches: 101 })
+    expect(storage.stats).toEqual({
+      commits: storage.stats.commits,
+      relaxedCommits: 0,
+      batches: 101,
+    })
+    await storage.close()
+  })
+
+  it('commits relaxed batches without an fsync, and a strict batch joining them on its own', async () => {
+    const storage = await openFileStorage({ directory, space: 'relaxed' })
+    const write = (key: string, durability: 'strict' | 'relaxed') =>
+      storage.write({ values: [{ key, value: bytes(key.length) }], durability })
+    // One tick: two relaxed batches open a relaxed transaction; the strict batch must not ride
+    // on it (it would not be fsynced), so that one commits and a strict one opens, which the
+    // last relaxed batch joins.
+    await Promise.all([
+      write('r1', 'relaxed'),
+      write('r2', 'relaxed'),
+      write('s1', 'strict'),
+      write('r3', 'relaxed'),
+    ])
+    expect(storage.stats).toEqual({ commits: 2, relaxedCommits: 1, batches: 4 })
+    await write('r4', 'relaxed')
+    expect(storage.stats).toEqual({ commits: 3, relaxedCommits: 2, batches: 5 })
+    await write('s2', 'strict')
+    expect(storage.stats).toEqual({ commits: 4, relaxedCommits: 2, batches: 6 })
+    expect(await storage.get('values', ['r1', 'r2', 's1', 'r3', 'r4', 's2'])).toEqual(
+      ['r1', 'r2', 's1', 'r3', 'r4', 's2'].map((key) => bytes(key.length)),
+    )
     await storage.close()
   })
 

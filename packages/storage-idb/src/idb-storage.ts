@@ -409,6 +409,9 @@ class IdbStorage implements Storage {
         'write',
         changes.map(([namespace]) => namespace),
         'readwrite',
+        // A relaxed batch may relax a strict storage; a strict batch never tightens a storage
+        // opened relaxed (its owner chose that for every write).
+        prepared.durability === 'relaxed' ? 'relaxed' : this.#settings.durability,
       )
       try {
         for (const [namespace, mutations] of changes) {
@@ -546,10 +549,15 @@ class IdbStorage implements Storage {
     return promise
   }
 
-  #transaction(operation: string, stores: Namespace[], mode: IDBTransactionMode): IDBTransaction {
+  #transaction(
+    operation: string,
+    stores: Namespace[],
+    mode: IDBTransactionMode,
+    durability: IDBTransactionDurability = this.#settings.durability,
+  ): IDBTransaction {
     try {
       return mode === 'readwrite'
-        ? this.#db.transaction(stores, mode, { durability: this.#settings.durability })
+        ? this.#db.transaction(stores, mode, { durability })
         : this.#db.transaction(stores, mode)
     } catch (error) {
       throw this.#failure(operation, error)

@@ -1,4 +1,5 @@
 import type { ConflictPolicy } from '@mendsync/core'
+import type { Durability } from '../storage/types.js'
 
 /** How a read repairs divergence it knows of (see the README, "Read repair"). */
 export type RepairMode = 'sync' | 'async' | 'none'
@@ -77,6 +78,14 @@ export interface ReplicaTunables {
   readonly cacheMaxKeys: number
   /** How concurrent register siblings read back. Default `'siblings'` (no arbitration). */
   readonly conflicts: ConflictPolicy
+  /**
+   * How durably a state joined by read repair is stored before the read returns. `'relaxed'`:
+   * handed to the OS, no fsync (a crash of the process keeps it; a power failure may lose it,
+   * and then the next read repairs it again from the peer that sent it, which stores it
+   * durably). `'strict'`: fsynced like a local write. Local writes are always strict.
+   * Default `'relaxed'`.
+   */
+  readonly repairDurability: Durability
 }
 
 /** The defaults of {@link ReplicaTunables}. */
@@ -99,4 +108,5 @@ export const DEFAULT_REPLICA_OPTIONS: ReplicaTunables = Object.freeze({
   outboxMaxAgeMs: 24 * 60 * 60 * 1000,
   cacheMaxKeys: 10_000,
   conflicts: 'siblings',
+  repairDurability: 'relaxed',
 })

@@ -1,4 +1,4 @@
-import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import { type CausalValue, isMendsyncError, MendsyncError } from '@mendsync/core'
 import type { PeerId, PullMode, SpaceChannel } from '../network/types.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
 import type { ReplicaMetrics } from './metrics.js'
@@ -19,8 +19,13 @@ export interface RepairTarget {
   digestOf(state: Uint8Array): Uint8Array
   /** The local state hashes of `keys` (`null` for a key never written). */
   localDigests(keys: readonly string[]): Promise<(Uint8Array | null)[]>
-  /** Joins pulled states; returns the keys whose local state changed. */
-  joinPulled(peer: PeerId, states: readonly { key: string; state: Uint8Array }[]): Promise<string[]>
+  /** Decodes a peer's states; throws (`DECODE_ERROR`) when one is not a valid state. */
+  decode(states: readonly { key: string; state: Uint8Array }[]): DecodedState[]
+  /**
+   * Joins states pulled from `peers` in one batch (one commit, whatever the number of peers);
+   * returns the keys whose local state changed.
+   */
+  joinPulled(peers: readonly PeerId[], states: readonly DecodedState[]): Promise<string[]>
   /** The local encoded states of `keys`, to write back to peers that are behind. */
   localStates(keys: readonly string[]): Promise<(Uint8Array | null)[]>
   /** Runs work the repair does not wait for (tracked so that close() waits for it). */
@@ -39,6 +44,24 @@ const RETRYABLE = ['NETWORK_CLOSED', 'REMOTE_ERROR', 'PEER_UNAVAILABLE'] as cons
 
 function isRetryable(error: unknown): boolean {
   return RETRYABLE.some((code) => isMendsyncError(error, code))
+}
+
+/** A pulled state, decoded. */
+export interface DecodedState {
+  readonly key: string
+  readonly value: CausalValue
+}
+
+/** What one peer answered for a batch of keys. */
+interface PeerAnswer {
+  /** The keys asked. */
+  readonly keys: readonly string[]
+  /** The states to join: those that differ from the local state, decoded. */
+  readonly states: readonly DecodedState[]
+  /** Keys whose digest differed from the local one when the peer answered. */
+  readonly differing: readonly string[]
+  /** The peer's digest of each key asked (`null`: the peer does not hold it). */
+  readonly remote: ReadonlyMap<string, Uint8Array | null>
 }
 
 /** Outcome of one repair of some keys with some peers. */
@@ -62,7 +85,7 @@ export type RepairKeys = ReadonlyMap<string, boolean>
 
 interface PendingBatch {
   readonly keys: Map<string, boolean>
-  readonly waiters: { resolve: (repaired: string[]) => void; reject: (error: unknown) => void }[]
+  readonly waiters: { resolve: (answer: PeerAnswer) => void; reject: (error: unknown) => void }[]
 }
 
 function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
@@ -70,6 +93,87 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/**
+ * Joins the states of one repair in as few batches as waiting allows. Once the first peer has
+ * answered, the others get as long again (at most half the time left before the deadline) to
+ * answer into the same batch; answers after that join as they come, several at once if they
+ * arrive while a join runs. So peers answering together share one commit, and a slow peer never
+ * holds back a fast peer's state, which a read that times out still returns.
+ */
+class Joiner {
+  private readonly target: RepairTarget
+  private readonly now: () => number
+  private readonly started: number
+  private readonly deadline: number
+  private outstanding: number
+  private window: ReturnType<typeof setTimeout> | undefined
+  private windowClosed = false
+  private pending: DecodedState[] = []
+  private pendingPeers = new Set<PeerId>()
+  private chain: Promise<void> = Promise.resolve()
+  private readonly repaired = new Set<string>()
+  private readonly failed = new Set<PeerId>()
+
+  constructor(target: RepairTarget, peers: number, now: () => number, deadline: number) {
+    this.target = target
+    this.now = now
+    this.started = now()
+    this.deadline = deadline
+    this.outstanding = peers
+  }
+
+  /** `peer` answered with `states` to join (possibly none). */
+  answered(peer: PeerId, states: readonly DecodedState[]): void {
+    if (states.length > 0) {
+      this.pending.push(...states)
+      this.pendingPeers.add(peer)
+    }
+    this.settle()
+  }
+
+  /** A peer failed: nothing of it to wait for. */
+  failedToAnswer(): void {
+    this.settle()
+  }
+
+  /** Resolves when every added state is joined (or failed to be). */
+  async done(): Promise<{ repaired: string[]; failed: ReadonlySet<PeerId> }> {
+    await this.chain
+    return { repaired: [...this.repaired], failed: this.failed }
+  }
+
+  private settle(): void {
+    this.outstanding -= 1
+    if (this.outstanding === 0 || this.windowClosed) {
+      this.flush()
+    } else if (this.window === undefined && this.pending.length > 0) {
+      const now = this.now()
+      const wait = Math.max(0, Math.min(now - this.started, (this.deadline - now) / 2))
+      this.window = setTimeout(() => this.flush(), wait)
+    }
+  }
+
+  private flush(): void {
+    clearTimeout(this.window)
+    this.windowClosed = true
+    if (this.pending.length === 0) return
+    this.chain = this.chain.then(() => this.joinPending())
+  }
+
+  private async joinPending(): Promise<void> {
+    if (this.pending.length === 0) return
+    const states = this.pending
+    const peers = [...this.pendingPeers]
+    this.pending = []
+    this.pendingPeers = new Set()
+    try {
+      for (const key of await this.target.joinPulled(peers, states)) this.repaired.add(key)
+    } catch {
+      for (const peer of peers) this.failed.add(peer)
+    }
+  }
 }
 
 /**
@@ -124,23 +228,60 @@ export class ReadRepairer {
   async repair(plan: ReadonlyMap<PeerId, RepairKeys>, deadline: number): Promise<RepairOutcome> {
     const started = this.now()
     this.metrics.add('repairs_initiated', plan.size)
-    const answered: PeerId[] = []
+    const answers = new Map<PeerId, PeerAnswer>()
     const unanswered: PeerId[] = []
-    const repaired = new Set<string>()
+    const joins = new Joiner(this.target, plan.size, this.now, deadline)
     await Promise.all(
       [...plan].map(async ([peer, keys]) => {
+        let answer: PeerAnswer
         try {
-          for (const key of await this.withRetry(peer, keys, deadline)) repaired.add(key)
-          answered.push(peer)
-          this.metrics.add('repairs_completed')
+          answer = await this.withRetry(peer, keys, deadline)
         } catch {
           unanswered.push(peer)
           this.metrics.add('repairs_failed')
+          joins.failedToAnswer()
+          return
         }
+        answers.set(peer, answer)
+        // A batch shared with other reads may carry their keys too; each read joins its own.
+        joins.answered(
+          peer,
+          answer.states.filter((state) => keys.has(state.key)),
+        )
       }),
     )
+    const { repaired, failed } = await joins.done()
+    this.metrics.add('keys_repaired', repaired.length)
+    const channel = this.channel
+    for (const [peer, answer] of answers) {
+      if (failed.has(peer)) {
+        // Its states were not stored (the replica is closing or its storage failed): the peer
+        // answered, but the repair did not take effect, and the peer is not to blame.
+        unanswered.push(peer)
+        this.metrics.add('repairs_failed')
+        continue
+      }
+      this.metrics.add('repairs_completed')
+      // The write-back helps the peer, not this read: it runs after the read has its answer.
+      if (channel !== undefined) {
+        this.target.background(
+          this.writeBack(
+            channel,
+            peer,
+            answer.differing,
+            answer.remote,
+            this.options.timeoutMs,
+          ).catch(() => this.gate(peer).breaker.failure()),
+        )
+      }
+      this.target.settled(peer, answer.keys)
+    }
     this.metrics.observe('repair_latency_ms', this.now() - started)
-    return { answered, unanswered, repaired: [...repaired] }
+    return {
+      answered: [...answers.keys()].filter((peer) => !failed.has(peer)),
+      unanswered,
+      repaired,
+    }
   }
 
   /**
@@ -148,7 +289,7 @@ export class ReadRepairer {
    * `retryAttempts` requests in all, and only while the retry can still finish before `deadline`:
    * a retry never holds a read past its timeout.
    */
-  private async withRetry(peer: PeerId, keys: RepairKeys, deadline: number): Promise<string[]> {
+  private async withRetry(peer: PeerId, keys: RepairKeys, deadline: number): Promise<PeerAnswer> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.enqueue(peer, keys, deadline)
@@ -166,8 +307,8 @@ export class ReadRepairer {
     }
   }
 
-  /** Adds keys to `peer`'s batch of this tick; resolves with the keys repaired by that batch. */
-  private enqueue(peer: PeerId, keys: RepairKeys, deadline: number): Promise<string[]> {
+  /** Adds keys to `peer`'s batch of this tick; resolves with the peer's answer to that batch. */
+  private enqueue(peer: PeerId, keys: RepairKeys, deadline: number): Promise<PeerAnswer> {
     let batch = this.pending.get(peer)
     if (batch === undefined) {
       const created: PendingBatch = { keys: new Map(), waiters: [] }
@@ -176,8 +317,8 @@ export class ReadRepairer {
       queueMicrotask(() => {
         this.pending.delete(peer)
         this.run(peer, created.keys, deadline).then(
-          (repairedKeys) => {
-            for (const waiter of created.waiters) waiter.resolve(repairedKeys)
+          (answer) => {
+            for (const waiter of created.waiters) waiter.resolve(answer)
           },
           (error: unknown) => {
             for (const waiter of created.waiters) waiter.reject(error)
@@ -194,16 +335,25 @@ export class ReadRepairer {
     peer: PeerId,
     keys: ReadonlyMap<string, boolean>,
     deadline: number,
-  ): Promise<string[]> {
+  ): Promise<PeerAnswer> {
     const all = [...keys]
-    const repaired: string[] = []
+    const answer = {
+      keys: [] as string[],
+      states: [] as DecodedState[],
+      differing: [] as string[],
+      remote: new Map<string, Uint8Array | null>(),
+    }
     for (let i = 0; i < all.length; i += MAX_KEYS_PER_PULL) {
       const chunk = all.slice(i, i + MAX_KEYS_PER_PULL)
       const ahead = chunk.filter(([, known]) => known).map(([key]) => key)
       const speculative = chunk.filter(([, known]) => !known).map(([key]) => key)
-      repaired.push(...(await this.runChunk(peer, ahead, speculative, deadline)))
+      const part = await this.runChunk(peer, ahead, speculative, deadline)
+      answer.keys.push(...part.keys)
+      answer.states.push(...part.states)
+      answer.differing.push(...part.differing)
+      for (const [key, digest] of part.remote) answer.remote.set(key, digest)
     }
-    return repaired
+    return answer
   }
 
   private async runChunk(
@@ -211,7 +361,7 @@ export class ReadRepairer {
     ahead: readonly string[],
     speculative: readonly string[],
     deadline: number,
-  ): Promise<string[]> {
+  ): Promise<PeerAnswer> {
     const channel = this.channel
     if (channel === undefined) throw new MendsyncError('CLOSED', 'the replica has no network')
     const gate = this.gate(peer)
@@ -263,17 +413,10 @@ export class ReadRepairer {
           return state === null || state === undefined ? [] : [{ key, state }]
         }),
       ]
-      const repaired = states.length === 0 ? [] : await this.target.joinPulled(peer, states)
-      this.metrics.add('keys_repaired', repaired.length)
+      // Decoded here, so that a peer sending a bad state fails alone (and its breaker counts it).
+      const decoded = this.target.decode(states)
       gate.breaker.success()
-      // The write-back helps the peer, not this read: it runs after the read has its answer.
-      this.target.background(
-        this.writeBack(channel, peer, differing, remote, this.options.timeoutMs).catch(() =>
-          gate.breaker.failure(),
-        ),
-      )
-      this.target.settled(peer, keys)
-      return repaired
+      return { keys, states: decoded, differing, remote }
     } catch (error) {
       // A caller's own mistake is not the peer's failure; everything else counts against it.
       if (!isMendsyncError(error, 'INVALID_ARGUMENT')) gate.breaker.failure()

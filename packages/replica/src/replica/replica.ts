@@ -42,7 +42,7 @@ import type {
   ReconcileResponder,
   SpaceChannel,
 } from '../network/types.js'
-import { MAX_VALUE_BYTES, type Mutation, type Storage } from '../storage/types.js'
+import { type Durability, MAX_VALUE_BYTES, type Mutation, type Storage } from '../storage/types.js'
 import { assertKey } from '../storage/validate.js'
 import { ChangeLog } from './change-log.js'
 import type { BreakerState } from './circuit-breaker.js'
@@ -50,7 +50,7 @@ import { HintStore } from './hint-store.js'
 import { KeyLock } from './key-lock.js'
 import { ReplicaMetrics, type ReplicaMetricValues } from './metrics.js'
 import { DEFAULT_REPLICA_OPTIONS, type ReadOptions, type ReplicaTunables } from './options.js'
-import { ReadRepairer } from './read-repair.js'
+import { type DecodedState, ReadRepairer } from './read-repair.js'
 import { StateCache } from './state-cache.js'
 import {
   type ChangeListener,
@@ -163,6 +163,14 @@ function decodeTimestamp(bytes: Uint8Array): Timestamp {
   return time
 }
 
+/** Checks and decodes states received from a peer; `DECODE_ERROR` when one is not a state. */
+function decodeStates(states: readonly KeyState[]): DecodedState[] {
+  return states.map(({ key, state }) => {
+    assertKey(key, 'join')
+    return { key, value: decodeValue(state) }
+  })
+}
+
 function validateTunables(options: ReplicaTunables): void {
   const positive = (name: keyof ReplicaTunables) => {
     const value = options[name]
@@ -200,6 +208,12 @@ function validateTunables(options: ReplicaTunables): void {
   }
   if (!(options.repairChance >= 0 && options.repairChance <= 1)) {
     throw new MendsyncError('INVALID_ARGUMENT', 'option repairChance must be within [0, 1]')
+  }
+  if (!['strict', 'relaxed'].includes(options.repairDurability)) {
+    throw new MendsyncError(
+      'INVALID_ARGUMENT',
+      `option repairDurability must be 'strict' or 'relaxed'`,
+    )
   }
   if (!['sync', 'async', 'none'].includes(options.repair)) {
     throw new MendsyncError('INVALID_ARGUMENT', `option repair must be 'sync', 'async' or 'none'`)
@@ -309,8 +323,16 @@ export class Replica {
         background: (work) => this.runInBackground(work),
         localDigests: (keys) => this.localDigests(keys),
         localStates: (keys) => this.localEncoded(keys),
-        joinPulled: (peer, states) =>
-          this.joinStates(states, 'repair', this.peerReplicas.get(peer) ?? ''),
+        decode: (states) => decodeStates(states),
+        joinPulled: (peers, states) =>
+          this.joinDecoded(
+            states,
+            'repair',
+            // Handoff skips the replica a change came from; a join of several peers' states is
+            // news to each of them.
+            peers.length === 1 ? (this.peerReplicas.get(peers[0] as PeerId) ?? '') : '',
+            tunables.repairDurability,
+          ),
         sleep: (ms) => this.sleep(ms),
         settled: (peer, keys) => {
           const now = this.now()
@@ -597,25 +619,31 @@ export class Replica {
    * Joins remote states into the replica in one atomic batch; returns the keys that changed.
    * A state that does not decode fails the whole call with `DECODE_ERROR`: nothing is stored.
    */
-  private async joinStates(
+  private joinStates(
     states: readonly KeyState[],
     origin: ChangeOrigin,
     from: ReplicaId,
   ): Promise<string[]> {
     this.ensureOpen()
-    if (states.length === 0) return []
-    const decoded = states.map(({ key, state }) => {
-      assertKey(key, 'join')
-      return { key, remote: decodeValue(state) }
-    })
+    return this.joinDecoded(decodeStates(states), origin, from, 'strict')
+  }
+
+  private async joinDecoded(
+    decoded: readonly DecodedState[],
+    origin: ChangeOrigin,
+    from: ReplicaId,
+    durability: Durability,
+  ): Promise<string[]> {
+    this.ensureOpen()
+    if (decoded.length === 0) return []
     const keys = [...new Set(decoded.map((d) => d.key))]
     return this.locks.run(keys, async () => {
       const current = new Map<string, CausalValue>()
       const loaded = await this.loadMany(keys)
       for (const [i, key] of keys.entries()) current.set(key, loaded[i] as CausalValue)
       const before = new Map(current)
-      for (const { key, remote } of decoded)
-        current.set(key, joinValues(current.get(key) as CausalValue, remote))
+      for (const { key, value } of decoded)
+        current.set(key, joinValues(current.get(key) as CausalValue, value))
       const changes = keys
         .filter(
           (key) => !valueEquals(before.get(key) as CausalValue, current.get(key) as CausalValue),
@@ -626,7 +654,7 @@ export class Replica {
           after: current.get(key) as CausalValue,
         }))
       if (changes.length === 0) return []
-      await this.persist(changes, from)
+      await this.persist(changes, from, durability)
       this.metricsRegistry.add('remote_changes_total', changes.length)
       for (const change of changes) this.announce(change.key, change.after, origin)
       return changes.map((change) => change.key)
@@ -645,6 +673,7 @@ export class Replica {
   private persist(
     changes: readonly { key: string; before: CausalValue; after: CausalValue }[],
     origin: ReplicaId,
+    durability: Durability = 'strict',
   ): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure)
     const values: Mutation[] = []
@@ -685,7 +714,7 @@ export class Replica {
     ]
     this.issuedVector = vector
     const batch = ++this.batchesIssued
-    return this.storage.write({ values, meta }).then(
+    return this.storage.write({ values, meta, durability }).then(
       () => {
         // Batches resolve in issue order; the guard keeps an older vector from winning if not.
         if (batch > this.batchesCommitted) {

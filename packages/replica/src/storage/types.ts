@@ -31,7 +31,10 @@ export interface Storage {
    */
   get(namespace: Namespace, keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
 
-  /** Applies a batch atomically and durably. An empty batch resolves without I/O. */
+  /**
+   * Applies a batch atomically and durably (as durably as `batch.durability` asks). An empty
+   * batch resolves without I/O.
+   */
   write(batch: WriteBatch): Promise<void>
 
   /**
@@ -56,10 +59,25 @@ export interface Mutation {
   readonly value: Uint8Array | null
 }
 
+/**
+ * How durable a batch must be when its `write` resolves.
+ * - `'strict'`: on stable storage (fsynced); survives a power failure.
+ * - `'relaxed'`: handed to the OS; survives a crash of the process, but an OS crash or power
+ *   failure may lose it. Never torn, and never lost while a later strict batch survives: batches
+ *   become durable in the order they were written.
+ */
+export type Durability = 'strict' | 'relaxed'
+
 /** Changes to apply together: all of them, or (on failure) none of them. */
 export interface WriteBatch {
   readonly values?: readonly Mutation[]
   readonly meta?: readonly Mutation[]
+  /**
+   * Default `'strict'`. An adapter may make a relaxed batch strict (the memory storage has no
+   * such distinction), and relaxes a strict one only when its owner opened it relaxed for every
+   * write (as the IndexedDB storage's `durability` option allows).
+   */
+  readonly durability?: Durability
 }
 
 /** One stored record. */

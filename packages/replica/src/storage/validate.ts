@@ -4,6 +4,7 @@
 import { MendsyncError } from '@mendsync/core'
 import {
   DEFAULT_SCAN_LIMIT,
+  type Durability,
   MAX_KEY_LENGTH,
   MAX_SCAN_LIMIT,
   MAX_VALUE_BYTES,
@@ -123,6 +124,7 @@ export interface PreparedBatch {
   readonly size: number
   /** Bytes of keys (2 per code unit) and values in both namespaces. */
   readonly bytes: number
+  readonly durability: Durability
 }
 
 /** Options of {@link prepareBatch}. */
@@ -143,7 +145,13 @@ export function prepareBatch(batch: unknown, options: PrepareBatchOptions = {}):
     )
   }
   const copy = options.copyValues ?? true
-  const record = batch as { values?: unknown; meta?: unknown }
+  const record = batch as { values?: unknown; meta?: unknown; durability?: unknown }
+  const durability = record.durability === undefined ? 'strict' : record.durability
+  if (durability !== 'strict' && durability !== 'relaxed') {
+    throw invalidArgument(
+      `write: batch.durability must be 'strict' or 'relaxed', got ${describe(record.durability)}`,
+    )
+  }
   let bytes = 0
   const prepare = (namespace: Namespace, mutations: unknown): PreparedMutation[] => {
     if (mutations === undefined) return []
@@ -183,7 +191,7 @@ export function prepareBatch(batch: unknown, options: PrepareBatchOptions = {}):
   }
   const values = prepare('values', record.values)
   const meta = prepare('meta', record.meta)
-  return { values, meta, size: values.length + meta.length, bytes }
+  return { values, meta, size: values.length + meta.length, bytes, durability }
 }
 
 /**

@@ -267,6 +267,57 @@ describe('handoff through a relay', () => {
   })
 })
 
+describe('durability of repaired states', () => {
+  /** A node whose storage records the durability each batch of states asked for. */
+  async function recording(options = {}) {
+    const asked: string[] = []
+    const node = await cluster.add({
+      ...options,
+      wrapStorage: (storage) => ({
+        get: (namespace, keys) => storage.get(namespace, keys),
+        scan: (scanOptions) => storage.scan(scanOptions),
+        close: () => storage.close(),
+        write: (batch) => {
+          // Batches of states (handoff bookkeeping writes meta only).
+          if ((batch.values?.length ?? 0) > 0) asked.push(batch.durability ?? 'strict')
+          return storage.write(batch)
+        },
+      }),
+    })
+    return { node, asked }
+  }
+
+  for (const [repairDurability, expected] of [
+    [undefined, 'relaxed'],
+    ['strict', 'strict'],
+  ] as const) {
+    it(`stores a repaired state ${expected} (repairDurability ${repairDurability ?? 'default'}), a local write strict`, async () => {
+      cluster = new Cluster()
+      const a = await cluster.add()
+      const { node: b, asked } = await recording(
+        repairDurability === undefined ? {} : { repairDurability },
+      )
+      await knows(a, b)
+      await knows(b, a)
+      isolateReadRepair(a, b)
+      await a.replica.put('k', 'from a')
+      await heardLatest(b, a)
+      asked.length = 0
+      expect((await b.replica.get('k', { repair: 'sync' })).value).toBe('from a')
+      expect(asked).toEqual([expected])
+      await b.replica.put('mine', 'local')
+      expect(asked).toEqual([expected, 'strict'])
+    })
+  }
+
+  it("refuses a repairDurability that is not 'strict' or 'relaxed'", async () => {
+    cluster = new Cluster()
+    await expect(
+      cluster.add({ repairDurability: 'eventually' as unknown as 'strict' }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
+})
+
 describe('handoff and commits', () => {
   it('never hands off (and acknowledges) a change before its batch has committed', async () => {
     cluster = new Cluster()
