@@ -4,6 +4,7 @@ import { type CartLine, readCart } from '@mendsync/core'
 import type { ReadResult } from '@mendsync/replica'
 import { openTabs, type Tabs } from '@mendsync/tabs'
 import { CATALOGUE, money, product } from './catalogue.js'
+import { escapeHtml } from './html.js'
 import { leaderCommands, type NetworkState, openLeaderReplica, storageKey } from './leader.js'
 import { Panel } from './panel.js'
 import './styles.css'
@@ -44,16 +45,37 @@ function element<T extends HTMLElement>(selector: string): T {
   return found
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!,
-  )
-}
-
 /** A product's badge: its initial on its colour. */
 function chip(name: string, color: string): string {
   return `<span class="chip" style="background:${color}" aria-hidden="true">${escapeHtml(name.slice(0, 1).toUpperCase())}</span>`
+}
+
+/** The element of one cart line; `#renderCart` fills in what changes. */
+function cartLineElement(sku: string): HTMLElement {
+  const item = document.createElement('li')
+  item.dataset.sku = sku
+  const s = escapeHtml(sku)
+  item.innerHTML = `
+    <span class="who"></span>
+    <span class="qty">
+      <button data-action="dec" data-sku="${s}" data-testid="dec-${s}" aria-label="one less">−</button>
+      <input type="number" min="0" data-action="qty" data-sku="${s}" data-testid="qty-${s}" aria-label="quantity" />
+      <button data-action="inc" data-sku="${s}" data-testid="inc-${s}" aria-label="one more">+</button>
+    </span>
+    <span class="price"></span>
+    <button class="remove" data-action="remove" data-sku="${s}" data-testid="remove-${s}" aria-label="remove">✕</button>`
+  return item
+}
+
+function part<T extends HTMLElement = HTMLElement>(item: HTMLElement, selector: string): T {
+  const found = item.querySelector<T>(selector)
+  if (found === null) throw new Error(`a cart line has no ${selector}`)
+  return found
+}
+
+/** Sets markup only when it differs, so an unchanged line is not re-parsed on every change. */
+function setHtml(target: HTMLElement, html: string): void {
+  if (target.innerHTML !== html) target.innerHTML = html
 }
 
 class CartApp {
@@ -155,6 +177,10 @@ class CartApp {
       }
       if (target.id === 'online') this.#setOnline(target.checked)
     })
+    // A quantity input kept what was typed while focused; leaving it unchanged shows the cart's.
+    document.addEventListener('focusout', (event) => {
+      if ((event.target as HTMLElement).dataset.action === 'qty') this.#renderCart()
+    })
     element<HTMLFormElement>('#note-form').addEventListener('submit', (event) => {
       event.preventDefault()
       const input = element<HTMLInputElement>('#note-input')
@@ -205,35 +231,46 @@ class CartApp {
     ).join('')
   }
 
+  /**
+   * Updates the drawn list in place, one element per line (keyed by sku), rather than redrawing
+   * it: a change arriving from another tab or peer while someone types a quantity must not
+   * replace the input under their cursor. A focused quantity input keeps what is typed until it
+   * loses focus; everything else (the line's `data-qty`, its price, the total) shows the cart.
+   */
   #renderCart(): void {
     const list = element('#cart')
+    const drawn = new Map<string, HTMLElement>()
+    for (const item of Array.from(list.children) as HTMLElement[]) {
+      drawn.set(item.dataset.sku ?? '', item)
+    }
     let total = 0
-    list.innerHTML = this.#lines
-      .map((line) => {
-        const known = product(line.sku)
-        const meta = (line.meta ?? {}) as { name?: unknown; price?: unknown }
-        const name = known?.name ?? (typeof meta.name === 'string' ? meta.name : line.sku)
-        const price = known?.price ?? (typeof meta.price === 'number' ? meta.price : 0)
-        total += price * line.qty
-        const metas = new Set(line.metaSiblings.map((entry) => JSON.stringify(entry)))
-        const conflict =
-          metas.size > 1
-            ? `<span class="badge warn" title="concurrent edits of this line's details">${metas.size} versions</span>`
-            : ''
-        return `
-        <li data-sku="${escapeHtml(line.sku)}" data-qty="${line.qty}">
-          ${chip(name, known?.color ?? '#7f8c8d')}
-          <span class="name">${escapeHtml(name)} ${conflict}</span>
-          <span class="qty">
-            <button data-action="dec" data-sku="${escapeHtml(line.sku)}" data-testid="dec-${escapeHtml(line.sku)}" aria-label="one less">−</button>
-            <input type="number" min="0" value="${line.qty}" data-action="qty" data-sku="${escapeHtml(line.sku)}" data-testid="qty-${escapeHtml(line.sku)}" aria-label="quantity" />
-            <button data-action="inc" data-sku="${escapeHtml(line.sku)}" data-testid="inc-${escapeHtml(line.sku)}" aria-label="one more">+</button>
-          </span>
-          <span class="price">${money(price * line.qty)}</span>
-          <button class="remove" data-action="remove" data-sku="${escapeHtml(line.sku)}" data-testid="remove-${escapeHtml(line.sku)}" aria-label="remove">✕</button>
-        </li>`
-      })
-      .join('')
+    let previous: HTMLElement | undefined
+    for (const line of this.#lines) {
+      const known = product(line.sku)
+      const meta = (line.meta ?? {}) as { name?: unknown; price?: unknown }
+      const name = known?.name ?? (typeof meta.name === 'string' ? meta.name : line.sku)
+      const price = known?.price ?? (typeof meta.price === 'number' ? meta.price : 0)
+      total += price * line.qty
+      const metas = new Set(line.metaSiblings.map((entry) => JSON.stringify(entry)))
+      const conflict =
+        metas.size > 1
+          ? ` <span class="badge warn" title="concurrent edits of this line's details">${metas.size} versions</span>`
+          : ''
+      const item = drawn.get(line.sku) ?? cartLineElement(line.sku)
+      drawn.delete(line.sku)
+      item.dataset.qty = String(line.qty)
+      setHtml(
+        part(item, '.who'),
+        `${chip(name, known?.color ?? '#7f8c8d')}<span class="name">${escapeHtml(name)}${conflict}</span>`,
+      )
+      part(item, '.price').textContent = money(price * line.qty)
+      const input = part<HTMLInputElement>(item, 'input')
+      if (document.activeElement !== input) input.value = String(line.qty)
+      const next = previous === undefined ? list.firstElementChild : previous.nextElementSibling
+      if (next !== item) list.insertBefore(item, next)
+      previous = item
+    }
+    for (const gone of drawn.values()) gone.remove()
     element('#cart-empty').hidden = this.#lines.length > 0
     element('#total').textContent = money(total)
     const count = this.#lines.reduce((sum, line) => sum + line.qty, 0)

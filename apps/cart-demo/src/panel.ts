@@ -3,6 +3,7 @@
 // events into a short activity log of read repairs, reconciliations and handoffs.
 import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
 import type { MetricEvent, Tabs } from '@mendsync/tabs'
+import { escapeHtml } from './html.js'
 import type { NetworkState } from './leader.js'
 
 interface Activity {
@@ -27,10 +28,6 @@ function bytes(count: number): string {
 
 function hex(data: Uint8Array): string {
   return [...data.slice(-6)].map((byte) => byte.toString(16).padStart(2, '0')).join('')
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 }
 
 /** One labelled horizontal bar: `value` against `max`. */

@@ -178,6 +178,34 @@ describe('cart demo in Chromium', () => {
     await screenshot(alice, '3-resolved-alice')
   })
 
+  it('keeps a quantity being typed while another tab changes the cart', async () => {
+    const nobody = `/ip4/127.0.0.1/tcp/9/ws/p2p/${peerIdOf(await generateIdentity())}`
+    const url = at('e2e-typing', `&relay=${encodeURIComponent(nobody)}`)
+    const context = await profile()
+    const a = await openApp(context, url)
+    const b = await openApp(context, url)
+    await waitFor(b, 'tab B to follow', () => document.body.dataset.role === 'follower')
+    await add(a, 'apple')
+    await waitForCart(b, { apple: 1 })
+    // Tab A starts typing a quantity, and before it presses Enter, tab B changes the cart.
+    const typing = a.locator('[data-testid="qty-apple"]')
+    await typing.fill('7')
+    await add(b, 'bread')
+    await add(b, 'apple') // the very line being edited: its count moves to 2 under the input
+    await waitForCart(a, { apple: 2, bread: 1 })
+    expect(await typing.inputValue()).toBe('7')
+    expect(await typing.evaluate((input) => document.activeElement === input)).toBe(true)
+    await typing.press('Enter')
+    await waitForCart(a, { apple: 7, bread: 1 })
+    await waitForCart(b, { apple: 7, bread: 1 })
+    // Leaving an input unchanged shows the cart's quantity again.
+    await typing.fill('3')
+    await add(b, 'apple')
+    await waitForCart(a, { apple: 8, bread: 1 })
+    await a.locator('[data-testid="inc-bread"]').focus()
+    expect(await typing.inputValue()).toBe('8')
+  })
+
   it('keeps syncing with the relay after the leader tab closes', async () => {
     const url = at('e2e-handover')
     const home = await profile()
@@ -189,10 +217,9 @@ describe('cart demo in Chromium', () => {
     await add(second, 'tomato')
     await waitForCart(other, { tomato: 1 })
 
-    const closed = Date.now()
+    // How fast the handover is, is measured by `pnpm bench:tabs` (tabs.handover_after_close).
     await first.close()
     await waitFor(second, 'the second tab to lead', () => document.body.dataset.role === 'leader')
-    expect(Date.now() - closed).toBeLessThan(2_000)
     await waitFor(second, 'the new leader online', () => document.body.dataset.net === 'online')
     await add(second, 'bread')
     await waitForCart(other, { tomato: 1, bread: 1 })
