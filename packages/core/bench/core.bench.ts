@@ -19,6 +19,7 @@ import {
   readCart,
   stateHash,
 } from '@mendsync/core'
+import { markdownTable } from '../../../test/support/bench-table.ts'
 
 const args = new Set(process.argv.slice(2))
 const JSON_OUTPUT = args.has('--json')
@@ -254,13 +255,5 @@ if (JSON_OUTPUT) {
       ? ''
       : `>= ${f.target}x ${f.ratio !== null && f.ratio >= f.target ? 'ok' : 'MISSED'}`,
   ])
-  const header = ['figure', 'value', 'JSON baseline', 'ratio', 'target']
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => (r[i] as string).length)),
-  )
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`
-  console.log(line(header))
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
-  for (const r of rows) console.log(line(r))
+  console.log(markdownTable(['figure', 'value', 'JSON baseline', 'ratio', 'target'], rows))
 }

@@ -18,6 +18,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { ReconcileSession, ReconcileTree, summariesEqual } from '@mendsync/core'
 import { median } from '../../../test/support/bench-stats.ts'
+import { markdownTable } from '../../../test/support/bench-table.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -392,14 +393,7 @@ function printTable(lines: readonly RunLine[]): void {
     l.heapMB.toFixed(0),
     String(l.correct),
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const fmt = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
-  console.log(fmt(header))
-  console.log(
-    `|${widths.map((w, i) => (i < 3 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
-  )
-  for (const r of rows) console.log(fmt(r))
+  console.log(markdownTable(header, rows, 3))
 }
 
 function main(): void {

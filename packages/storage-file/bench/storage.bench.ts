@@ -21,6 +21,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { median } from '../../../test/support/bench-stats.ts'
+import { markdownTable } from '../../../test/support/bench-table.ts'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {
@@ -289,13 +290,8 @@ if (args.json) {
       f.target === null ? '' : ratio >= f.target ? 'ok' : 'BELOW',
     ]
   })
-  const header = ['figure', 'mendsync ops/s', 'raw sqlite ops/s', 'ratio', 'target', '']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join('  ')
   console.log(`storage-file vs raw node:sqlite (WAL, synchronous=FULL), median of ${RUNS} runs`)
-  console.log(line(header))
-  for (const row of rows) console.log(line(row))
+  console.log(
+    markdownTable(['figure', 'mendsync ops/s', 'raw sqlite ops/s', 'ratio', 'target', ''], rows),
+  )
 }
