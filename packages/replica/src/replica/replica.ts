@@ -843,7 +843,11 @@ export class Replica {
         if (pending.upTo <= pending.acknowledged) return
         try {
           if (pending.keys.length > 0) await channel.push(peer, await this.statesFor(pending.keys))
-          await this.storage.write({ meta: this.log.acknowledge(replica, pending.upTo) })
+          // Relaxed: a cursor lost to a power failure only re-sends changes the peer has.
+          await this.storage.write({
+            meta: this.log.acknowledge(replica, pending.upTo),
+            durability: 'relaxed',
+          })
           this.metricsRegistry.add('handoff_delivered', pending.keys.length)
           this.metricsRegistry.set('outbox_size', this.log.totalOutbox())
           attempt = 0
@@ -911,7 +915,10 @@ export class Replica {
       this.metricsRegistry.add('reconcile_bytes', outcome.bytesSent + outcome.bytesReceived)
       const replica = this.peerReplicas.get(peer)
       if (replica !== undefined && this.log.isTracked(replica)) {
-        await this.storage.write({ meta: this.log.acknowledge(replica, headAtStart) })
+        await this.storage.write({
+          meta: this.log.acknowledge(replica, headAtStart),
+          durability: 'relaxed',
+        })
       }
     } catch {
       this.metricsRegistry.add('reconcile_failures')

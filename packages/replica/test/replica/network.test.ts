@@ -268,9 +268,13 @@ describe('handoff through a relay', () => {
 })
 
 describe('durability of repaired states', () => {
-  /** A node whose storage records the durability each batch of states asked for. */
+  /**
+   * A node whose storage records the durability each batch asked for: `asked` for batches of
+   * states, `bookkeeping` for meta-only batches (handoff cursors and the like).
+   */
   async function recording(options = {}) {
     const asked: string[] = []
+    const bookkeeping: string[] = []
     const node = await cluster.add({
       ...options,
       wrapStorage: (storage) => ({
@@ -278,13 +282,13 @@ describe('durability of repaired states', () => {
         scan: (scanOptions) => storage.scan(scanOptions),
         close: () => storage.close(),
         write: (batch) => {
-          // Batches of states (handoff bookkeeping writes meta only).
-          if ((batch.values?.length ?? 0) > 0) asked.push(batch.durability ?? 'strict')
+          const into = (batch.values?.length ?? 0) > 0 ? asked : bookkeeping
+          into.push(batch.durability ?? 'strict')
           return storage.write(batch)
         },
       }),
     })
-    return { node, asked }
+    return { node, asked, bookkeeping }
   }
 
   for (const [repairDurability, expected] of [
@@ -309,6 +313,21 @@ describe('durability of repaired states', () => {
       expect(asked).toEqual([expected, 'strict'])
     })
   }
+
+  it('stores handoff acknowledgements relaxed: a lost cursor only re-sends what the peer has', async () => {
+    cluster = new Cluster()
+    const { node: a, bookkeeping } = await recording()
+    const b = await cluster.add()
+    await knows(a, b)
+    await knows(b, a)
+    await a.replica.settled()
+    bookkeeping.length = 0
+    await a.replica.put('k', 'handed off')
+    await until(a.replica, () => a.replica.metrics().handoff_delivered > 0)
+    await a.replica.settled()
+    expect(bookkeeping.length).toBeGreaterThan(0)
+    expect(new Set(bookkeeping)).toEqual(new Set(['relaxed']))
+  })
 
   it("refuses a repairDurability that is not 'strict' or 'relaxed'", async () => {
     cluster = new Cluster()
