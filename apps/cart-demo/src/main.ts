@@ -177,9 +177,18 @@ class CartApp {
       }
       if (target.id === 'online') this.#setOnline(target.checked)
     })
-    // A quantity input kept what was typed while focused; leaving it unchanged shows the cart's.
+    // A quantity input keeps what is typed while focused. Leaving it commits a changed value
+    // (the `change` above fires first); Escape abandons the edit and shows the cart's quantity.
     document.addEventListener('focusout', (event) => {
       if ((event.target as HTMLElement).dataset.action === 'qty') this.#renderCart()
+    })
+    document.addEventListener('keydown', (event) => {
+      const target = event.target as HTMLInputElement
+      if (event.key !== 'Escape' || target.dataset.action !== 'qty') return
+      const line = this.#lines.find((entry) => entry.sku === target.dataset.sku)
+      // Set before blurring: the browser then sees no edit to commit as a `change`.
+      if (line !== undefined) target.value = String(line.qty)
+      target.blur()
     })
     element<HTMLFormElement>('#note-form').addEventListener('submit', (event) => {
       event.preventDefault()
@@ -235,7 +244,7 @@ class CartApp {
    * Updates the drawn list in place, one element per line (keyed by sku), rather than redrawing
    * it: a change arriving from another tab or peer while someone types a quantity must not
    * replace the input under their cursor. A focused quantity input keeps what is typed until it
-   * loses focus; everything else (the line's `data-qty`, its price, the total) shows the cart.
+   * is committed (Enter, leaving it) or abandoned (Escape); everything else (the line's `data-qty`, its price, the total) shows the cart.
    */
   #renderCart(): void {
     const list = element('#cart')

@@ -43,20 +43,24 @@ export async function openApp(context: BrowserContext, url: string): Promise<Pag
   return page
 }
 
-/** Waits (bounded) until `predicate` holds in the page; fails with the page's log otherwise. */
-export async function waitFor<T>(
+/**
+ * Waits (bounded) until `predicate` returns a truthy value in the page, and returns that value;
+ * fails with the page's log otherwise.
+ */
+export async function waitFor<T, R>(
   page: Page,
   what: string,
-  predicate: (arg: T) => boolean,
+  predicate: (arg: T) => R,
   arg?: T,
   timeoutMs = 15_000,
-): Promise<void> {
+): Promise<R> {
   try {
-    // (T is a plain serialisable value here, so the page receives it unchanged.)
-    await page.waitForFunction(predicate as (arg: unknown) => boolean, arg as unknown, {
+    // (T and R are plain serialisable values here, so they cross unchanged.)
+    const handle = await page.waitForFunction(predicate as (arg: unknown) => R, arg as unknown, {
       timeout: timeoutMs,
       polling: 50,
     })
+    return (await handle.jsonValue()) as R
   } catch (error) {
     const state = await page
       .evaluate(() => ({
@@ -83,13 +87,16 @@ export async function cart(page: Page): Promise<Record<string, number>> {
   })
 }
 
-/** Waits until the page's cart is exactly `expected`. */
+/**
+ * Waits until the page's cart is exactly `expected`; returns the page's clock (`Date.now()`) at
+ * the first poll that saw it, at most 50 ms after it was drawn.
+ */
 export async function waitForCart(
   page: Page,
   expected: Record<string, number>,
   timeoutMs = 15_000,
-): Promise<void> {
-  await waitFor(
+): Promise<number> {
+  return await waitFor(
     page,
     `the cart ${JSON.stringify(expected)}`,
     (want) => {
@@ -98,16 +105,41 @@ export async function waitForCart(
         shown[line.dataset.sku ?? ''] = Number(line.dataset.qty)
       }
       const keys = Object.keys(want)
-      return (
+      const same =
         Object.keys(shown).length === keys.length && keys.every((key) => shown[key] === want[key])
-      )
+      return same ? Date.now() : 0
     },
     expected,
     timeoutMs,
   )
 }
 
-/** Adds one `sku` and waits until its line is drawn (the list is redrawn on every change). */
+/**
+ * Clicks `selector` and returns the page's clock (`Date.now()`) when the click reached it.
+ * Playwright first waits for the element to be stable, which can take a second on a loaded
+ * machine; a latency measured from here counts the app, not that wait.
+ */
+export async function clickAt(page: Page, selector: string): Promise<number> {
+  await page.evaluate((target) => {
+    const record = window as unknown as { clickedAt?: number }
+    record.clickedAt = undefined
+    document.querySelector(target)?.addEventListener(
+      'click',
+      () => {
+        record.clickedAt = Date.now()
+      },
+      { capture: true, once: true },
+    )
+  }, selector)
+  await page.click(selector)
+  const clickedAt = await page.evaluate(
+    () => (window as unknown as { clickedAt?: number }).clickedAt,
+  )
+  if (clickedAt === undefined) throw new Error(`the click on ${selector} did not reach the page`)
+  return clickedAt
+}
+
+/** Adds one `sku` and waits until its line is drawn. */
 export async function add(page: Page, sku: string): Promise<void> {
   await page.click(`[data-testid="add-${sku}"]`)
   await waitFor(
