@@ -4,7 +4,10 @@
 //  2. `get` with repair 'sync' of a key written at 1 and at 3 peers over libp2p (the reader has
 //     heard the writers' gossip hint; pull-only peers), p50/p99, vs one raw pull round trip on a
 //     reused stream between two plain libp2p networks, same state size, interleaved
-//     (target: p50 ratio <= 1.5);
+//     (target: p50 ratio <= 1.5). Every peer but the reader and the raw client runs in its own
+//     OS process (`replica/remote-peer.ts`): peers are other machines, and the CPU a writer spends
+//     serving a pull (its storage read, encoding, noise, yamux) is not the reader's to spend;
+//     before each measured call every peer has settled (no write-back or join in flight);
 //  3. a write at one peer until `subscribe` fires at each of 10 peers connected only to one
 //     relay-configured Node peer that runs a replica too, p50/p99 over (reader, write) samples;
 //  4. anti-entropy after a 10,000-key divergence between two replicas (5,000 keys written on each
@@ -19,10 +22,11 @@
 //   pnpm bench:replica [--json] [--runs N] [--quick] [--dir <path>]
 //   (= pnpm exec tsc -b && pnpm exec node test/bench/replica.bench.ts ...)
 //
-// Runs on the built packages (`tsc -b` first). Every peer lives in this process on 127.0.0.1, every
-// replica on its own file storage (node:sqlite, WAL, synchronous=FULL) under `--dir` (default: the
-// OS temp directory). Each figure is the median over `--runs` runs of that run's statistic.
-// `--json` prints one line per figure:
+// Runs on the built packages (`tsc -b` first). Every peer listens on 127.0.0.1 and lives in this
+// process except figure 2's writers and raw servers (forked with this Node, driven over IPC, closed
+// or killed when the figure ends, on error and on SIGINT); every replica on its own file storage
+// (node:sqlite, WAL, synchronous=FULL) under `--dir` (default: the OS temp directory). Each figure
+// is the median over `--runs` runs of that run's statistic. `--json` prints one line per figure:
 // {"bench":"replica","figure":...,"value":...,"unit":...,"baseline":...,"ratio":...,"target":...}
 // Figure names are stable.
 import { tmpdir } from 'node:os'
@@ -31,21 +35,26 @@ import { decodeValue, readRegister, valueKind } from '@mendsync/core'
 import type { Libp2pNetwork } from '@mendsync/libp2p'
 import { openReplica } from '@mendsync/replica'
 import { openFileStorage } from '@mendsync/storage-file'
+import { markdownTable } from '../support/bench-table.ts'
+import { type RemotePeer, RemotePeers } from './replica/remote.ts'
 import {
   acrossRuns,
+  addressOf,
   closePeers,
   connect,
   Directories,
+  FAST_GOSSIP,
   type Figure,
   figure,
+  heard,
   heardLatest,
   idle,
   knows,
   median,
-  NEVER_MS,
   openPeer,
   type Peer,
   Probe,
+  PULL_ONLY,
   percentile,
   rawHandlers,
   registerValue,
@@ -81,16 +90,6 @@ const RELAY_WARMUP = 3
 const SETTLE_MS = 2
 /** Between writes of figure 3 (an application's pace, below gossip's per-sender rate limit). */
 const WRITE_GAP_MS = 50
-/** The benchmark writes faster than gossip's default per-sender acceptance rate (20/s). */
-const FAST_GOSSIP = { gossipRatePerSecond: 10_000, gossipBurst: 10_000 }
-/** Pull-only replicas whose divergence only the measured operation (or `sync()`) repairs. */
-const PULL_ONLY = {
-  handoff: false,
-  reconcileDelayMs: NEVER_MS,
-  antiEntropyIntervalMs: NEVER_MS,
-  // The per-peer repair rate limit (default 50/s, a flood guard) would pace back-to-back reads.
-  repairRatePerSecond: 10_000,
-} as const
 
 /**
  * The parts of a repairing read's time the benchmark reports (see {@link Probe}); `engine` is the
@@ -186,138 +185,172 @@ async function localGet(dirs: Directories): Promise<Figure[]> {
 
 async function repairGet(dirs: Directories): Promise<Figure[]> {
   const probe = new Probe()
+  const remotes = new RemotePeers()
   const reader = await openPeer(dirs.next(), await startNetwork(FAST_GOSSIP), PULL_ONLY, probe)
-  const writers: Peer[] = []
-  for (let i = 0; i < 3; i++)
-    writers.push(await openPeer(dirs.next(), await startNetwork(FAST_GOSSIP), PULL_ONLY))
-  const peers = [reader, ...writers]
-  // Raw pulls: `client` pulls from `servers[0]` (the baseline), and from all three at once (how
-  // much three concurrent round trips cost when every peer shares this one process).
-  const servers = [await startNetwork(), await startNetwork(), await startNetwork()]
-  const [server] = servers as [Libp2pNetwork, ...Libp2pNetwork[]]
-  const client = await startNetwork()
+  let client: Libp2pNetwork | undefined
   try {
-    const [first] = writers as [Peer, ...Peer[]]
-    for (const writer of writers) await connect(writer.network, reader.network)
-    await waitFor(
-      'the reader and the writers to know each other',
-      () => writers.every((writer) => knows(reader, writer) && knows(writer, reader)),
-      peers.map((peer) => peer.replica),
-    )
-    // The baseline serves the same bytes as the pulled state of a fresh key written at one peer.
-    await first.replica.put('probe', registerValue('probe', VALUE_BYTES))
-    const [state] = await first.storage.get('values', ['probe'])
-    if (state === undefined) throw new Error('bench: the probe write is missing')
-    for (const raw of servers) await raw.join(SPACE, rawHandlers(new Map([['state', state]])))
-    const channel = await client.join(SPACE, rawHandlers(new Map()))
-    for (const raw of servers) await connect(client, raw)
-    await waitFor('the raw pull peers', () =>
-      servers.every((raw) => channel.peers().includes(raw.peerId)),
-    )
-
-    const allHeard = () => writers.every((writer) => heardLatest(reader, writer))
-    const quiet = async () => {
-      await waitFor('the writers gossip', allHeard, [reader.replica])
-      await idle(SETTLE_MS)
-    }
-    const samples = {
-      one: [] as number[],
-      three: [] as number[],
-      raw: [] as number[],
-      raw3: [] as number[],
-    }
-    // Per measured read: the time in flight in each kind of I/O call, and outside all of them.
-    const breakdown = { one: new Map<string, number[]>(), three: new Map<string, number[]>() }
-    const parts = (total: number): Map<string, number> => {
-      probe.active = false
-      const busy = new Map<string, number>(probe.busy)
-      busy.set('engine', total - (probe.busy.get('all') ?? 0))
-      busy.delete('all')
-      probe.reset()
-      return busy
-    }
-    const record = (into: Map<string, number[]>, measured: Map<string, number>) => {
-      for (const kind of BREAKDOWN) {
-        const list = into.get(kind) ?? []
-        list.push(measured.get(kind) ?? 0)
-        into.set(kind, list)
-      }
-    }
-    const total = WARMUP + SIZES.repairReads * RUNS
-    for (let i = 0; i < total; i++) {
-      // One peer ahead: a fresh key written at one pull-only peer; its gossip hint reached us.
-      const one = `one/${i}`
-      const oneValue = registerValue(one, VALUE_BYTES)
-      await first.replica.put(one, oneValue)
-      await quiet()
-      let started = performance.now()
-      probe.active = true
-      const read1 = await reader.replica.get(one, { repair: 'sync' })
-      const oneMs = performance.now() - started
-      const oneParts = parts(oneMs)
-      if (read1.value !== oneValue || !read1.repair.repaired)
-        throw new Error(`bench: the 1-peer repair failed: ${JSON.stringify(read1.repair)}`)
-      // Three peers ahead: the key written concurrently at all three (three siblings).
-      const three = `three/${i}`
-      await Promise.all(writers.map((w, n) => w.replica.put(three, registerValue(`${three}/${n}`))))
-      await quiet()
-      started = performance.now()
-      probe.active = true
-      const read3 = await reader.replica.get(three, { repair: 'sync' })
-      const threeMs = performance.now() - started
-      const threeParts = parts(threeMs)
-      if (read3.siblings.length !== 3 || read3.repair.unanswered.length > 0)
-        throw new Error(`bench: the 3-peer repair failed: ${JSON.stringify(read3.repair)}`)
-      // The baseline: one raw pull round trip of the same bytes on the reused stream.
-      await quiet()
-      started = performance.now()
-      const pulled = await channel.pull(server.peerId, ['state'], 'state')
-      const rawMs = performance.now() - started
-      if (pulled.mode !== 'state' || pulled.states[0]?.byteLength !== state.byteLength)
-        throw new Error('bench: wrong raw pull')
-      await idle(SETTLE_MS)
-      started = performance.now()
-      await Promise.all(servers.map((raw) => channel.pull(raw.peerId, ['state'], 'state')))
-      const raw3Ms = performance.now() - started
-      if (i >= WARMUP) {
-        samples.one.push(oneMs)
-        samples.three.push(threeMs)
-        samples.raw.push(rawMs)
-        samples.raw3.push(raw3Ms)
-        record(breakdown.one, oneParts)
-        record(breakdown.three, threeParts)
-      }
-    }
-    const runs = (list: number[]) =>
-      Array.from({ length: RUNS }, (_, r) =>
-        list.slice(r * SIZES.repairReads, (r + 1) * SIZES.repairReads),
-      )
-    const one = runs(samples.one)
-    const three = runs(samples.three)
-    const raw = runs(samples.raw)
-    return [
-      figure('repair_get_p50_1_peer', acrossRuns(one, 50), 'ms', acrossRuns(raw, 50), 1.5),
-      figure('repair_get_p99_1_peer', acrossRuns(one, 99), 'ms', acrossRuns(raw, 99)),
-      figure('repair_get_p50_3_peers', acrossRuns(three, 50), 'ms', acrossRuns(raw, 50), 1.5),
-      figure('repair_get_p99_3_peers', acrossRuns(three, 99), 'ms', acrossRuns(raw, 99)),
-      figure('raw_pull_p50_reused_stream', acrossRuns(raw, 50), 'ms'),
-      figure('raw_pull_p99_reused_stream', acrossRuns(raw, 99), 'ms'),
-      figure('raw_pull_p50_3_peers_at_once', acrossRuns(runs(samples.raw3), 50), 'ms'),
-      figure('repair_state_bytes', state.byteLength, 'B'),
-      ...(['one', 'three'] as const).flatMap((which) =>
-        BREAKDOWN.map((kind) =>
-          figure(
-            `repair_get_${which === 'one' ? '1_peer' : '3_peers'}_breakdown_${kind.replace('-', '_')}_p50`,
-            acrossRuns(runs(breakdown[which].get(kind) ?? []), 50),
-            'ms',
-          ),
+    // Every peer but the reader and the raw client in its own process. The writers dial the
+    // reader; the client dials the raw servers.
+    const readerAddress = addressOf(reader.network)
+    const [writers, servers] = await Promise.all([
+      Promise.all(
+        [1, 2, 3].map((n) =>
+          remotes.start(`writer ${n}`, {
+            kind: 'replica',
+            dir: dirs.next(),
+            bootstrap: [readerAddress],
+          }),
         ),
       ),
-    ]
+      Promise.all(
+        [1, 2, 3].map((n) => remotes.start(`raw server ${n}`, { kind: 'raw', bootstrap: [] })),
+      ),
+    ])
+    client = await startNetwork({}, { bootstrap: servers.map((raw) => raw.address) })
+    return await remotes.watch(measureRepairGet(reader, probe, writers, servers, client))
   } finally {
-    await closePeers(peers)
-    await Promise.all([...servers, client].map((network) => network.close()))
+    await closePeers([reader])
+    await client?.close().catch(() => undefined)
+    await remotes.close()
   }
+}
+
+/**
+ * Figure 2 on its peers: `reader` (timed by `probe`) repairs from the `writers`; the raw `client`
+ * pulls from `servers[0]` (the baseline), and from all three servers at once.
+ */
+async function measureRepairGet(
+  reader: Peer,
+  probe: Probe,
+  writers: readonly RemotePeer[],
+  servers: readonly RemotePeer[],
+  client: Libp2pNetwork,
+): Promise<Figure[]> {
+  const [first] = writers as [RemotePeer, ...RemotePeer[]]
+  const [server] = servers as [RemotePeer, ...RemotePeer[]]
+  await waitFor(
+    'the reader to know the writers',
+    () => writers.every((writer) => knows(reader, writer)),
+    [reader.replica],
+  )
+  const known = await Promise.all(writers.map((writer) => writer.knows(reader.peerId, 20_000)))
+  if (!known.every(Boolean)) throw new Error('bench: a writer never knew the reader')
+  // The baseline serves the same bytes as the pulled state of a fresh key written at one peer.
+  await first.put('probe', registerValue('probe', VALUE_BYTES))
+  const state = await first.stored('probe')
+  if (state === undefined) throw new Error('bench: the probe write is missing')
+  await Promise.all(servers.map((raw) => raw.serve(state)))
+  const channel = await client.join(SPACE, rawHandlers(new Map()))
+  await waitFor('the raw pull peers', () =>
+    servers.every((raw) => channel.peers().includes(raw.peerId)),
+  )
+
+  // Before each measured call: no peer has work in flight (the reader's write-back of the last
+  // 3-peer repair has reached the writers, which joined it: their summaries moved past the put's),
+  // the reader has heard every writer's latest summary (so the hint of the key to repair), then a
+  // short idle. Every remote peer answered a request just before, so the repairing and the raw
+  // pulls reach processes that have been idle for as long.
+  const allHeard = () => writers.every((writer) => heard(reader, writer.peerId, writer.summary))
+  const quiet = async () => {
+    await reader.replica.settled()
+    await Promise.all([...writers, ...servers].map((peer) => peer.settled()))
+    await waitFor('the writers gossip', allHeard, [reader.replica])
+    await idle(SETTLE_MS)
+  }
+  const samples = {
+    one: [] as number[],
+    three: [] as number[],
+    raw: [] as number[],
+    raw3: [] as number[],
+  }
+  // Per measured read: the time in flight in each kind of I/O call, and outside all of them.
+  const breakdown = { one: new Map<string, number[]>(), three: new Map<string, number[]>() }
+  const parts = (total: number): Map<string, number> => {
+    probe.active = false
+    const busy = new Map<string, number>(probe.busy)
+    busy.set('engine', total - (probe.busy.get('all') ?? 0))
+    busy.delete('all')
+    probe.reset()
+    return busy
+  }
+  const record = (into: Map<string, number[]>, measured: Map<string, number>) => {
+    for (const kind of BREAKDOWN) {
+      const list = into.get(kind) ?? []
+      list.push(measured.get(kind) ?? 0)
+      into.set(kind, list)
+    }
+  }
+  const total = WARMUP + SIZES.repairReads * RUNS
+  for (let i = 0; i < total; i++) {
+    // One peer ahead: a fresh key written at one pull-only peer; its gossip hint reached us.
+    const one = `one/${i}`
+    const oneValue = registerValue(one, VALUE_BYTES)
+    await first.put(one, oneValue)
+    await quiet()
+    let started = performance.now()
+    probe.active = true
+    const read1 = await reader.replica.get(one, { repair: 'sync' })
+    const oneMs = performance.now() - started
+    const oneParts = parts(oneMs)
+    if (read1.value !== oneValue || !read1.repair.repaired)
+      throw new Error(`bench: the 1-peer repair failed: ${JSON.stringify(read1.repair)}`)
+    // Three peers ahead: the key written concurrently at all three (three siblings).
+    const three = `three/${i}`
+    await Promise.all(writers.map((w, n) => w.put(three, registerValue(`${three}/${n}`))))
+    await quiet()
+    started = performance.now()
+    probe.active = true
+    const read3 = await reader.replica.get(three, { repair: 'sync' })
+    const threeMs = performance.now() - started
+    const threeParts = parts(threeMs)
+    if (read3.siblings.length !== 3 || read3.repair.unanswered.length > 0)
+      throw new Error(`bench: the 3-peer repair failed: ${JSON.stringify(read3.repair)}`)
+    // The baseline: one raw pull round trip of the same bytes on the reused stream.
+    await quiet()
+    started = performance.now()
+    const pulled = await channel.pull(server.peerId, ['state'], 'state')
+    const rawMs = performance.now() - started
+    if (pulled.mode !== 'state' || pulled.states[0]?.byteLength !== state.byteLength)
+      throw new Error('bench: wrong raw pull')
+    await idle(SETTLE_MS)
+    started = performance.now()
+    await Promise.all(servers.map((raw) => channel.pull(raw.peerId, ['state'], 'state')))
+    const raw3Ms = performance.now() - started
+    if (i >= WARMUP) {
+      samples.one.push(oneMs)
+      samples.three.push(threeMs)
+      samples.raw.push(rawMs)
+      samples.raw3.push(raw3Ms)
+      record(breakdown.one, oneParts)
+      record(breakdown.three, threeParts)
+    }
+  }
+  const runs = (list: number[]) =>
+    Array.from({ length: RUNS }, (_, r) =>
+      list.slice(r * SIZES.repairReads, (r + 1) * SIZES.repairReads),
+    )
+  const one = runs(samples.one)
+  const three = runs(samples.three)
+  const raw = runs(samples.raw)
+  return [
+    figure('repair_get_p50_1_peer', acrossRuns(one, 50), 'ms', acrossRuns(raw, 50), 1.5),
+    figure('repair_get_p99_1_peer', acrossRuns(one, 99), 'ms', acrossRuns(raw, 99)),
+    figure('repair_get_p50_3_peers', acrossRuns(three, 50), 'ms', acrossRuns(raw, 50), 1.5),
+    figure('repair_get_p99_3_peers', acrossRuns(three, 99), 'ms', acrossRuns(raw, 99)),
+    figure('raw_pull_p50_reused_stream', acrossRuns(raw, 50), 'ms'),
+    figure('raw_pull_p99_reused_stream', acrossRuns(raw, 99), 'ms'),
+    figure('raw_pull_p50_3_peers_at_once', acrossRuns(runs(samples.raw3), 50), 'ms'),
+    figure('repair_state_bytes', state.byteLength, 'B'),
+    ...(['one', 'three'] as const).flatMap((which) =>
+      BREAKDOWN.map((kind) =>
+        figure(
+          `repair_get_${which === 'one' ? '1_peer' : '3_peers'}_breakdown_${kind.replace('-', '_')}_p50`,
+          acrossRuns(runs(breakdown[which].get(kind) ?? []), 50),
+          'ms',
+        ),
+      ),
+    ),
+  ]
 }
 
 // ---- 3. a write visible at 10 peers through a relay ----------------------------------------------
@@ -539,6 +572,8 @@ async function antiEntropy(dirs: Directories): Promise<Figure[]> {
 // ---- main ----------------------------------------------------------------------------------------
 
 const dirs = new Directories(args.dir ?? tmpdir())
+// Also when interrupted (figure 2 exits on SIGINT once its peer processes are killed).
+process.once('exit', () => dirs.remove())
 const figures: Figure[] = []
 const benchStarted = performance.now()
 try {
@@ -571,18 +606,11 @@ if (args.json) {
     f.target === null ? '' : `<= ${f.target}`,
     f.target === null || f.ratio === null ? '' : f.ratio <= f.target ? 'met' : 'MISSED',
   ])
-  const header = ['figure', 'value', 'unit', 'baseline', 'ratio', 'target', '']
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join('  ')
   console.log(
     `replica bench: median of ${RUNS} run(s)${QUICK ? ' (--quick)' : ''}, ` +
       `${((performance.now() - benchStarted) / 1000).toFixed(0)} s`,
   )
-  console.log(line(header))
-  for (const row of rows) console.log(line(row))
+  console.log(markdownTable(['figure', 'value', 'unit', 'baseline', 'ratio', 'target', ''], rows))
 }
 // libp2p leaves timers behind after close; the figures are out.
 process.exit(0)

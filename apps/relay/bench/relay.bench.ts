@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { percentile } from '../../../test/support/bench-stats.ts'
+import { markdownTable } from '../../../test/support/bench-table.ts'
 
 const { values: flags } = parseArgs({
   options: {
@@ -307,20 +308,15 @@ async function main(): Promise<void> {
       )
     }
   } else {
-    process.stdout.write(
-      `\n${'t (s)'.padStart(6)} ${'cpu %'.padStart(6)} ${'rss MiB'.padStart(8)}\n`,
-    )
-    for (const { t, cpu, rss } of timeline) {
-      process.stdout.write(
-        `${String(t).padStart(6)} ${String(cpu).padStart(6)} ${String(rss).padStart(8)}\n`,
-      )
-    }
-    process.stdout.write(`\n${'figure'.padEnd(30)} ${'value'.padStart(10)}  unit       target\n`)
-    for (const { figure, value, unit, target } of figures) {
-      process.stdout.write(
-        `${figure.padEnd(30)} ${String(value).padStart(10)}  ${unit.padEnd(10)} ${target ?? '-'}\n`,
-      )
-    }
+    const timelineRows = timeline.map(({ t, cpu, rss }) => [String(t), String(cpu), String(rss)])
+    process.stdout.write(`\n${markdownTable(['t (s)', 'cpu %', 'rss MiB'], timelineRows, 0)}\n`)
+    const figureRows = figures.map(({ figure, value, unit, target }) => [
+      figure,
+      String(value),
+      unit,
+      target === null ? '' : String(target),
+    ])
+    process.stdout.write(`\n${markdownTable(['figure', 'value', 'unit', 'target'], figureRows)}\n`)
     const met = p99 < TARGET_P99_MS && lost === 0 && writes / duration >= 0.95 * PEERS * RATE
     process.stdout.write(
       `\n${met ? 'held' : 'NOT held'} (${MODE} writers): ${PEERS} peers x ${RATE} writes/s (p99 < ${TARGET_P99_MS} ms, no lost write, rate within 5%)\n`,

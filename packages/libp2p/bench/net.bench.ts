@@ -15,6 +15,7 @@ import {
 import type { GossipMessage } from '@mendsync/replica'
 import { multiaddr } from '@multiformats/multiaddr'
 import { percentile } from '../../../test/support/bench-stats.ts'
+import { markdownTable } from '../../../test/support/bench-table.ts'
 import { rawHandlers } from '../../../test/support/raw-handlers.ts'
 
 const json = process.argv.includes('--json')
@@ -241,15 +242,18 @@ if (json) {
   console.log(
     `net bench: ${PULLS} pulls per case, ${GOSSIPS} gossip messages to ${SUBSCRIBERS} peers`,
   )
-  console.table(
-    figures.map((figure) => ({
-      figure: figure.figure,
-      value: round(figure.value),
-      unit: figure.unit,
-      baseline: round(figure.baseline),
-      ratio: round(figure.ratio),
-      target: figure.target === null ? '' : `<= ${figure.target}`,
-    })),
+  console.log(
+    markdownTable(
+      ['figure', 'value', 'unit', 'baseline', 'ratio', 'target'],
+      figures.map((figure) => [
+        figure.figure,
+        round(figure.value),
+        figure.unit,
+        round(figure.baseline),
+        round(figure.ratio),
+        figure.target === null ? '' : `<= ${figure.target}`,
+      ]),
+    ),
   )
 }
 process.exit(0)

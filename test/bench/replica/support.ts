@@ -1,6 +1,7 @@
 // Helpers of the replica benchmark (`test/bench/replica.bench.ts`): statistics, figures, libp2p
 // peers on 127.0.0.1 (as `packages/libp2p/bench/net.bench.ts` sets them up), replicas on file
-// storage, and waits driven by the replicas' metric events.
+// storage, and waits driven by the replicas' metric events. The peers in their own processes
+// (`remote-peer.ts`) open theirs with these helpers too.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -31,6 +32,18 @@ export const SPACE = 'bench'
 
 /** Longer than any run: keeps timers (reconciliation delay, anti-entropy) out of measurements. */
 export const NEVER_MS = 60 * 60 * 1000
+
+/** The benchmark writes faster than gossip's default per-sender acceptance rate (20/s). */
+export const FAST_GOSSIP = { gossipRatePerSecond: 10_000, gossipBurst: 10_000 }
+
+/** Pull-only replicas whose divergence only the measured operation (or `sync()`) repairs. */
+export const PULL_ONLY = {
+  handoff: false,
+  reconcileDelayMs: NEVER_MS,
+  antiEntropyIntervalMs: NEVER_MS,
+  // The per-peer repair rate limit (default 50/s, a flood guard) would pace back-to-back reads.
+  repairRatePerSecond: 10_000,
+} as const
 
 /** One line of output (and of `--json`). */
 export interface Figure {
@@ -100,6 +113,13 @@ export async function startNetwork(
     ...node,
   })
   return await createLibp2pNetwork(libp2p, { stopNodeOnClose: true, ...options })
+}
+
+/** Where `network` listens: its first multiaddr, with `/p2p/<peer id>` (what `bootstrap` takes). */
+export function addressOf(network: Libp2pNetwork): string {
+  const address = network.node.getMultiaddrs()[0]?.toString()
+  if (address === undefined) throw new Error('bench: the peer listens nowhere')
+  return address.includes('/p2p/') ? address : `${address}/p2p/${network.peerId}`
 }
 
 export async function connect(from: Libp2pNetwork, to: Libp2pNetwork): Promise<void> {
@@ -253,16 +273,25 @@ function bytesEqual(x: Uint8Array | undefined, y: Uint8Array): boolean {
 }
 
 /** `a` knows `b` by gossip (its status lists `b` with a replica id). */
-export function knows(a: Peer, b: Peer): boolean {
-  return a.replica.status().peers.some((p) => p.peer === b.peerId && p.replicaId !== undefined)
+export function knows(a: Peer, b: { readonly peerId: PeerId }): boolean {
+  return knowsPeer(a.replica, b.peerId)
+}
+
+/** `replica`'s status lists `peer` with a replica id (it heard `peer`'s gossip). */
+export function knowsPeer(replica: Replica, peer: PeerId): boolean {
+  return replica.status().peers.some((p) => p.peer === peer && p.replicaId !== undefined)
 }
 
 /** `reader` has received `writer`'s current summary by gossip (so its latest hints). */
 export function heardLatest(reader: Peer, writer: Peer): boolean {
-  const summary = writer.replica.status().summary
+  return heard(reader, writer.peerId, writer.replica.status().summary)
+}
+
+/** `reader`'s status shows `summary` as `peer`'s last gossiped summary. */
+export function heard(reader: Peer, peer: PeerId, summary: Uint8Array): boolean {
   return reader.replica
     .status()
-    .peers.some((p) => p.peer === writer.peerId && bytesEqual(p.summary, summary))
+    .peers.some((p) => p.peer === peer && bytesEqual(p.summary, summary))
 }
 
 /** `a` and `b` hold the same keys and states (equal reconciliation summaries). */
