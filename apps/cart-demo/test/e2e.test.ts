@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateIdentity, peerIdOf } from '@mendsync/libp2p'
 import { type RelayHandle, startRelay } from '@mendsync/relay'
-import type { Browser, BrowserContext } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type DemoServer, serveDemo } from '../serve.js'
 import {
@@ -72,15 +72,23 @@ describe('cart demo in Chromium', () => {
 
   const at = (space: string, query = '') => `${server.url}?space=${space}${query}`
 
-  it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
-    // A relay address nothing listens on: the tabs only have each other.
+  /**
+   * Two tabs of one new profile in `space`, given a relay address nothing listens on, so that
+   * the tabs only have each other; waits until A leads and B follows.
+   */
+  async function twoTabsWithoutRelay(space: string): Promise<{ a: Page; b: Page }> {
     const nobody = `/ip4/127.0.0.1/tcp/9/ws/p2p/${peerIdOf(await generateIdentity())}`
-    const url = at('e2e-tabs', `&relay=${encodeURIComponent(nobody)}`)
+    const url = at(space, `&relay=${encodeURIComponent(nobody)}`)
     const context = await profile()
     const a = await openApp(context, url)
     const b = await openApp(context, url)
     await waitFor(a, 'tab A to lead', () => document.body.dataset.role === 'leader')
     await waitFor(b, 'tab B to follow', () => document.body.dataset.role === 'follower')
+    return { a, b }
+  }
+
+  it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
+    const { a, b } = await twoTabsWithoutRelay('e2e-tabs')
 
     // Both times are the pages' own clocks (one machine, one clock), from the click reaching tab
     // A to tab B drawing the line, so Playwright's wait before it clicks is not counted.
@@ -178,12 +186,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('keeps a quantity being typed while another tab changes the cart', async () => {
-    const nobody = `/ip4/127.0.0.1/tcp/9/ws/p2p/${peerIdOf(await generateIdentity())}`
-    const url = at('e2e-typing', `&relay=${encodeURIComponent(nobody)}`)
-    const context = await profile()
-    const a = await openApp(context, url)
-    const b = await openApp(context, url)
-    await waitFor(b, 'tab B to follow', () => document.body.dataset.role === 'follower')
+    const { a, b } = await twoTabsWithoutRelay('e2e-typing')
     await add(a, 'apple')
     await waitForCart(b, { apple: 1 })
     // Tab A starts typing a quantity, and before it presses Enter, tab B changes the cart.

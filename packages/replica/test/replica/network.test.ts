@@ -13,6 +13,18 @@ function isolateReadRepair(a: Node, b: Node) {
   b.faults.dropReconcile = true
 }
 
+/**
+ * A pair where `a` wrote `k` = `value` and `b` has heard of it by gossip, with read repair the
+ * only way for the value to reach `b`.
+ */
+async function divergedPair(value: unknown, options = {}) {
+  const { a, b } = await pair(options)
+  isolateReadRepair(a, b)
+  await a.replica.put('k', value)
+  await heardLatest(b, a)
+  return { a, b }
+}
+
 async function pair(options = {}) {
   cluster = new Cluster()
   const a = await cluster.add(options)
@@ -37,10 +49,7 @@ describe('replicas on a network', () => {
   })
 
   it("repairs a read with 'sync' in one round trip: the state, from the peer gossip says is ahead", async () => {
-    const { a, b } = await pair()
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'from-a')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('from-a')
     const pullsBefore = b.counts.pull
     const read = await b.replica.get('k', { repair: 'sync' })
     expect(read.value).toBe('from-a')
@@ -69,10 +78,7 @@ describe('replicas on a network', () => {
   })
 
   it("repairs in the background with 'async' and tells subscribers; 'none' stays local", async () => {
-    const { a, b } = await pair()
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'later')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('later')
     expect((await b.replica.get('k', { repair: 'none' })).value).toBeUndefined()
     const repaired = new Promise<string>((resolve) =>
       b.replica.subscribe('k', (c) => resolve(c.origin)),
@@ -114,10 +120,7 @@ describe('replicas on a network', () => {
   })
 
   it('returns within timeoutMs with the local value and names the peer that did not answer', async () => {
-    const { a, b } = await pair()
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'unreachable')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('unreachable')
     b.faults.hangPull = true
     const before = b.counts.pull
     // The peer never answers: this read resolves only because its timeout cuts the pull short.
@@ -130,10 +133,7 @@ describe('replicas on a network', () => {
   })
 
   it('retries a repair whose connection dropped, after a backoff, within the same read', async () => {
-    const { a, b } = await pair({ retryBaseMs: 5 })
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'after a retry')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('after a retry', { retryBaseMs: 5 })
     b.faults.failPulls = 1
     const before = b.counts.pull
     const read = await b.replica.get('k', { repair: 'sync' })
@@ -144,10 +144,7 @@ describe('replicas on a network', () => {
   })
 
   it('gives a failing repair up after retryAttempts and repairs on the next read', async () => {
-    const { a, b } = await pair({ retryBaseMs: 5, retryAttempts: 3 })
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'later')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('later', { retryBaseMs: 5, retryAttempts: 3 })
     b.faults.failPulls = 100
     const before = b.counts.pull
     const failed = await b.replica.get('k', { repair: 'sync' })
@@ -162,10 +159,7 @@ describe('replicas on a network', () => {
   })
 
   it('does not retry past the read timeout: the backoff would end after it', async () => {
-    const { a, b } = await pair({ retryBaseMs: 10_000 })
-    isolateReadRepair(a, b)
-    await a.replica.put('k', 'v')
-    await heardLatest(b, a)
+    const { a, b } = await divergedPair('v', { retryBaseMs: 10_000 })
     b.faults.failPulls = 1
     const before = b.counts.pull
     const read = await b.replica.get('k', { repair: 'sync', timeoutMs: 500 })
