@@ -495,7 +495,7 @@ export class FileStorage implements Storage {
     }
   }
 
-  /** Makes the batches of the open transaction durable (one fsync) and resolves their writes. */
+  /** Opens a transaction whose commit syncs as `durability` asks. */
   private begin(durability: Durability): void {
     if (durability !== this.level) {
       this.writer.exec(`PRAGMA synchronous = ${durability === 'strict' ? 'FULL' : 'NORMAL'}`)
@@ -504,6 +504,10 @@ export class FileStorage implements Storage {
     this.writer.exec('BEGIN IMMEDIATE')
   }
 
+  /**
+   * Makes the batches of the open transaction durable (one fsync, none if relaxed) and resolves
+   * their writes.
+   */
   private commit(): void {
     this.commitScheduled = false
     const waiting = this.waiting
