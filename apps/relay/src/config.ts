@@ -9,13 +9,17 @@ import type { Libp2pNetworkOptions } from '@mendsync/libp2p'
 import type { ReplicaTunables } from '@mendsync/replica'
 
 /** A space the relay serves, with its allowlist (absent: open to every peer). */
+/** One space the relay serves. */
 export interface RelaySpaceConfig {
+  /** The space's name (what peers join). */
   readonly name: string
   /** Peer ids allowed to read and write the space; everyone else is refused. Default: open. */
   readonly allow?: readonly string[]
 }
 
+/** How log lines are written: human-readable `text`, or one JSON object per line. */
 export type LogFormat = 'text' | 'json'
+/** The lowest level logged; `silent` logs nothing. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
 
 /** Network tunables a relay may set (see `Libp2pNetworkOptions` of @mendsync/libp2p). */
@@ -524,6 +528,7 @@ const FILE_ONLY: readonly { key: keyof RelayConfig; default: string; help: strin
   },
 ]
 
+/** What every option's environment variable starts with (see {@link envName}). */
 export const ENV_PREFIX = 'MENDSYNC_RELAY_'
 
 /** The environment variable of an option: MENDSYNC_RELAY_DATA_DIR for --data-dir. */

@@ -3,15 +3,22 @@
 // are printed above it.
 import type { LogFormat, LogLevel } from './config.js'
 
+/** Structured fields of a log line: `key=value` pairs in text, properties in JSON. */
 export type LogFields = Readonly<Record<string, unknown>>
 
+/** The relay's logger: leveled lines, a startup banner and a live progress line. */
 export interface Logger {
+  /** How lines are written: `text` (human-readable) or `json` (one object per line). */
   readonly format: LogFormat
   /** True when progress is shown as a live line (a terminal and the text format). */
   readonly live: boolean
+  /** Writes `message` and `fields` at that level, unless the level is below the threshold. */
   debug(message: string, fields?: LogFields): void
+  /** See {@link Logger.debug}. */
   info(message: string, fields?: LogFields): void
+  /** See {@link Logger.debug}. */
   warn(message: string, fields?: LogFields): void
+  /** See {@link Logger.debug}. */
   error(message: string, fields?: LogFields): void
   /**
    * Text format only: these lines instead of `message` + fields (a banner); JSON logs `message`
@@ -29,9 +36,13 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 }
 
+/** Options of {@link createLogger}. */
 export interface LoggerOptions {
+  /** `text` or `json`. Default `text`. */
   readonly format?: LogFormat
+  /** Lines below this level are dropped; `silent` drops all. Default `info`. */
   readonly level?: LogLevel
+  /** Where lines go. Default `process.stdout`. */
   readonly stream?: NodeJS.WritableStream
 }
 

@@ -18,6 +18,7 @@ export interface WireLimits {
   readonly maxKeyLength: number
 }
 
+/** The wire limits a network applies unless its options of the same names say otherwise. */
 export const DEFAULT_WIRE_LIMITS: WireLimits = {
   maxFrameBytes: 4 * 1024 * 1024,
   maxKeysPerFrame: 10_000,

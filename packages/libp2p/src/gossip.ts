@@ -48,6 +48,7 @@ export interface GossipLimits {
   readonly maxKeyLength: number
 }
 
+/** The gossip limits a network applies unless `Libp2pNetworkOptions.gossipLimits` overrides them. */
 export const DEFAULT_GOSSIP_LIMITS: GossipLimits = {
   maxGossipBytes: 64 * 1024,
   maxHints: 256,

@@ -60,8 +60,11 @@ import {
   serveRequests,
 } from './rpc.js'
 
+/** Protocol id of `pull`: keys in, their states or digests out. */
 export const PULL_PROTOCOL = '/mendsync/pull/1.0.0'
+/** Protocol id of `push`: causal states to join, acknowledged. */
 export const PUSH_PROTOCOL = '/mendsync/push/1.0.0'
+/** Protocol id of `reconcile`: a reconciliation session, then the differing keys' states. */
 export const RECONCILE_PROTOCOL = '/mendsync/reconcile/1.0.0'
 
 /** The gossipsub topic of a space. */

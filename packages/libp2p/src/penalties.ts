@@ -14,6 +14,7 @@ export interface PeerPenaltyOptions {
   readonly decayPerSecond?: number
   /** Most peers tracked. Default `4096`. */
   readonly capacity?: number
+  /** The clock, ms. Default `Date.now` (tests pass a fake one). */
   readonly now?: () => number
 }
 
@@ -25,6 +26,10 @@ interface Entry {
   reasons: Map<string, number>
 }
 
+/**
+ * Misbehaviour points per peer, decaying at `decayPerSecond`; a peer reaching `banThreshold` is
+ * banned for `banMs` and the {@link PeerPenalties.onBan} listeners are told.
+ */
 export class PeerPenalties {
   private readonly peers: BoundedMap<string, Entry>
   private readonly banThreshold: number
@@ -79,6 +84,7 @@ export class PeerPenalties {
     return new Map(this.peers.peek(peer)?.reasons ?? [])
   }
 
+  /** Whether `peer` is banned now. */
   isBanned(peer: string): boolean {
     const entry = this.peers.peek(peer)
     return entry !== undefined && entry.bannedUntil > this.now()

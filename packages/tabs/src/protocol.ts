@@ -40,6 +40,7 @@ export interface WireError {
   readonly code: MendsyncErrorCode | undefined
 }
 
+/** One replica metric's new value, sent from the leader tab to the others. */
 export type MetricEvent = { readonly name: keyof ReplicaMetricValues; readonly value: number }
 
 export type Body =

@@ -100,7 +100,9 @@ export interface TabsOptions {
   readonly tabId?: string
 }
 
+/** Default of `TabsOptions.requestTimeoutMs`: how long a follower waits for the leader. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000
+/** Default of `TabsOptions.recentWrites`: write ids remembered to apply each write once. */
 export const DEFAULT_RECENT_WRITES = 10_000
 const METRIC_FLUSH_MS = 20
 

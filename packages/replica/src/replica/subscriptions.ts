@@ -15,6 +15,7 @@ export interface Change {
 /** What to watch: one key, or every key with a prefix (`''`: every key). */
 export type SubscriptionTarget = string | { readonly prefix: string }
 
+/** Called after each persisted change of a subscribed key; must not throw (errors are reported). */
 export type ChangeListener = (change: Change) => void
 
 /** Routes changes to the listeners of their key and of every matching prefix. */

@@ -29,6 +29,7 @@ export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+/** Throws `INVALID_ARGUMENT` (prefixed with `where`) unless `namespace` is `values` or `meta`. */
 export function assertNamespace(namespace: unknown, where: string): asserts namespace is Namespace {
   if (namespace !== 'values' && namespace !== 'meta') {
     throw invalidArgument(
@@ -71,6 +72,7 @@ export function keyProblem(key: unknown): string | undefined {
   return undefined
 }
 
+/** Throws `INVALID_ARGUMENT` (prefixed with `where`) unless `key` is a valid key. */
 export function assertKey(key: unknown, where: string): asserts key is string {
   const problem = keyProblem(key)
   if (problem !== undefined) throw invalidArgument(`${where} ${problem}`)
@@ -92,6 +94,7 @@ export function valueProblem(value: unknown): string | undefined {
   return undefined
 }
 
+/** Throws `INVALID_ARGUMENT` (prefixed with `where`) unless `value` is a valid value. */
 export function assertValue(value: unknown, where: string): asserts value is Uint8Array {
   const problem = valueProblem(value)
   if (problem !== undefined) throw invalidArgument(`${where} ${problem}`)
