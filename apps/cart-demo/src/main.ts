@@ -244,7 +244,8 @@ class CartApp {
    * Updates the drawn list in place, one element per line (keyed by sku), rather than redrawing
    * it: a change arriving from another tab or peer while someone types a quantity must not
    * replace the input under their cursor. A focused quantity input keeps what is typed until it
-   * is committed (Enter, leaving it) or abandoned (Escape); everything else (the line's `data-qty`, its price, the total) shows the cart.
+   * is committed (Enter, leaving it) or abandoned (Escape); everything else (the line's
+   * `data-qty`, its price, the total) shows the cart.
    */
   #renderCart(): void {
     const list = element('#cart')

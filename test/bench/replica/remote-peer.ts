@@ -4,7 +4,13 @@
 //   node test/bench/replica/remote-peer.ts '<RemoteOptions as JSON>'
 // It listens on 127.0.0.1 only and dials the `bootstrap` peers at start.
 import type { Libp2pNetwork } from '@mendsync/libp2p'
-import type { RemoteMessage, RemoteOptions, RemoteRequest } from './remote.ts'
+import {
+  fromBase64,
+  type RemoteMessage,
+  type RemoteOptions,
+  type RemoteRequest,
+  toBase64,
+} from './remote.ts'
 import {
   addressOf,
   closePeers,
@@ -16,13 +22,13 @@ import {
   rawHandlers,
   SPACE,
   startNetwork,
+  waitFor,
 } from './support.ts'
 
 const options = JSON.parse(process.argv[2] ?? '') as RemoteOptions
 const send = (message: RemoteMessage) => {
   if (process.connected) process.send?.(message)
 }
-const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64')
 
 // The bench process went away (even killed): this peer must not outlive it.
 process.on('disconnect', () => process.exit(1))
@@ -47,24 +53,6 @@ function replicaOf({ peer }: Opened): Peer {
   return peer
 }
 
-function waitKnows(peer: Peer, peerId: string, waitMs: number): Promise<boolean> {
-  if (knowsPeer(peer.replica, peerId)) return Promise.resolve(true)
-  return new Promise((resolve) => {
-    const finish = (known: boolean) => {
-      stop()
-      clearInterval(interval)
-      clearTimeout(timer)
-      resolve(known)
-    }
-    const check = () => {
-      if (knowsPeer(peer.replica, peerId)) finish(true)
-    }
-    const stop = peer.replica.onMetric(check)
-    const interval = setInterval(check, 20)
-    const timer = setTimeout(() => finish(false), waitMs)
-  })
-}
-
 async function handle(opened: Opened, request: RemoteRequest): Promise<unknown> {
   switch (request.op) {
     case 'address':
@@ -79,14 +67,18 @@ async function handle(opened: Opened, request: RemoteRequest): Promise<unknown> 
       await opened.peer.replica.settled()
       return toBase64(opened.peer.replica.status().summary)
     }
-    case 'knows':
-      return waitKnows(replicaOf(opened), request.peerId, request.waitMs)
+    case 'knows': {
+      const { replica } = replicaOf(opened)
+      const what = `peer ${request.peerId}'s gossip`
+      await waitFor(what, () => knowsPeer(replica, request.peerId), [replica], request.waitMs)
+      return null
+    }
     case 'get-stored': {
       const [state] = await replicaOf(opened).storage.get('values', [request.key])
       return state === undefined ? null : toBase64(state)
     }
     case 'serve': {
-      const state = new Uint8Array(Buffer.from(request.state, 'base64'))
+      const state = fromBase64(request.state)
       await opened.network.join(SPACE, rawHandlers(new Map([['state', state]])))
       return null
     }

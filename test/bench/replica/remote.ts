@@ -35,7 +35,7 @@ export type RemoteRequest =
    * it changes after a put too, when the reader's write-back of a repair reaches the peer.
    */
   | { readonly op: 'settled' }
-  /** → whether its replica's status lists `peerId` with a replica id, waiting up to `waitMs`. */
+  /** → once its replica's status lists `peerId` with a replica id; an error after `waitMs`. */
   | { readonly op: 'knows'; readonly peerId: PeerId; readonly waitMs: number }
   /** → the stored state of `key` (`null` when absent). */
   | { readonly op: 'get-stored'; readonly key: string }
@@ -161,9 +161,9 @@ export class RemotePeer {
     if (summary !== null) this.summary = fromBase64(summary)
   }
 
-  /** Whether the peer's replica knows `peerId` (by gossip), waiting up to `waitMs`. */
-  knows(peerId: PeerId, waitMs: number): Promise<boolean> {
-    return this.request<boolean>({ op: 'knows', peerId, waitMs }, waitMs + REQUEST_TIMEOUT_MS)
+  /** Resolves once the peer's replica knows `peerId` (by gossip); rejects after `waitMs`. */
+  async knows(peerId: PeerId, waitMs: number): Promise<void> {
+    await this.request({ op: 'knows', peerId, waitMs }, waitMs + REQUEST_TIMEOUT_MS)
   }
 
   /** The stored state of `key`. */
@@ -202,10 +202,8 @@ export class RemotePeers {
   private readonly killAll = () => {
     for (const peer of this.peers) peer.kill()
   }
-  private readonly interrupted = () => {
-    this.killAll()
-    process.exit(130)
-  }
+  // The `exit` listener kills the peers.
+  private readonly interrupted = () => process.exit(130)
 
   constructor() {
     this.failed = new Promise<never>((_, reject) => {
