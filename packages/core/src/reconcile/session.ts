@@ -6,6 +6,7 @@
 // replaces the symbols when it is cheaper or when a decode fails its check.
 
 import { MendsyncError } from '../errors.js'
+import { randomUint32 } from '../toolbox/random-id.js'
 import { Decoder } from './decoder.js'
 import { Observations } from './estimate.js'
 import { bytesHash32 } from './hash.js'
@@ -191,7 +192,7 @@ export class ReconcileSession {
     const tag = options.tag
     if (tag !== undefined && (!Number.isInteger(tag) || tag < 0 || tag > 0xffffffff))
       throw new MendsyncError('INVALID_ARGUMENT', 'tag must be a 32-bit unsigned integer')
-    this.#tag = tag ?? randomTag()
+    this.#tag = tag ?? randomUint32()
     this.#internals = treeInternals(tree)
     this.#journal = this.#internals.openJournal()
     this.#myCount = tree.size
@@ -833,11 +834,4 @@ export class ReconcileSession {
     this.#inIds = null
     return this.#startDone(differing, theirs, differing.length, mineLanes)
   }
-}
-
-function randomTag(): number {
-  const c = (globalThis as { crypto?: { getRandomValues?: (a: Uint32Array) => Uint32Array } })
-    .crypto
-  if (c?.getRandomValues) return c.getRandomValues(new Uint32Array(1))[0]!
-  return Math.floor(Math.random() * 2 ** 32)
 }

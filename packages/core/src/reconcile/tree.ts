@@ -8,6 +8,7 @@
 // so a reconciliation with a small difference costs O(symbols), not O(N).
 
 import { MendsyncError } from '../errors.js'
+import { lowerBound, upperBound } from '../toolbox/lower-bound.js'
 import {
   bytesHash32,
   type IdOut,
@@ -91,30 +92,6 @@ const NO_IDS = new Int32Array(0)
 
 function newLeaf(keys: string[]): Node {
   return new Node(true, keys, new Int32Array(2 * (LEAF_MAX + 1)), [], keys.length)
-}
-
-/** First index i with keys[i] >= key. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid]! < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
-
-/** First index i with keys[i] > key. */
-function upperBound(keys: readonly string[], key: string): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid]! <= key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 /** Fingerprint lanes of one item, or a sum of items. */
