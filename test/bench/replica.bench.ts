@@ -31,11 +31,11 @@
 // Figure names are stable.
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
+import { markdownTable } from '@mendsync/bench'
 import { decodeValue, readRegister, valueKind } from '@mendsync/core'
 import type { Libp2pNetwork } from '@mendsync/libp2p'
 import { openReplica } from '@mendsync/replica'
 import { openFileStorage } from '@mendsync/storage-file'
-import { markdownTable } from '../support/bench-table.ts'
 import { type RemotePeer, RemotePeers } from './replica/remote.ts'
 import {
   acrossRuns,

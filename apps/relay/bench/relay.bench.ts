@@ -17,8 +17,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { percentile } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
+import { markdownTable, percentile } from '@mendsync/bench'
 
 const { values: flags } = parseArgs({
   options: {

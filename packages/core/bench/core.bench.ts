@@ -6,6 +6,8 @@
 // Imports `@mendsync/core` from `dist` (build first). `--json` prints one JSON line per figure:
 // {"bench":"core","figure":...,"value":...,"unit":...,"baseline":...,"ratio":...,"target":...}
 // Figure names are stable. Each figure is the median of several timed batches after a warm-up.
+
+import { markdownTable } from '@mendsync/bench'
 import {
   type CausalValue,
   cartAdd,
@@ -19,7 +21,6 @@ import {
   readCart,
   stateHash,
 } from '@mendsync/core'
-import { markdownTable } from '../../../test/support/bench-table.ts'
 
 const args = new Set(process.argv.slice(2))
 const JSON_OUTPUT = args.has('--json')

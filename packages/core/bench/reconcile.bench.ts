@@ -16,9 +16,8 @@
 
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import { markdownTable, median } from '@mendsync/bench'
 import { ReconcileSession, ReconcileTree, summariesEqual } from '@mendsync/core'
-import { median } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

@@ -4,6 +4,8 @@
 //  - gossip delivery latency, p50/p99, from one peer to 10 peers through one relay-configured
 //    Node peer (every peer is connected to the relay only).
 // Runs on the built packages (`tsc -b` first); all peers live in this process on 127.0.0.1.
+
+import { markdownTable, percentile } from '@mendsync/bench'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -14,8 +16,6 @@ import {
 } from '@mendsync/libp2p'
 import type { GossipMessage } from '@mendsync/replica'
 import { multiaddr } from '@multiformats/multiaddr'
-import { percentile } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
 import { rawHandlers } from '../../../test/support/raw-handlers.ts'
 
 const json = process.argv.includes('--json')

@@ -20,8 +20,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { median } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
+import { markdownTable, median } from '@mendsync/bench'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {

@@ -9,8 +9,7 @@
 // browser (default /usr/bin/chromium).
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { median } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
+import { markdownTable, median } from '@mendsync/bench'
 import { benchArgs, bundlePage, openBenchPage } from '../../../test/support/browser-bench.ts'
 import type { FigureConfig, FigureResult } from './page.ts'
 

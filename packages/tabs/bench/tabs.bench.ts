@@ -14,8 +14,7 @@
 // reported, not an error: the exit code is 0.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { median, percentile } from '../../../test/support/bench-stats.ts'
-import { markdownTable } from '../../../test/support/bench-table.ts'
+import { markdownTable, median, percentile } from '@mendsync/bench'
 import { benchArgs, bundlePage, openBenchPage } from '../../../test/support/browser-bench.ts'
 import type { LatencyConfig } from './page.ts'
 

@@ -4,6 +4,7 @@
 // (`remote-peer.ts`) open theirs with these helpers too.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { percentile } from '@mendsync/bench'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -22,7 +23,6 @@ import {
   type Storage,
 } from '@mendsync/replica'
 import { type FileStorage, openFileStorage } from '@mendsync/storage-file'
-import { percentile } from '../../support/bench-stats.ts'
 
 export { rawHandlers } from '../../support/raw-handlers.ts'
 export { percentile }
