@@ -1,15 +1,14 @@
 // The convergence checker must be able to fail: run against deliberately broken components, it
 // finds a counterexample (and shows what went wrong).
-import {
-  MemoryStorage,
-  type MemoryStore,
-  type Mutation,
-  type Namespace,
-  type Network,
-  type ScanOptions,
-  type Storage,
-  type WriteBatch,
-} from '@mendsync/replica'
+import { MemoryStorage, type MemoryStore } from '@mendsync/replica'
+import type {
+  Mutation,
+  Namespace,
+  Network,
+  ScanOptions,
+  Storage,
+  WriteBatch,
+} from '@mendsync/replica/adapter'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { convergenceProperty } from './property.js'

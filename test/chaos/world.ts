@@ -33,8 +33,6 @@ import {
   writeRegister,
 } from '@mendsync/core'
 import {
-  createInProcessHub,
-  type InProcessHub,
   MemoryStorage,
   MemoryStore,
   type Network,
@@ -43,9 +41,13 @@ import {
   type ReadResult,
   type RepairMode,
   type Replica,
-  type ScheduledMessage,
   type Storage,
 } from '@mendsync/replica'
+import {
+  createInProcessHub,
+  type InProcessHub,
+  type ScheduledMessage,
+} from '@mendsync/replica/testing'
 import { vi } from 'vitest'
 import { dotKey, liveEntries, Model, type OpRecord } from './model.js'
 

@@ -1,4 +1,10 @@
-import type { KeyState, PeerId, PullMode, PullResult, SpaceHandlers } from '@mendsync/replica'
+import type {
+  KeyState,
+  PeerId,
+  PullMode,
+  PullResult,
+  SpaceHandlers,
+} from '@mendsync/replica/adapter'
 
 /**
  * Plain space handlers (no replica) that answer pulls from `values`: the raw-pull baseline of the

@@ -27,7 +27,8 @@ import {
   type Libp2pNetwork,
   spaceTopic,
 } from '@mendsync/libp2p'
-import { MemoryStorage, openReplica, type Replica, type SpaceHandlers } from '@mendsync/replica'
+import { MemoryStorage, openReplica, type Replica } from '@mendsync/replica'
+import type { SpaceHandlers } from '@mendsync/replica/adapter'
 
 interface Init {
   readonly op: 'init'

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeValue, emptyValue, encodeValue, valueEquals, writeRegister } from '@mendsync/core'
 import { createLibp2pNetwork, createNodeLibp2p, generateIdentity } from '@mendsync/libp2p'
-import type { KeyState, SpaceChannel } from '@mendsync/replica'
+import type { KeyState, SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {

@@ -14,7 +14,7 @@ import {
   type Libp2pNetworkOptions,
   type NodeLibp2pOptions,
 } from '@mendsync/libp2p'
-import type { GossipMessage } from '@mendsync/replica'
+import type { GossipMessage } from '@mendsync/replica/adapter'
 import { multiaddr } from '@multiformats/multiaddr'
 import { rawHandlers } from '../../../test/support/raw-handlers.ts'
 

@@ -5,7 +5,7 @@
 
 import type { Dot } from '@mendsync/core'
 import { MendsyncError } from '@mendsync/core'
-import type { KeyState, PullMode } from '@mendsync/replica'
+import type { KeyState, PullMode } from '@mendsync/replica/adapter'
 import { decode, encode } from 'cborg'
 
 /** Limits every decoder enforces. All are counts or lengths of peer input. */

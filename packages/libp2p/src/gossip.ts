@@ -18,7 +18,7 @@
 // cannot be rebuilt: the receiver ignores deltas until the next full vector, which the sender
 // sends every `fullVectorEvery` messages (and whenever a delta would not be smaller).
 import { MendsyncError } from '@mendsync/core'
-import { type GossipMessage, type Hint, MAX_SUMMARY_BYTES } from '@mendsync/replica'
+import { type GossipMessage, type Hint, MAX_SUMMARY_BYTES } from '@mendsync/replica/adapter'
 import {
   asArray,
   asBytes,

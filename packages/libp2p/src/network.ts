@@ -30,7 +30,7 @@ import {
   type SpaceChannel,
   type SpaceEvents,
   type SpaceHandlers,
-} from '@mendsync/replica'
+} from '@mendsync/replica/adapter'
 import {
   asPullResults,
   chunkStates,

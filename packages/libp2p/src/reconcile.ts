@@ -11,14 +11,15 @@
 //
 // Session messages are opaque bytes. Every frame is validated; an error frame carries a code.
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import type {
-  KeyState,
-  ReconcileDriver,
-  ReconcileOutcome,
-  ReconcileResponder,
-  ReconcileSessionLike,
-} from '@mendsync/replica'
-import { describeHandlerError, remoteError } from '@mendsync/replica'
+import {
+  describeHandlerError,
+  type KeyState,
+  type ReconcileDriver,
+  type ReconcileOutcome,
+  type ReconcileResponder,
+  type ReconcileSessionLike,
+  remoteError,
+} from '@mendsync/replica/adapter'
 import {
   chunkStates,
   decodeReconcileFrame,

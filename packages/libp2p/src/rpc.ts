@@ -5,7 +5,7 @@
 // all busy (so a fast sender is slowed by the stream's flow control rather than buffered).
 import type { Connection, PeerId as Libp2pPeerId, Stream } from '@libp2p/interface'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import { describeHandlerError } from '@mendsync/replica'
+import { describeHandlerError } from '@mendsync/replica/adapter'
 import { lpStream } from 'it-length-prefixed-stream'
 import { decodeReply, encodeError, encodeReply, type Reply, type WireLimits } from './codec.js'
 import { Slots } from './limits.js'

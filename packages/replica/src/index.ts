@@ -1,4 +1,23 @@
-export { Emitter, reportListenerError } from './emitter.js'
-export * from './network/index.js'
-export * from './replica/index.js'
-export * from './storage/index.js'
+// `@mendsync/replica`: the engine as an application uses it. Adapter authors take the Storage
+// and Network contracts from `@mendsync/replica/adapter`; tests take the in-process network,
+// fakes and acceptance suites from `@mendsync/replica/testing`.
+export type { Network, PeerId } from './network/types.js'
+export type { Change, ChangeListener, ChangeOrigin, SubscriptionTarget } from './replica/change.js'
+export { type Histogram, LATENCY_BUCKETS_MS, type ReplicaMetricValues } from './replica/metrics.js'
+export {
+  DEFAULT_REPLICA_OPTIONS,
+  type PeerSelection,
+  type ReadOptions,
+  type RepairMode,
+  type ReplicaTunables,
+} from './replica/options.js'
+export type { BreakerState } from './replica/repair/circuit-breaker.js'
+export { openReplica, Replica } from './replica/replica.js'
+export type { CartHandle, PeerStatus, ReplicaOptions, ReplicaStatus } from './replica/types.js'
+export type { ReadResult, RepairReport, ValueKindView } from './replica/views.js'
+export {
+  MemoryStorage,
+  type MemoryStorageOptions,
+  MemoryStore,
+} from './storage/memory-storage.js'
+export type { Durability, Storage } from './storage/types.js'

@@ -24,7 +24,7 @@ import {
   type Storage,
   storageClosed,
   type WriteBatch,
-} from '@mendsync/replica'
+} from '@mendsync/replica/adapter'
 import {
   checkHeader,
   configure,

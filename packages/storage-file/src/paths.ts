@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { MendsyncError } from '@mendsync/core'
-import { loneSurrogateIndex } from '@mendsync/replica'
+import { loneSurrogateIndex } from '@mendsync/replica/adapter'
 
 /** File name extension of a space's database. */
 export const FILE_EXTENSION = '.sqlite'

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { scanAll } from '@mendsync/replica'
+import { scanAll } from '@mendsync/replica/adapter'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openFileStorage } from '../src/index.js'
 import { CRASH_SPACE, pad, payload } from './fixtures/crash-batch.ts'

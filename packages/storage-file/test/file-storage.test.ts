@@ -11,7 +11,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { decodeKey, type Mutation } from '@mendsync/replica'
+import { decodeKey, type Mutation } from '@mendsync/replica/adapter'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   FileStorage,

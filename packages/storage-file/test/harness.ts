@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { encodeKey, type Namespace } from '@mendsync/replica'
+import { encodeKey, type Namespace } from '@mendsync/replica/adapter'
 import { TABLES } from '../src/index.js'
 
 export function temporaryDirectory(): { directory: string; remove(): void } {

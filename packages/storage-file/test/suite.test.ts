@@ -1,4 +1,4 @@
-import type { Namespace } from '@mendsync/replica'
+import type { Namespace } from '@mendsync/replica/adapter'
 import { runStorageAdapterTests } from '@mendsync/replica/testing'
 import { type FileStorage, openFileStorage } from '../src/index.js'
 import { damageRecord, temporaryDirectory } from './harness.js'

@@ -15,7 +15,7 @@ import {
   type Storage,
   storageClosed,
   type WriteBatch,
-} from '@mendsync/replica'
+} from '@mendsync/replica/adapter'
 import { deleteDB, type IDBPDatabase, openDB, unwrap } from 'idb'
 
 /**

@@ -2,7 +2,7 @@
 // cover what is specific to IndexedDB (connections, versionchange, blocking, raw corruption)
 // plus the Storage contract until the shared acceptance suite is hooked up.
 import { isMendsyncError, type MendsyncErrorCode } from '@mendsync/core'
-import { MIN_SCAN_PAGE_BYTES, type Namespace, type Storage } from '@mendsync/replica'
+import { MIN_SCAN_PAGE_BYTES, type Namespace, type Storage } from '@mendsync/replica/adapter'
 import { openDB } from 'idb'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {

@@ -1,6 +1,6 @@
 // The storage test harness for IndexedDB, shared by the Node (fake-indexeddb) and the Chromium
 // test files: a fresh database per test, `corrupt` damages bytes through a raw connection.
-import type { Namespace, Storage } from '@mendsync/replica'
+import type { Namespace, Storage } from '@mendsync/replica/adapter'
 import type { StorageTestHarness } from '@mendsync/replica/testing'
 import { openDB } from 'idb'
 import { deleteIdbStorage, type IdbStorageOptions, openIdbStorage } from '../src/index.js'

@@ -3,7 +3,7 @@
 // leaves the record behind, so the next leader acknowledges the follower's retry instead of
 // applying the write a second time.
 import { contextMax, decodeValue, type ReplicaId } from '@mendsync/core'
-import type { Mutation, Storage, WriteBatch } from '@mendsync/replica'
+import type { Mutation, Storage, WriteBatch } from '@mendsync/replica/adapter'
 
 /** Meta keys of the journal's records (the engine's own meta keys never start with it). */
 export const JOURNAL_PREFIX = 'tabs/write/'

@@ -2,7 +2,8 @@
 // manager (exclusive mode, ifAvailable, abort signals, and a crash that drops a tab's locks the way
 // a closed tab's are released), and one IndexedDB-like store that every leader reopens.
 import { MendsyncError } from '@mendsync/core'
-import { MemoryStorage, MemoryStore, type Storage, type WriteBatch } from '@mendsync/replica'
+import { MemoryStorage, MemoryStore } from '@mendsync/replica'
+import type { Storage, WriteBatch } from '@mendsync/replica/adapter'
 import type { TabChannel, TabLocks } from '../src/index.js'
 
 interface Waiter {

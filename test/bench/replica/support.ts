@@ -13,15 +13,8 @@ import {
   type Libp2pNetworkOptions,
   type NodeLibp2pOptions,
 } from '@mendsync/libp2p'
-import {
-  type Network,
-  openReplica,
-  type PeerId,
-  type Replica,
-  type ReplicaOptions,
-  type SpaceChannel,
-  type Storage,
-} from '@mendsync/replica'
+import { openReplica, type Replica, type ReplicaOptions } from '@mendsync/replica'
+import type { Network, PeerId, SpaceChannel, Storage } from '@mendsync/replica/adapter'
 import { type FileStorage, openFileStorage } from '@mendsync/storage-file'
 
 export { rawHandlers } from '../../support/raw-handlers.ts'

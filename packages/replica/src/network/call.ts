@@ -32,7 +32,6 @@ export async function runCall<T>(
 
   const controller = new AbortController()
   const { promise: aborted, reject } = rejecter()
-  aborted.catch(() => {})
   const fail = (error: MendsyncError): void => {
     if (controller.signal.aborted) return
     controller.abort(error)
@@ -48,9 +47,8 @@ export async function runCall<T>(
   userSignal?.addEventListener('abort', onUser, { once: true })
   closeSignal.addEventListener('abort', onClose, { once: true })
   try {
-    const running = work(controller.signal)
-    running.catch(() => {})
-    return await Promise.race([running, aborted])
+    // Both promises are raced at once, which handles whichever of them rejects second.
+    return await Promise.race([work(controller.signal), aborted])
   } finally {
     clearTimeout(timer)
     userSignal?.removeEventListener('abort', onUser)
@@ -138,12 +136,14 @@ export function copyGossipMessage(message: GossipMessage): GossipMessage {
   }
 }
 
-/** A promise that only rejects, with its reject function (no `Promise.withResolvers` in ES2023). */
+/**
+ * A promise that only rejects, with its reject function (no `Promise.withResolvers` in ES2023).
+ * Race it in the same tick it is created: the race is what handles its rejection.
+ */
 export function rejecter(): { promise: Promise<never>; reject: (reason: unknown) => void } {
   let reject!: (reason: unknown) => void
   const promise = new Promise<never>((_resolve, rejectPromise) => {
     reject = rejectPromise
   })
-  promise.catch(() => {})
   return { promise, reject }
 }

@@ -1,3 +1,4 @@
+import type { Logger } from '@mendsync/core/toolbox'
 import { Emitter } from '../emitter.js'
 
 /** Bucket upper bounds (ms) of the latency histograms, Prometheus-style (cumulative on export). */
@@ -85,7 +86,12 @@ export class ReplicaMetrics {
     gossip_sent: 0,
     gossip_received: 0,
   }
-  private readonly emitter = new Emitter<MetricEvents>()
+  private readonly emitter: Emitter<MetricEvents>
+
+  /** @param logger where a throwing metric listener is reported. */
+  constructor(logger?: Logger) {
+    this.emitter = new Emitter(logger)
+  }
 
   add(name: CounterName, amount = 1): void {
     this.set(name, this.values[name] + amount)

@@ -1,4 +1,5 @@
 import { MendsyncError } from '@mendsync/core'
+import { lowerBound } from '@mendsync/core/toolbox'
 import { corruptRecord, recordChecksum } from './integrity.js'
 import type { Entry, Namespace, ScanOptions, ScanPage, Storage, WriteBatch } from './types.js'
 import { MIN_SCAN_PAGE_BYTES } from './types.js'
@@ -226,16 +227,4 @@ function verified(namespace: Namespace, key: string, record: StoredRecord): Uint
     throw corruptRecord('memory storage', namespace, key)
   }
   return record.bytes.slice()
-}
-
-/** Index of the first key `>= key` in sorted `keys`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid]! < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

@@ -1,8 +1,8 @@
 // What the in-process hub adds beyond the Network contract: automatic links, partitions that
 // heal, gossip forwarded through peers of the space, and a configurable latency.
 import { isMendsyncError } from '@mendsync/core'
-import { createInProcessHub, type SpaceChannel } from '@mendsync/replica'
-import { FakeSpaceStore, text } from '@mendsync/replica/testing'
+import type { SpaceChannel } from '@mendsync/replica/adapter'
+import { createInProcessHub, FakeSpaceStore, text } from '@mendsync/replica/testing'
 import { describe, expect, it } from 'vitest'
 
 async function settle(ms = 5): Promise<void> {

@@ -1,8 +1,12 @@
 // The in-process hub's delivery hook: with `schedule`, every gossip message and every leg of a
 // call waits for the test to deliver or drop it (the chaos checker in test/chaos drives it).
 import { isMendsyncError } from '@mendsync/core'
-import { createInProcessHub, type ScheduledMessage } from '@mendsync/replica'
-import { FakeSpaceStore, text } from '@mendsync/replica/testing'
+import {
+  createInProcessHub,
+  FakeSpaceStore,
+  type ScheduledMessage,
+  text,
+} from '@mendsync/replica/testing'
 import { describe, expect, it } from 'vitest'
 
 /** A hub whose messages queue up until the test takes them. */

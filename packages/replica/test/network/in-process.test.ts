@@ -1,6 +1,5 @@
 import type { Network } from '@mendsync/replica'
-import { createInProcessHub } from '@mendsync/replica'
-import { runNetworkAdapterTests } from '@mendsync/replica/testing'
+import { createInProcessHub, runNetworkAdapterTests } from '@mendsync/replica/testing'
 
 runNetworkAdapterTests(
   async () => {

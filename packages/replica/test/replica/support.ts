@@ -1,17 +1,13 @@
 import { MendsyncError } from '@mendsync/core'
 import {
-  createInProcessHub,
-  type InProcessHub,
   MemoryStorage,
   MemoryStore,
-  type Network,
   openReplica,
-  type PeerId,
   type Replica,
   type ReplicaOptions,
-  type SpaceChannel,
-  type Storage,
 } from '@mendsync/replica'
+import type { Network, PeerId, SpaceChannel, Storage } from '@mendsync/replica/adapter'
+import { createInProcessHub, type InProcessHub } from '@mendsync/replica/testing'
 
 /** Which calls of a wrapped channel fail, decided per call by the test. */
 export interface Faults {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { MemoryStorage } from '@mendsync/replica'
 import {
   crc32,
   DEFAULT_SCAN_LIMIT,
@@ -6,7 +6,6 @@ import {
   encodeKey,
   inScanRange,
   loneSurrogateIndex,
-  MemoryStorage,
   prefixEnd,
   prepareBatch,
   prepareScan,
@@ -14,7 +13,8 @@ import {
   type ScanPage,
   type Storage,
   scanAll,
-} from '../../src/storage/index.js'
+} from '@mendsync/replica/adapter'
+import { describe, expect, it } from 'vitest'
 
 const text = (s: string) => new TextEncoder().encode(s)
 

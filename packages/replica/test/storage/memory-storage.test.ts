@@ -1,6 +1,7 @@
+import { MemoryStorage, MemoryStore } from '@mendsync/replica'
+import type { Namespace } from '@mendsync/replica/adapter'
+import { runStorageAdapterTests } from '@mendsync/replica/testing'
 import { describe, expect, it } from 'vitest'
-import { MemoryStorage, MemoryStore, type Namespace } from '../../src/storage/index.js'
-import { runStorageAdapterTests } from '../../src/testing/index.js'
 
 runStorageAdapterTests(
   async () => {

@@ -1,5 +1,7 @@
 import { MendsyncError, type ReplicaId } from '@mendsync/core'
-import type { Mutation, Storage } from '../storage/types.js'
+import { BoundedMap } from '@mendsync/core/toolbox'
+import { scanAll } from '../../storage/scan-all.js'
+import type { Mutation, Storage } from '../../storage/types.js'
 
 const LOG_PREFIX = 'log/'
 const ACK_PREFIX = 'ack/'
@@ -86,7 +88,8 @@ function encodeSeq(seq: number): Uint8Array {
  */
 export class ChangeLog {
   private readonly entries: LogEntry[] = []
-  private readonly acks = new Map<ReplicaId, number>()
+  /** One cursor per known peer; past `maxPeers` the stalest is forgotten (see {@link track}). */
+  private readonly acks: BoundedMap<ReplicaId, number>
   /** Reserved records whose batch has not committed yet. */
   private readonly inFlight = new Set<number>()
   /** Records a reserved batch removes once it commits. */
@@ -95,35 +98,20 @@ export class ChangeLog {
   private head = 0
   private readonly maxEntries: number
   private readonly maxAgeMs: number
-  private readonly maxPeers: number
 
   constructor(options: { maxEntries: number; maxAgeMs: number; maxPeers: number }) {
     this.maxEntries = options.maxEntries
     this.maxAgeMs = options.maxAgeMs
-    this.maxPeers = options.maxPeers
+    this.acks = new BoundedMap(options.maxPeers)
   }
 
   /** Loads the log and the cursors persisted in `storage`'s meta keyspace. */
   async load(storage: Storage): Promise<void> {
-    for (const [prefix, apply] of [
-      [LOG_PREFIX, (key: string, value: Uint8Array) => this.entries.push(decodeEntry(key, value))],
-      [
-        ACK_PREFIX,
-        (key: string, value: Uint8Array) =>
-          this.acks.set(key.slice(ACK_PREFIX.length), readSeq(key, value)),
-      ],
-    ] as const) {
-      let after: string | undefined
-      for (;;) {
-        const page = await storage.scan({
-          namespace: 'meta',
-          prefix,
-          ...(after === undefined ? {} : { after }),
-        })
-        for (const entry of page.entries) apply(entry.key, entry.value)
-        if (page.cursor === undefined) break
-        after = page.cursor
-      }
+    for await (const entry of scanAll(storage, { namespace: 'meta', prefix: LOG_PREFIX })) {
+      this.entries.push(decodeEntry(entry.key, entry.value))
+    }
+    for await (const entry of scanAll(storage, { namespace: 'meta', prefix: ACK_PREFIX })) {
+      this.acks.set(entry.key.slice(ACK_PREFIX.length), readSeq(entry.key, entry.value))
     }
     const last = this.entries.at(-1)
     this.head = Math.max(last?.seq ?? 0, ...this.acks.values())
@@ -183,7 +171,8 @@ export class ChangeLog {
   track(replica: ReplicaId): Mutation[] {
     if (this.acks.has(replica)) return []
     const mutations: Mutation[] = []
-    if (this.acks.size >= this.maxPeers) {
+    if (this.acks.capacity > 0 && this.acks.size >= this.acks.capacity) {
+      // The cursor the map is about to evict: its record goes in the same batch.
       const evicted = this.acks.keys().next().value as ReplicaId
       this.acks.delete(evicted)
       mutations.push({ key: ACK_PREFIX + evicted, value: null })
@@ -200,7 +189,7 @@ export class ChangeLog {
 
   /** What `replica` has not acknowledged yet (its changes excluded), at most `limit` keys. */
   pending(replica: ReplicaId, limit: number): PendingChanges {
-    const ack = this.acks.get(replica) ?? this.head
+    const ack = this.acks.peek(replica) ?? this.head
     const first = this.entries[0]
     const overflowed = first !== undefined ? ack < first.seq - 1 : ack < this.committedSeq
     const keys = new Set<string>()
@@ -220,7 +209,7 @@ export class ChangeLog {
 
   /** Moves `replica`'s cursor forward to `seq`; returns the mutation to persist it. */
   acknowledge(replica: ReplicaId, seq: number): Mutation[] {
-    const current = this.acks.get(replica)
+    const current = this.acks.peek(replica)
     if (current === undefined || seq <= current) return []
     this.acks.set(replica, seq)
     return [{ key: ACK_PREFIX + replica, value: encodeSeq(seq) }]
@@ -228,7 +217,7 @@ export class ChangeLog {
 
   /** Changes `replica` has not acknowledged (an upper bound: repeated keys count once each). */
   outboxSize(replica: ReplicaId): number {
-    const ack = this.acks.get(replica)
+    const ack = this.acks.peek(replica)
     return ack === undefined ? 0 : this.head - ack
   }
 

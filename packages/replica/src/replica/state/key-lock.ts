@@ -9,7 +9,8 @@ export class KeyLock {
   run<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
     const previous = Promise.all(keys.map((key) => this.tails.get(key)))
     const result = previous.then(work)
-    const tail = result.catch(() => undefined)
+    // The next operation waits for this one to settle; its outcome goes to its own caller.
+    const tail = Promise.allSettled([result])
     for (const key of keys) this.tails.set(key, tail)
     void tail.then(() => {
       for (const key of keys) if (this.tails.get(key) === tail) this.tails.delete(key)

@@ -1,17 +1,15 @@
 import { type CausalValue, isMendsyncError, MendsyncError } from '@mendsync/core'
-import type { PeerId, PullMode, SpaceChannel } from '../network/types.js'
+import { BoundedMap, type Logger, Semaphore, TokenBucket } from '@mendsync/core/toolbox'
+import type { PeerId, PullMode, SpaceChannel } from '../../network/types.js'
+import {
+  MAX_KEYS_PER_PULL,
+  MAX_PEER_GATES,
+  MAX_QUEUED_REPAIRS_PER_PEER,
+} from '../constants.defaults.js'
+import type { ReplicaMetrics } from '../metrics.js'
+import type { ReplicaTunables } from '../options.js'
+import { logFailure } from '../tasks/log-failure.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
-import type { ReplicaMetrics } from './metrics.js'
-import type { ReplicaTunables } from './options.js'
-import { Semaphore } from './semaphore.js'
-import { TokenBucket } from './token-bucket.js'
-
-/** Most keys one pull request carries; a larger repair is split into several requests. */
-export const MAX_KEYS_PER_PULL = 512
-/** Repair requests that may wait for one peer before more fail with `OVERLOADED`. */
-const MAX_QUEUED_PER_PEER = 256
-/** Peers whose breaker, bucket and semaphore are remembered; the stalest is forgotten first. */
-const MAX_PEER_GATES = 1024
 
 /** What the engine gives the repairer: local digests, and where pulled states go. */
 export interface RepairTarget {
@@ -104,6 +102,7 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
  */
 class Joiner {
   private readonly target: RepairTarget
+  private readonly logger: Logger
   private readonly now: () => number
   private readonly started: number
   private readonly deadline: number
@@ -116,8 +115,15 @@ class Joiner {
   private readonly repaired = new Set<string>()
   private readonly failed = new Set<PeerId>()
 
-  constructor(target: RepairTarget, peers: number, now: () => number, deadline: number) {
+  constructor(
+    target: RepairTarget,
+    logger: Logger,
+    peers: number,
+    now: () => number,
+    deadline: number,
+  ) {
     this.target = target
+    this.logger = logger
     this.now = now
     this.started = now()
     this.deadline = deadline
@@ -170,7 +176,12 @@ class Joiner {
     this.pendingPeers = new Set()
     try {
       for (const key of await this.target.joinPulled(peers, states)) this.repaired.add(key)
-    } catch {
+    } catch (error) {
+      // The replica is closing or its storage failed: the repair did not take effect.
+      logFailure(this.logger, 'joining repaired states failed', error, {
+        peers,
+        keys: states.map((state) => state.key),
+      })
       for (const peer of peers) this.failed.add(peer)
     }
   }
@@ -184,22 +195,26 @@ class Joiner {
  * states travel only where digests differ.
  */
 export class ReadRepairer {
-  private readonly gates = new Map<PeerId, PeerGate>()
+  private readonly gates = new BoundedMap<PeerId, PeerGate>(MAX_PEER_GATES)
   private readonly pending = new Map<PeerId, PendingBatch>()
   private readonly options: ReplicaTunables
   private readonly metrics: ReplicaMetrics
   private readonly target: RepairTarget
   private readonly now: () => number
   private readonly onBreaker: (peer: PeerId, state: BreakerState) => void
+  private readonly logger: Logger
   private channel: SpaceChannel | undefined
 
+  /** @param logger where failed repairs are reported (the replica's `:repair` child). */
   constructor(
     options: ReplicaTunables,
     metrics: ReplicaMetrics,
     target: RepairTarget,
     now: () => number,
     onBreaker: (peer: PeerId, state: BreakerState) => void,
+    logger: Logger,
   ) {
+    this.logger = logger
     this.options = options
     this.metrics = metrics
     this.target = target
@@ -213,7 +228,9 @@ export class ReadRepairer {
 
   /** The breaker state of every peer this replica has asked. */
   breakerStates(): Map<PeerId, BreakerState> {
-    return new Map([...this.gates].map(([peer, gate]) => [peer, gate.breaker.state]))
+    return new Map(
+      [...this.gates.entriesOldestFirst()].map(([peer, gate]) => [peer, gate.breaker.state]),
+    )
   }
 
   /** Whether `peer`'s breaker lets requests through now. */
@@ -230,13 +247,17 @@ export class ReadRepairer {
     this.metrics.add('repairs_initiated', plan.size)
     const answers = new Map<PeerId, PeerAnswer>()
     const unanswered: PeerId[] = []
-    const joins = new Joiner(this.target, plan.size, this.now, deadline)
+    const joins = new Joiner(this.target, this.logger, plan.size, this.now, deadline)
     await Promise.all(
       [...plan].map(async ([peer, keys]) => {
         let answer: PeerAnswer
         try {
           answer = await this.withRetry(peer, keys, deadline)
-        } catch {
+        } catch (error) {
+          logFailure(this.logger, 'a repair request failed', error, {
+            peer,
+            keys: [...keys.keys()],
+          })
           unanswered.push(peer)
           this.metrics.add('repairs_failed')
           joins.failedToAnswer()
@@ -271,7 +292,10 @@ export class ReadRepairer {
             answer.differing,
             answer.remote,
             this.options.timeoutMs,
-          ).catch(() => this.gate(peer).breaker.failure()),
+          ).catch((error: unknown) => {
+            logFailure(this.logger, 'writing a repaired state back failed', error, { peer })
+            this.gate(peer).breaker.failure()
+          }),
         )
       }
       this.target.settled(peer, answer.keys)
@@ -469,7 +493,7 @@ export class ReadRepairer {
   }
 
   private gate(peer: PeerId): PeerGate {
-    let gate = this.gates.get(peer)
+    let gate = this.gates.peek(peer)
     if (gate === undefined) {
       const o = this.options
       gate = {
@@ -479,12 +503,14 @@ export class ReadRepairer {
           this.now,
           (state) => this.onBreaker(peer, state),
         ),
-        bucket: new TokenBucket(o.repairRatePerSecond, this.now),
-        semaphore: new Semaphore(o.maxConcurrentRepairsPerPeer, MAX_QUEUED_PER_PEER),
+        bucket: new TokenBucket({ perSecond: o.repairRatePerSecond, now: this.now }),
+        semaphore: new Semaphore({
+          limit: o.maxConcurrentRepairsPerPeer,
+          maxQueued: MAX_QUEUED_REPAIRS_PER_PEER,
+          overloadedMessage: `more than ${MAX_QUEUED_REPAIRS_PER_PEER} requests wait for peer ${peer}`,
+        }),
       }
       this.gates.set(peer, gate)
-      if (this.gates.size > MAX_PEER_GATES)
-        this.gates.delete(this.gates.keys().next().value as PeerId)
     }
     return gate
   }

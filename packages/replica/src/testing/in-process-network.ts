@@ -3,6 +3,7 @@
 // (partition and heal). It follows the same contract as the libp2p network, checked by the same
 // acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets.
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import { BoundedSet, defaultLogger, type Logger } from '@mendsync/core/toolbox'
 import { Emitter } from '../emitter.js'
 import {
   assertGossipMessage,
@@ -11,8 +12,8 @@ import {
   rejecter,
   remoteError,
   runCall,
-} from './call.js'
-import { SPACE_EVENT_NAMES } from './space-events.js'
+} from '../network/call.js'
+import { SPACE_EVENT_NAMES } from '../network/space-events.js'
 import type {
   CallOptions,
   GossipMessage,
@@ -27,7 +28,7 @@ import type {
   SpaceChannel,
   SpaceEvents,
   SpaceHandlers,
-} from './types.js'
+} from '../network/types.js'
 
 /** Options of {@link createInProcessHub}. */
 export interface InProcessHubOptions {
@@ -51,6 +52,11 @@ export interface InProcessHubOptions {
    * loss and the duplication of every message. Default: none (deliver after `latencyMs`).
    */
   readonly schedule?: (message: ScheduledMessage) => void
+  /**
+   * Where the hub's networks log (a throwing event listener); each network logs through a
+   * child named after its peer id. Default `defaultLogger('mendsync:in-process')`.
+   */
+  readonly logger?: Logger
 }
 
 /** One message in flight, as {@link InProcessHubOptions.schedule} receives it. */
@@ -89,6 +95,8 @@ export interface InProcessNetworkOptions {
   readonly defaultTimeoutMs?: number
   /** Deadline of `reconcile` when the caller gives none, ms. Default `60_000`. */
   readonly reconcileTimeoutMs?: number
+  /** Where this network logs. Default: the hub's logger's child named after the peer id. */
+  readonly logger?: Logger
 }
 
 /** A hub of in-process networks with controllable links. */
@@ -130,9 +138,11 @@ class Hub implements InProcessHub {
   readonly autoLink: boolean
   readonly maxRounds: number
   readonly schedule: ((message: ScheduledMessage) => void) | undefined
+  readonly logger: Logger
   private counter = 0
 
   constructor(options: InProcessHubOptions) {
+    this.logger = options.logger ?? defaultLogger('mendsync:in-process')
     this.latencyMs = options.latencyMs ?? 0
     this.schedule = options.schedule
     this.autoLink = options.autoLink ?? true
@@ -276,12 +286,14 @@ class InProcessNode implements Network {
   readonly defaultTimeoutMs: number
   readonly reconcileTimeoutMs: number
   readonly lifetime = new AbortController()
+  readonly logger: Logger
   /** Calls in flight per remote peer: each entry fails its call when the link drops. */
   private readonly calls = new Map<PeerId, Set<(error: MendsyncError) => void>>()
 
   constructor(hub: Hub, peerId: PeerId, options: InProcessNetworkOptions) {
     this.hub = hub
     this.peerId = peerId
+    this.logger = options.logger ?? hub.logger.child(peerId)
     this.defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000
     this.reconcileTimeoutMs = options.reconcileTimeoutMs ?? 60_000
   }
@@ -325,7 +337,6 @@ class InProcessNode implements Network {
    */
   async overLink<T>(peer: PeerId, signal: AbortSignal, exchange: () => Promise<T>): Promise<T> {
     const { promise: dropped, reject } = rejecter()
-    dropped.catch(() => {})
     let entries = this.calls.get(peer)
     if (!entries) {
       entries = new Set()
@@ -335,9 +346,8 @@ class InProcessNode implements Network {
     const onAbort = (): void => reject(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      const running = exchange()
-      running.catch(() => {})
-      return await Promise.race([running, dropped])
+      // Both promises are raced at once, which handles whichever rejects second.
+      return await Promise.race([exchange(), dropped])
     } finally {
       signal.removeEventListener('abort', onAbort)
       entries.delete(reject)
@@ -353,8 +363,9 @@ class InProcessChannel implements SpaceChannel {
   private readonly allow: ReadonlySet<PeerId> | null
   private readonly lifetime = new AbortController()
   private readonly current = new Set<PeerId>()
-  private readonly recent = new Set<PeerId>()
-  private readonly events = new Emitter<SpaceEvents>()
+  /** Peers seen earlier, to tell a reconnect from a first connect. */
+  private readonly recent = new BoundedSet<PeerId>(RECENT_PEERS_LIMIT)
+  private readonly events: Emitter<SpaceEvents>
 
   constructor(
     node: InProcessNode,
@@ -366,6 +377,7 @@ class InProcessChannel implements SpaceChannel {
     this.space = space
     this.handlers = handlers
     this.allow = allow ? new Set(allow) : null
+    this.events = new Emitter(node.logger.child(space))
   }
 
   get closed(): boolean {
@@ -413,12 +425,7 @@ class InProcessChannel implements SpaceChannel {
       if (this.current.has(peer)) continue
       this.current.add(peer)
       const reconnect = this.recent.has(peer)
-      this.recent.delete(peer)
       this.recent.add(peer)
-      if (this.recent.size > RECENT_PEERS_LIMIT) {
-        const oldest = this.recent.values().next().value
-        if (oldest !== undefined) this.recent.delete(oldest)
-      }
       this.emit('peer:connect', { peer, reconnect })
     }
   }

@@ -1,0 +1,22 @@
+import type { CausalValue } from '@mendsync/core'
+import type { KeyTarget } from '@mendsync/core/toolbox'
+
+/** Why a key changed: a local write, a remote push/reconcile/handoff, or a read repair. */
+export type ChangeOrigin = 'local' | 'remote' | 'repair'
+
+/** What a subscriber receives. */
+export interface Change {
+  readonly key: string
+  readonly origin: ChangeOrigin
+  /** The key's state after the change (read it with the replica's view helpers). */
+  readonly state: CausalValue
+}
+
+/** What to watch: one key, or every key with a prefix (`''`: every key). */
+export type SubscriptionTarget = KeyTarget
+
+/**
+ * Called after each persisted change of a subscribed key. It should not throw; if it does, the
+ * error is logged through the replica's logger and the change stands.
+ */
+export type ChangeListener = (change: Change) => void

@@ -1,0 +1,234 @@
+import {
+  type CausalValue,
+  contextMax,
+  type DeltaMutation,
+  encodeValue,
+  encodeVersionVector,
+  HybridClock,
+  hashBytes,
+  joinValues,
+  MendsyncError,
+  type ReplicaId,
+  type Timestamp,
+  valueEquals,
+} from '@mendsync/core'
+import type { KeyState } from '../../network/types.js'
+import { type Durability, MAX_VALUE_BYTES, type Mutation } from '../../storage/types.js'
+import { assertKey } from '../../storage/validate.js'
+import type { ChangeOrigin } from '../change.js'
+import type { ReplicaComponents } from '../components.js'
+import type { DecodedState } from '../repair/read-repair.js'
+import { decodeStates } from './decode-states.js'
+import { KeyLock } from './key-lock.js'
+import { META_CLOCK, META_VERSION_VECTOR } from './meta-keys.js'
+import { encodeTimestamp } from './timestamp-codec.js'
+
+/** One key's state before and after a change. */
+interface KeyChange {
+  readonly key: string
+  readonly before: CausalValue
+  readonly after: CausalValue
+}
+
+/** Called after every persisted change (subscribers, gossip hint, handoff). */
+export type ChangeAnnouncer = (key: string, state: CausalValue, origin: ChangeOrigin) => void
+
+/**
+ * The write path: local mutations and joins of remote states, each a read-modify-write under a
+ * per-key lock, persisted with the version vector, the clock and handoff records in one atomic
+ * batch. Owns the version vector and the hybrid logical clock.
+ */
+export class ChangeWriter {
+  private readonly components: ReplicaComponents
+  private readonly announce: ChangeAnnouncer
+  private readonly locks = new KeyLock()
+  private clock: HybridClock
+  private vector = new Map<ReplicaId, number>()
+  /** The version vector including every batch issued to the storage (see {@link persist}). */
+  private issuedVector = new Map<ReplicaId, number>()
+  private batchesIssued = 0
+  private batchesCommitted = 0
+  /** Set when the storage failed a batch: the replica then refuses every operation. */
+  private storageFailure: MendsyncError | undefined
+
+  constructor(components: ReplicaComponents, announce: ChangeAnnouncer) {
+    this.components = components
+    this.announce = announce
+    this.clock = new HybridClock({ now: components.now })
+  }
+
+  /** Restores the persisted version vector and clock (on open, before any change). */
+  restore(vector: ReadonlyMap<ReplicaId, number>, clock: Timestamp | undefined): void {
+    this.vector = new Map(vector)
+    this.issuedVector = new Map(vector)
+    if (clock !== undefined) this.clock = new HybridClock({ now: this.components.now, last: clock })
+  }
+
+  /** The version vector of every committed change. */
+  get versionVector(): ReadonlyMap<ReplicaId, number> {
+    return this.vector
+  }
+
+  /** The storage's failure, once a batch failed. */
+  get failure(): MendsyncError | undefined {
+    return this.storageFailure
+  }
+
+  /** The author of a local change: this replica, at a fresh clock timestamp. */
+  actor(): { replica: ReplicaId; time: Timestamp } {
+    return { replica: this.components.replicaId(), time: this.clock.now() }
+  }
+
+  /** Applies `operation` to `key`'s state and persists the result (nothing when unchanged). */
+  async mutate(key: string, operation: (state: CausalValue) => DeltaMutation): Promise<void> {
+    const { components } = this
+    components.ensureOpen()
+    assertKey(key, 'write')
+    await this.locks.run([key], async () => {
+      const [current] = await components.local.load([key])
+      const { state } = operation(current as CausalValue)
+      // A write that changes nothing (removing a line this replica does not hold, deleting a key
+      // it never saw) persists nothing: stored, the empty state of a never-written key is a key
+      // no peer ever stores (joining it changes nothing there), and summaries differ forever.
+      if (!valueEquals(state, current as CausalValue)) {
+        await this.persist([{ key, before: current as CausalValue, after: state }], '')
+        this.announce(key, state, 'local')
+      }
+      components.metrics.add('writes_total')
+    })
+  }
+
+  /**
+   * Joins remote states into the replica in one atomic batch; returns the keys that changed.
+   * A state that does not decode fails the whole call with `DECODE_ERROR`: nothing is stored.
+   */
+  join(states: readonly KeyState[], origin: ChangeOrigin, from: ReplicaId): Promise<string[]> {
+    this.components.ensureOpen()
+    return this.joinDecoded(decodeStates(states), origin, from, 'strict')
+  }
+
+  /** Joins decoded states in one batch of `durability`; returns the keys that changed. */
+  async joinDecoded(
+    decoded: readonly DecodedState[],
+    origin: ChangeOrigin,
+    from: ReplicaId,
+    durability: Durability,
+  ): Promise<string[]> {
+    const { components } = this
+    components.ensureOpen()
+    if (decoded.length === 0) return []
+    const keys = [...new Set(decoded.map((d) => d.key))]
+    return this.locks.run(keys, async () => {
+      const current = new Map<string, CausalValue>()
+      const loaded = await components.local.load(keys)
+      for (const [i, key] of keys.entries()) current.set(key, loaded[i] as CausalValue)
+      const before = new Map(current)
+      for (const { key, value } of decoded)
+        current.set(key, joinValues(current.get(key) as CausalValue, value))
+      const changes = keys
+        .filter(
+          (key) => !valueEquals(before.get(key) as CausalValue, current.get(key) as CausalValue),
+        )
+        .map((key) => ({
+          key,
+          before: before.get(key) as CausalValue,
+          after: current.get(key) as CausalValue,
+        }))
+      if (changes.length === 0) return []
+      await this.persist(changes, from, durability)
+      components.metrics.add('remote_changes_total', changes.length)
+      for (const change of changes) this.announce(change.key, change.after, origin)
+      return changes.map((change) => change.key)
+    })
+  }
+
+  /** Resolves when every write and join queued so far has settled. */
+  idle(): Promise<void> {
+    return this.locks.idle()
+  }
+
+  /**
+   * Persists key changes with the version vector, the clock and handoff records in one atomic
+   * batch, then indexes them. Batches are issued to the storage one at a time, in call order, each
+   * deriving its version vector from the batch issued before it (so concurrent changes cannot
+   * drop each other's counts); the next batch does not wait for this one's fsync, so concurrent
+   * writers share the storage's group commits. The in-memory indexes and the handoff log advance
+   * only once a batch is durable. If the storage fails a batch, later batches were derived from
+   * it, so the replica stops (`STORAGE_FAILURE` from then on) rather than drift from its disk.
+   */
+  private persist(
+    changes: readonly KeyChange[],
+    origin: ReplicaId,
+    durability: Durability = 'strict',
+  ): Promise<void> {
+    if (this.storageFailure !== undefined) return Promise.reject(this.storageFailure)
+    const { components } = this
+    const values: Mutation[] = []
+    const hashes: Uint8Array[] = []
+    const vector = new Map(this.issuedVector)
+    for (const { key, before, after } of changes) {
+      const encoded = encodeValue(after)
+      if (encoded.length > MAX_VALUE_BYTES) {
+        return Promise.reject(
+          new MendsyncError(
+            'INVALID_ARGUMENT',
+            `the state of key ${key} would exceed ${MAX_VALUE_BYTES} bytes`,
+          ),
+        )
+      }
+      values.push({ key, value: encoded })
+      hashes.push(hashBytes(encoded))
+      const replicas = new Set([
+        ...before.context.versionVector.keys(),
+        ...after.context.versionVector.keys(),
+        ...after.context.cloud.keys(),
+      ])
+      for (const replica of replicas) {
+        const delta = contextMax(after.context, replica) - contextMax(before.context, replica)
+        if (delta !== 0) vector.set(replica, (vector.get(replica) ?? 0) + delta)
+      }
+    }
+    const reservation = components.log.reserve(
+      changes.map((c) => c.key),
+      origin,
+      components.now(),
+    )
+    const meta: Mutation[] = [
+      { key: META_VERSION_VECTOR, value: encodeVersionVector(vector) },
+      // A local write took a timestamp: persist the clock with it (monotonic across restarts).
+      ...(origin === '' ? [{ key: META_CLOCK, value: encodeTimestamp(this.clock.last) }] : []),
+      ...reservation.mutations,
+    ]
+    this.issuedVector = vector
+    const batch = ++this.batchesIssued
+    return components.storage.write({ values, meta, durability }).then(
+      () => {
+        // Batches resolve in issue order; the guard keeps an older vector from winning if not.
+        if (batch > this.batchesCommitted) {
+          this.batchesCommitted = batch
+          this.vector = vector
+        }
+        components.log.publish(reservation)
+        for (const [i, { key, after }] of changes.entries()) {
+          components.local.stored(key, hashes[i] as Uint8Array, after)
+        }
+        components.metrics.set('outbox_size', components.log.totalOutbox())
+      },
+      (error: unknown) => {
+        if (this.storageFailure === undefined) {
+          components.logger.error('the storage failed a write; the replica stops', {
+            error,
+            space: components.space,
+            keys: changes.map((change) => change.key),
+          })
+        }
+        this.storageFailure ??= new MendsyncError(
+          'STORAGE_FAILURE',
+          `the storage of space ${components.space} failed a write; reopen the replica`,
+          { cause: error },
+        )
+        throw this.storageFailure
+      },
+    )
+  }
+}

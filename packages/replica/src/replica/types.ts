@@ -1,0 +1,79 @@
+import type { ReplicaId, VersionVector } from '@mendsync/core'
+import type { Logger } from '@mendsync/core/toolbox'
+import type { Network, PeerId } from '../network/types.js'
+import type { Storage } from '../storage/types.js'
+import type { ReadOptions, ReplicaTunables } from './options.js'
+import type { BreakerState } from './repair/circuit-breaker.js'
+import type { ReadResult } from './views.js'
+
+/** Options of `openReplica`; the tunables default to `DEFAULT_REPLICA_OPTIONS`. */
+export interface ReplicaOptions extends Partial<ReplicaTunables> {
+  /** The space (named keyspace) this replica holds. */
+  readonly space: string
+  /** Where the replica persists. One open replica per storage. */
+  readonly storage: Storage
+  /** The transport; absent: the replica works offline (every read is local). */
+  readonly network?: Network
+  /**
+   * This replica's id. Default: the id persisted in `storage`, or a new random one persisted on
+   * first open. Passing an id that differs from the persisted one fails with `INVALID_ARGUMENT`.
+   */
+  readonly replicaId?: ReplicaId
+  /** Peer ids allowed to read and write this space over the network. Default: everyone. */
+  readonly allow?: readonly PeerId[]
+  /** The physical clock, ms since the epoch. Default `Date.now`; tests inject skew. */
+  readonly now?: () => number
+  /** Random numbers in [0, 1) (repair sampling, jitter). Default `Math.random`. */
+  readonly random?: () => number
+  /**
+   * Where the replica logs (handled errors, failed background tasks, a throwing subscriber).
+   * Children: `:gossip`, `:handoff`, `:anti-entropy`, `:repair`, `:serve`, `:tasks`.
+   * Default `defaultLogger('mendsync:replica')` (silent unless `DEBUG` / `localStorage.debug`
+   * enables the namespace).
+   */
+  readonly logger?: Logger
+}
+
+/** A connected peer as `Replica.status` reports it. */
+export interface PeerStatus {
+  readonly peer: PeerId
+  readonly replicaId: ReplicaId | undefined
+  readonly breaker: BreakerState
+  /** Changes queued for this peer (hinted handoff). */
+  readonly outbox: number
+  /** The peer's last gossiped reconciliation summary (undefined until it gossiped). */
+  readonly summary: Uint8Array | undefined
+  /** True when the peer's last gossiped summary equals ours. */
+  readonly inSync: boolean
+}
+
+/** A snapshot of what the replica knows and does. */
+export interface ReplicaStatus {
+  readonly space: string
+  readonly replicaId: ReplicaId
+  readonly peerId: PeerId | undefined
+  readonly online: boolean
+  readonly peers: readonly PeerStatus[]
+  /** Per replica, how many of its events this replica holds (see the README). */
+  readonly versionVector: VersionVector
+  /** The reconciliation summary (count + root fingerprint) gossiped to peers. */
+  readonly summary: Uint8Array
+  readonly keys: number
+  /** Changes queued for all known peers. */
+  readonly outbox: number
+  readonly reconciling: readonly PeerId[]
+}
+
+/** The operations on a cart held at one key. Each returns once the change is persisted. */
+export interface CartHandle {
+  /** Adds `qty` (default 1) to the line `sku`, creating it; with `meta`, also sets its meta. */
+  add(sku: string, qty?: number, meta?: unknown): Promise<void>
+  /** Sets the line's quantity (0 removes it). Concurrent set-quantities keep the largest. */
+  setQty(sku: string, qty: number): Promise<void>
+  /** Removes the line (only what this replica has seen: concurrent adds survive). */
+  remove(sku: string): Promise<void>
+  /** Sets the line's meta (e.g. a name or a price). */
+  setMeta(sku: string, meta: unknown): Promise<void>
+  /** Reads the cart (a read like `Replica.get`). */
+  view(options?: ReadOptions): Promise<ReadResult>
+}

@@ -1,5 +1,0 @@
-export * from './integrity.js'
-export * from './memory-storage.js'
-export * from './scan-all.js'
-export * from './types.js'
-export * from './validate.js'

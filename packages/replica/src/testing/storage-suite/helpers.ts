@@ -1,0 +1,235 @@
+// Helpers of the storage acceptance suite: key sets, mutation builders, page checks, typed-error
+// checks, a deterministic PRNG and a model of what a correct storage holds.
+
+import { expect } from 'vitest'
+import { scanPages } from '../../storage/scan-all.js'
+import {
+  DEFAULT_SCAN_LIMIT,
+  type Entry,
+  MIN_SCAN_PAGE_BYTES,
+  type Mutation,
+  type Namespace,
+  type ScanOptions,
+  type ScanPage,
+  type Storage,
+  type WriteBatch,
+} from '../../storage/types.js'
+
+export const NAMESPACES: readonly Namespace[] = ['values', 'meta']
+
+// Keys whose UTF-16 code unit order differs from code point / UTF-8 order.
+export const ORDER_KEYS = [
+  'a',
+  'a\u0000',
+  'ab',
+  'b',
+  '\u0000',
+  '\u007f',
+  '\u0080',
+  '\u07ff',
+  '\u0800',
+  '\ud7ff',
+  '\ue000',
+  '\uf8ff',
+  '\ufffd',
+  '\uffff',
+  '\uffff\uffff',
+  '\u{10000}',
+  '\u{1f600}',
+  '\u{1f642}',
+  '\u{10ffff}',
+  'z\u{1f600}',
+  'z\uffff',
+]
+
+export const BOUND_KEYS = [
+  'a',
+  'a/1',
+  'a/2',
+  'a/2/x',
+  'a/3',
+  'a0',
+  'a\uffff',
+  'a\uffff\uffff',
+  'b',
+  'b/1',
+  'ba',
+  '\uffff',
+  '\uffffa',
+]
+
+export function compareUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export function matches(scan: ScanOptions, key: string): boolean {
+  if (scan.prefix !== undefined && !key.startsWith(scan.prefix)) return false
+  if (scan.gte !== undefined && key < scan.gte) return false
+  if (scan.lt !== undefined && key >= scan.lt) return false
+  if (scan.after !== undefined && key <= scan.after) return false
+  return true
+}
+
+export function put(key: string, bytes: number[]): Mutation {
+  return { key, value: new Uint8Array(bytes) }
+}
+
+export function erase(key: string): Mutation {
+  return { key, value: null }
+}
+
+export function toArray(value: Uint8Array | undefined): number[] | undefined {
+  return value === undefined ? undefined : Array.from(value)
+}
+
+export function u32(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
+}
+
+export function readU32(value: Uint8Array): number {
+  expect(value.byteLength).toBe(4)
+  return ((value[0]! << 24) | (value[1]! << 16) | (value[2]! << 8) | value[3]!) >>> 0
+}
+
+export function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void {
+  expect(actual).toBeInstanceOf(Uint8Array)
+  expect(actual!.byteLength).toBe(expected.byteLength)
+  for (let i = 0; i < expected.byteLength; i++) {
+    if (actual![i] !== expected[i]) expect.fail(`bytes differ at offset ${i}`)
+  }
+}
+
+/** Checks the page shape every adapter owes: at most `limit`, cursor = last key, never empty with a cursor. */
+export function expectPage(page: ScanPage, limit: number): void {
+  expect(page.entries.length).toBeLessThanOrEqual(limit)
+  if (page.cursor !== undefined) {
+    expect(page.entries.length).toBeGreaterThan(0)
+    expect(page.cursor).toBe(page.entries[page.entries.length - 1]!.key)
+    let bytes = 0
+    for (const entry of page.entries) bytes += entry.key.length * 2 + entry.value.byteLength
+    if (bytes < MIN_SCAN_PAGE_BYTES) expect(page.entries.length).toBe(limit)
+  }
+}
+
+export async function all(storage: Storage, options: ScanOptions): Promise<Entry[]> {
+  const entries: Entry[] = []
+  for await (const page of scanPages(storage, options)) {
+    expectPage(page, options.limit ?? DEFAULT_SCAN_LIMIT)
+    entries.push(...page.entries)
+  }
+  return entries
+}
+
+export async function dump(
+  storage: Storage,
+  namespace: Namespace,
+  bounds: Omit<ScanOptions, 'namespace'> = {},
+): Promise<[string, number[]][]> {
+  const entries = await all(storage, { ...bounds, namespace })
+  return entries.map((entry) => [entry.key, Array.from(entry.value)])
+}
+
+export interface CodedError extends Error {
+  readonly code: string
+}
+
+export function expectMendsyncError(error: unknown, code: string): CodedError {
+  if (!(error instanceof Error) || error.name !== 'MendsyncError') {
+    expect.fail(`expected a MendsyncError with code ${code}, got ${String(error)}`)
+  }
+  expect((error as CodedError).code).toBe(code)
+  expect(error.message.length).toBeGreaterThan(0)
+  return error as CodedError
+}
+
+export async function expectError(code: string, call: () => Promise<unknown>): Promise<CodedError> {
+  try {
+    await call()
+  } catch (error) {
+    return expectMendsyncError(error, code)
+  }
+  return expect.fail(`expected the call to fail with ${code}, but it succeeded`)
+}
+
+/** A small deterministic PRNG (mulberry32), so failures reproduce. */
+export function prng(seed: number) {
+  let state = seed >>> 0
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return {
+    int: (n: number) => Math.floor(next() * n),
+    bytes(length: number): Uint8Array {
+      const out = new Uint8Array(length)
+      for (let i = 0; i < length; i += 4) {
+        const word = (next() * 4294967296) >>> 0
+        out[i] = word
+        out[i + 1] = word >>> 8
+        out[i + 2] = word >>> 16
+        out[i + 3] = word >>> 24
+      }
+      return out
+    },
+  }
+}
+
+export type Rng = ReturnType<typeof prng>
+
+export const ALPHABET = [
+  'a',
+  'b',
+  '/',
+  '\u0000',
+  '\u007f',
+  '\u00e9',
+  '\u0800',
+  '\ud7ff',
+  '\ue000',
+  '\uffff',
+  '\u{1f600}',
+  '\u{10000}',
+  '\u{10ffff}',
+]
+
+export function randomKey(rng: Rng, maxLength: number): string {
+  let key = ''
+  const length = 1 + rng.int(maxLength)
+  for (let i = 0; i < length; i++) key += ALPHABET[rng.int(ALPHABET.length)]!
+  return key
+}
+
+export function randomBatch(rng: Rng, size: number, prefix: string): WriteBatch {
+  const values: Mutation[] = []
+  const meta: Mutation[] = []
+  for (let i = 0; i < size; i++) {
+    const key = prefix + randomKey(rng, 3)
+    const mutation = rng.int(5) === 0 ? erase(key) : { key, value: rng.bytes(rng.int(6)) }
+    ;(rng.int(3) === 0 ? meta : values).push(mutation)
+  }
+  return { values, meta }
+}
+
+/** What a correct storage holds after a sequence of batches. */
+export class Model {
+  private readonly data: Record<Namespace, Map<string, number[]>> = {
+    values: new Map(),
+    meta: new Map(),
+  }
+
+  apply(batch: WriteBatch): void {
+    for (const namespace of NAMESPACES) {
+      for (const { key, value } of batch[namespace] ?? []) {
+        if (value === null) this.data[namespace].delete(key)
+        else this.data[namespace].set(key, Array.from(value))
+      }
+    }
+  }
+
+  dump(namespace: Namespace): [string, number[]][] {
+    return [...this.data[namespace].entries()].sort(([a], [b]) => compareUnits(a, b))
+  }
+}
