@@ -5,8 +5,14 @@ import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { createInProcessHub, FakeSpaceStore, text } from '@mendsync/replica/testing'
 import { describe, expect, it } from 'vitest'
 
-async function settle(ms = 5): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
+/** Resolves with the originator of the next gossip message `channel` receives. */
+function nextGossip(channel: SpaceChannel): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = channel.on('gossip', ({ peer }) => {
+      stop()
+      resolve(peer)
+    })
+  })
 }
 
 function gossipFrom(replica: string, counter: number) {
@@ -71,29 +77,35 @@ describe('in-process hub', () => {
 
   it('forwards gossip through peers of the space, not through others', async () => {
     const hub = createInProcessHub({ autoLink: false })
-    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((peerId) => hub.createNetwork({ peerId }))
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((peerId) => hub.createNetwork({ peerId }))
     hub.link('a', 'b')
     hub.link('b', 'c')
     hub.link('a', 'd')
+    hub.link('a', 'e')
     const ca = await a!.join('s', new FakeSpaceStore())
     await b!.join('s', new FakeSpaceStore())
     const cc = await c!.join('s', new FakeSpaceStore())
     await d!.join('other', new FakeSpaceStore())
+    // e is a's direct neighbour in the space: every message of a reaches it, which shows when a
+    // message has been delivered everywhere it could go.
+    const ce = await e!.join('s', new FakeSpaceStore())
     const seen: string[] = []
     cc.on('gossip', ({ peer }) => seen.push(peer))
+    const atC = nextGossip(cc)
     await ca.publish(gossipFrom('ra', 1))
-    await settle()
+    expect(await atC).toBe('a')
     expect(seen).toEqual(['a'])
     // Without b in the space, a's gossip cannot reach c.
     await b!.close()
     hub.link('a', 'c')
     hub.unlink('a', 'c')
+    const atE = nextGossip(ce)
     await ca.publish(gossipFrom('ra', 2))
-    await settle()
+    expect(await atE).toBe('a')
     expect(seen).toEqual(['a'])
   })
 
-  it('delays every hop by the configured latency', async () => {
+  it('delays a pull by the configured latency on each of its two hops', async () => {
     const hub = createInProcessHub({ latencyMs: 30 })
     const a = hub.createNetwork()
     const b = hub.createNetwork()

@@ -27,6 +27,12 @@ function recordingLogger(namespace = 'mendsync:replica') {
   return { logger, entries, next }
 }
 
+/** The message of the error an entry's context carries. */
+function errorMessage(entry: LogEntry): string | undefined {
+  const error = entry.context?.error
+  return error instanceof Error ? error.message : undefined
+}
+
 let cluster: Cluster | undefined
 afterEach(async () => {
   await cluster?.close()
@@ -48,7 +54,7 @@ describe('logger injection', () => {
     const entry = await next((e) => e.message === 'a listener threw')
     expect(entry.level).toBe('error')
     expect(entry.namespace).toBe('mendsync:replica:subscriptions')
-    expect((entry.context?.error as Error).message).toBe('app bug')
+    expect(errorMessage(entry)).toBe('app bug')
     await replica.close()
   })
 
@@ -83,7 +89,7 @@ describe('logger injection', () => {
     const entry = await next((e) => e.message === 'gossip publish failed')
     expect(entry.namespace).toBe('mendsync:replica:tasks')
     expect(entry.level).toBe('warn')
-    expect((entry.context?.error as Error).message).toBe('publish refused by the test')
+    expect(errorMessage(entry)).toBe('publish refused by the test')
     await replica.close()
   })
 
@@ -101,7 +107,7 @@ describe('logger injection', () => {
     const entry = await next((e) => e.message === 'a reconciliation failed')
     expect(entry.namespace).toBe('mendsync:replica:anti-entropy')
     expect(entry.context?.peer).toBe(b.peerId)
-    expect((entry.context?.error as Error).message).toBe('reconcile dropped by the test')
+    expect(errorMessage(entry)).toBe('reconcile dropped by the test')
   })
 
   it('logs a handoff push that failed under mendsync:replica:handoff with the peer', async () => {
@@ -116,7 +122,7 @@ describe('logger injection', () => {
     const entry = await next((e) => e.message === 'handoff gave up until the next trigger')
     expect(entry.namespace).toBe('mendsync:replica:handoff')
     expect(entry.context?.peer).toBe(b.peerId)
-    expect((entry.context?.error as Error).message).toBe('push dropped by the test')
+    expect(errorMessage(entry)).toBe('push dropped by the test')
   })
 
   it('logs through the in-process network a throwing channel listener, with the peer and space in the namespace', async () => {
@@ -146,7 +152,7 @@ describe('logger injection', () => {
     expect(connected).toEqual(['b'])
     const entry = await next((e) => e.message === 'a listener threw')
     expect(entry.namespace).toBe('mendsync:in-process:a:space')
-    expect((entry.context?.error as Error).message).toBe('listener bug')
+    expect(errorMessage(entry)).toBe('listener bug')
     await a.close()
     await b.close()
   })
