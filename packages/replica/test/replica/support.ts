@@ -21,6 +21,8 @@ export interface Faults {
   dropPullAfter?: () => Promise<void>
   /** Fail this replica's outgoing reconciliations. */
   dropReconcile?: boolean
+  /** Fail this replica's gossip publishes. */
+  dropPublish?: boolean
 }
 
 /** Counts of the calls a replica made through its channel. */
@@ -42,7 +44,10 @@ export function instrument(network: Network, faults: Faults, counts: CallCounts)
       const wrapped: SpaceChannel = {
         space: channel.space,
         peers: () => channel.peers(),
-        publish: (message) => channel.publish(message),
+        async publish(message) {
+          if (faults.dropPublish) throw new Error('publish dropped by the test')
+          return channel.publish(message)
+        },
         on: (event, listener) => channel.on(event, listener),
         leave: () => channel.leave(),
         async pull(peer, keys, mode, callOptions) {
@@ -92,11 +97,19 @@ export class Cluster {
   readonly nodes: Node[] = []
 
   async add(
-    options: Partial<ReplicaOptions> & { wrapStorage?: (storage: Storage) => Storage } = {},
+    options: Partial<ReplicaOptions> & {
+      wrapStorage?: (storage: Storage) => Storage
+      /** Faults armed before the replica opens (it gossips as it joins). */
+      faults?: Faults
+    } = {},
   ): Promise<Node> {
-    const { wrapStorage = (storage: Storage) => storage, ...replicaOptions } = options
+    const {
+      wrapStorage = (storage: Storage) => storage,
+      faults: armed,
+      ...replicaOptions
+    } = options
     const store = new MemoryStore()
-    const faults: Faults = {}
+    const faults: Faults = { ...armed }
     const counts: CallCounts = { pull: 0, push: 0, reconcile: 0 }
     const network = this.hub.createNetwork()
     const replica = await openReplica({

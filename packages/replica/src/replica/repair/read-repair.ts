@@ -1,4 +1,4 @@
-import { type CausalValue, isMendsyncError, MendsyncError } from '@mendsync/core'
+import { isMendsyncError, MendsyncError } from '@mendsync/core'
 import { BoundedMap, type Logger, Semaphore, TokenBucket } from '@mendsync/core/toolbox'
 import type { PeerId, PullMode, SpaceChannel } from '../../network/types.js'
 import {
@@ -10,29 +10,8 @@ import type { ReplicaMetrics } from '../metrics.js'
 import type { ReplicaTunables } from '../options.js'
 import { logFailure } from '../tasks/log-failure.js'
 import { type BreakerState, CircuitBreaker } from './circuit-breaker.js'
-
-/** What the engine gives the repairer: local digests, and where pulled states go. */
-export interface RepairTarget {
-  /** The digest of an encoded state, as peers compute it. */
-  digestOf(state: Uint8Array): Uint8Array
-  /** The local state hashes of `keys` (`null` for a key never written). */
-  localDigests(keys: readonly string[]): Promise<(Uint8Array | null)[]>
-  /** Decodes a peer's states; throws (`DECODE_ERROR`) when one is not a valid state. */
-  decode(states: readonly { key: string; state: Uint8Array }[]): DecodedState[]
-  /**
-   * Joins states pulled from `peers` in one batch (one commit, whatever the number of peers);
-   * returns the keys whose local state changed.
-   */
-  joinPulled(peers: readonly PeerId[], states: readonly DecodedState[]): Promise<string[]>
-  /** The local encoded states of `keys`, to write back to peers that are behind. */
-  localStates(keys: readonly string[]): Promise<(Uint8Array | null)[]>
-  /** Runs work the repair does not wait for (tracked so that close() waits for it). */
-  background(work: Promise<unknown>): void
-  /** `key`'s divergence with `peer` is repaired (the hint is settled). */
-  settled(peer: PeerId, keys: readonly string[]): void
-  /** Waits `ms` before a retry; cut short when the replica closes. */
-  sleep(ms: number): Promise<void>
-}
+import { Joiner } from './joiner.js'
+import type { DecodedState, RepairKeys, RepairOutcome, RepairTarget } from './repair-types.js'
 
 /**
  * Failures worth a second request: the connection dropped or the peer's handler failed, both
@@ -42,12 +21,6 @@ const RETRYABLE = ['NETWORK_CLOSED', 'REMOTE_ERROR', 'PEER_UNAVAILABLE'] as cons
 
 function isRetryable(error: unknown): boolean {
   return RETRYABLE.some((code) => isMendsyncError(error, code))
-}
-
-/** A pulled state, decoded. */
-export interface DecodedState {
-  readonly key: string
-  readonly value: CausalValue
 }
 
 /** What one peer answered for a batch of keys. */
@@ -62,24 +35,11 @@ interface PeerAnswer {
   readonly remote: ReadonlyMap<string, Uint8Array | null>
 }
 
-/** Outcome of one repair of some keys with some peers. */
-export interface RepairOutcome {
-  /** Peers that answered. */
-  readonly answered: PeerId[]
-  /** Peers that did not answer in time, failed, or were skipped (breaker open, overloaded). */
-  readonly unanswered: PeerId[]
-  /** Keys whose local state changed. */
-  readonly repaired: string[]
-}
-
 interface PeerGate {
   readonly breaker: CircuitBreaker
   readonly bucket: TokenBucket
   readonly semaphore: Semaphore
 }
-
-/** Keys to repair with one peer: `true` when gossip says the peer is ahead for the key. */
-export type RepairKeys = ReadonlyMap<string, boolean>
 
 interface PendingBatch {
   readonly keys: Map<string, boolean>
@@ -91,100 +51,6 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
-}
-
-/**
- * Joins the states of one repair in as few batches as waiting allows. Once the first peer has
- * answered, the others get as long again (at most half the time left before the deadline) to
- * answer into the same batch; answers after that join as they come, several at once if they
- * arrive while a join runs. So peers answering together share one commit, and a slow peer never
- * holds back a fast peer's state, which a read that times out still returns.
- */
-class Joiner {
-  private readonly target: RepairTarget
-  private readonly logger: Logger
-  private readonly now: () => number
-  private readonly started: number
-  private readonly deadline: number
-  private outstanding: number
-  private window: ReturnType<typeof setTimeout> | undefined
-  private windowClosed = false
-  private pending: DecodedState[] = []
-  private pendingPeers = new Set<PeerId>()
-  private chain: Promise<void> = Promise.resolve()
-  private readonly repaired = new Set<string>()
-  private readonly failed = new Set<PeerId>()
-
-  constructor(
-    target: RepairTarget,
-    logger: Logger,
-    peers: number,
-    now: () => number,
-    deadline: number,
-  ) {
-    this.target = target
-    this.logger = logger
-    this.now = now
-    this.started = now()
-    this.deadline = deadline
-    this.outstanding = peers
-  }
-
-  /** `peer` answered with `states` to join (possibly none). */
-  answered(peer: PeerId, states: readonly DecodedState[]): void {
-    if (states.length > 0) {
-      this.pending.push(...states)
-      this.pendingPeers.add(peer)
-    }
-    this.settle()
-  }
-
-  /** A peer failed: nothing of it to wait for. */
-  failedToAnswer(): void {
-    this.settle()
-  }
-
-  /** Resolves when every added state is joined (or failed to be). */
-  async done(): Promise<{ repaired: string[]; failed: ReadonlySet<PeerId> }> {
-    await this.chain
-    return { repaired: [...this.repaired], failed: this.failed }
-  }
-
-  private settle(): void {
-    this.outstanding -= 1
-    if (this.outstanding === 0 || this.windowClosed) {
-      this.flush()
-    } else if (this.window === undefined && this.pending.length > 0) {
-      const now = this.now()
-      const wait = Math.max(0, Math.min(now - this.started, (this.deadline - now) / 2))
-      this.window = setTimeout(() => this.flush(), wait)
-    }
-  }
-
-  private flush(): void {
-    clearTimeout(this.window)
-    this.windowClosed = true
-    if (this.pending.length === 0) return
-    this.chain = this.chain.then(() => this.joinPending())
-  }
-
-  private async joinPending(): Promise<void> {
-    if (this.pending.length === 0) return
-    const states = this.pending
-    const peers = [...this.pendingPeers]
-    this.pending = []
-    this.pendingPeers = new Set()
-    try {
-      for (const key of await this.target.joinPulled(peers, states)) this.repaired.add(key)
-    } catch (error) {
-      // The replica is closing or its storage failed: the repair did not take effect.
-      logFailure(this.logger, 'joining repaired states failed', error, {
-        peers,
-        keys: states.map((state) => state.key),
-      })
-      for (const peer of peers) this.failed.add(peer)
-    }
-  }
 }
 
 /**

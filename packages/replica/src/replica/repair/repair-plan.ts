@@ -2,7 +2,7 @@ import { type CausalValue, contextHasAll } from '@mendsync/core'
 import type { PeerId } from '../../network/types.js'
 import type { ReadOptions } from '../options.js'
 import type { HintStore } from '../peers/hint-store.js'
-import type { RepairKeys } from './read-repair.js'
+import type { RepairKeys } from './repair-types.js'
 
 /** What a repair plan is made from. */
 export interface RepairPlanInput {

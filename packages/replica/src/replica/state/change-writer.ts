@@ -17,7 +17,7 @@ import { type Durability, MAX_VALUE_BYTES, type Mutation } from '../../storage/t
 import { assertKey } from '../../storage/validate.js'
 import type { ChangeOrigin } from '../change.js'
 import type { ReplicaComponents } from '../components.js'
-import type { DecodedState } from '../repair/read-repair.js'
+import type { DecodedState } from '../repair/repair-types.js'
 import { decodeStates } from './decode-states.js'
 import { KeyLock } from './key-lock.js'
 import { META_CLOCK, META_VERSION_VECTOR } from './meta-keys.js'

@@ -15,6 +15,7 @@ import {
   type WriteBatch,
 } from '../../storage/types.js'
 
+/** Both namespaces of the contract. */
 export const NAMESPACES: readonly Namespace[] = ['values', 'meta']
 
 // Keys whose UTF-16 code unit order differs from code point / UTF-8 order.
@@ -42,6 +43,7 @@ export const ORDER_KEYS = [
   'z\uffff',
 ]
 
+/** Keys around the edges of prefixes and ranges (`a/`, `a0`, `a\uffff`, ...) for the bound tests. */
 export const BOUND_KEYS = [
   'a',
   'a/1',
@@ -58,10 +60,12 @@ export const BOUND_KEYS = [
   '\uffffa',
 ]
 
+/** Compares by UTF-16 code unit, the contract's key order. */
 export function compareUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+/** Whether `key` falls in the range `scan` describes (prefix, gte, lt, after). */
 export function matches(scan: ScanOptions, key: string): boolean {
   if (scan.prefix !== undefined && !key.startsWith(scan.prefix)) return false
   if (scan.gte !== undefined && key < scan.gte) return false
@@ -70,27 +74,33 @@ export function matches(scan: ScanOptions, key: string): boolean {
   return true
 }
 
+/** A mutation setting `key` to `bytes`. */
 export function put(key: string, bytes: number[]): Mutation {
   return { key, value: new Uint8Array(bytes) }
 }
 
+/** A mutation erasing `key`. */
 export function erase(key: string): Mutation {
   return { key, value: null }
 }
 
+/** A value as a plain array of bytes (for `toEqual`), `undefined` kept. */
 export function toArray(value: Uint8Array | undefined): number[] | undefined {
   return value === undefined ? undefined : Array.from(value)
 }
 
+/** `n` as 4 big-endian bytes. */
 export function u32(n: number): Uint8Array {
   return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff])
 }
 
+/** Reads {@link u32}'s bytes back, checking the length. */
 export function readU32(value: Uint8Array): number {
   expect(value.byteLength).toBe(4)
   return ((value[0]! << 24) | (value[1]! << 16) | (value[2]! << 8) | value[3]!) >>> 0
 }
 
+/** Fails unless `actual` holds exactly `expected`'s bytes (reports the first differing offset). */
 export function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void {
   expect(actual).toBeInstanceOf(Uint8Array)
   expect(actual!.byteLength).toBe(expected.byteLength)
@@ -111,6 +121,7 @@ export function expectPage(page: ScanPage, limit: number): void {
   }
 }
 
+/** Every entry of a scan, following cursors, checking each page's shape. */
 export async function all(storage: Storage, options: ScanOptions): Promise<Entry[]> {
   const entries: Entry[] = []
   for await (const page of scanPages(storage, options)) {
@@ -120,6 +131,7 @@ export async function all(storage: Storage, options: ScanOptions): Promise<Entry
   return entries
 }
 
+/** Every `[key, bytes]` of `namespace` within `bounds`, in order. */
 export async function dump(
   storage: Storage,
   namespace: Namespace,
@@ -129,10 +141,12 @@ export async function dump(
   return entries.map((entry) => [entry.key, Array.from(entry.value)])
 }
 
+/** An error with a `code` (a MendsyncError, checked by name so any copy of the class passes). */
 export interface CodedError extends Error {
   readonly code: string
 }
 
+/** Fails unless `error` is a MendsyncError of `code` with a message; returns it. */
 export function expectMendsyncError(error: unknown, code: string): CodedError {
   if (!(error instanceof Error) || error.name !== 'MendsyncError') {
     expect.fail(`expected a MendsyncError with code ${code}, got ${String(error)}`)
@@ -142,6 +156,7 @@ export function expectMendsyncError(error: unknown, code: string): CodedError {
   return error as CodedError
 }
 
+/** Fails unless `call` rejects with a MendsyncError of `code`; returns the error. */
 export async function expectError(code: string, call: () => Promise<unknown>): Promise<CodedError> {
   try {
     await call()
@@ -177,8 +192,10 @@ export function prng(seed: number) {
   }
 }
 
+/** The generator {@link prng} returns. */
 export type Rng = ReturnType<typeof prng>
 
+/** Characters of random keys: ASCII, separators, and code units on each side of the surrogate range. */
 export const ALPHABET = [
   'a',
   'b',
@@ -195,6 +212,7 @@ export const ALPHABET = [
   '\u{10ffff}',
 ]
 
+/** A random key of 1 to `maxLength` characters of {@link ALPHABET}. */
 export function randomKey(rng: Rng, maxLength: number): string {
   let key = ''
   const length = 1 + rng.int(maxLength)
@@ -202,6 +220,7 @@ export function randomKey(rng: Rng, maxLength: number): string {
   return key
 }
 
+/** A random batch of `size` sets and erasures under `prefix`, across both namespaces. */
 export function randomBatch(rng: Rng, size: number, prefix: string): WriteBatch {
   const values: Mutation[] = []
   const meta: Mutation[] = []
