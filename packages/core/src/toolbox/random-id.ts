@@ -10,9 +10,14 @@ export function toHex(bytes: Uint8Array): string {
  * (Web Crypto, present in every supported browser and in Node >= 20).
  */
 export function randomHexId(bytes = 8): string {
-  const buffer = new Uint8Array(bytes)
+  return toHex(randomBytes(bytes))
+}
+
+/** `length` bytes from the platform's cryptographic random source. */
+export function randomBytes(length: number): Uint8Array {
+  const buffer = new Uint8Array(length)
   globalThis.crypto.getRandomValues(buffer)
-  return toHex(buffer)
+  return buffer
 }
 
 /** A random unsigned 32-bit integer from the platform's cryptographic random source. */

@@ -1,0 +1,169 @@
+// The one place that says yes or no to a peer in a private space: proofs, revocations and the
+// clock. Signature checks are cached (bounded), time and revocation are re-checked every call,
+// so a cached proof stops working the moment its grant expires or its subject is revoked.
+import { sha256 } from '@noble/hashes/sha2.js'
+import { concatBytes } from '@noble/hashes/utils.js'
+import { MendsyncError } from '../errors.js'
+import { BoundedMap } from '../toolbox/bounded-map.js'
+import { toHex } from '../toolbox/random-id.js'
+import { encodeGrantBody, GRANT_DOMAIN, type SignedGrant } from './grant.js'
+import { bytesEqual, verifyWithDomain } from './keys.js'
+import { type AccessProof, CLOCK_SKEW_SECONDS, checkChain, type VerifiedAccess } from './proof.js'
+import { REVOCATION_DOMAIN, type Revocation, revocationBody } from './revocation.js'
+import { ADMIN } from './rights.js'
+import { type SpaceDescriptor, spaceIdOf } from './space-id.js'
+
+/** Signatures remembered as valid by default. */
+export const DEFAULT_SIGNATURE_CACHE = 4096
+/** Revoked keys one space may hold by default (more is refused: a space is not a dumping ground). */
+export const DEFAULT_MAX_REVOCATIONS = 10_000
+
+/** Options of {@link AccessVerifier}. */
+export interface AccessVerifierOptions {
+  /** The clock, ms; default `Date.now`. */
+  readonly now?: () => number
+  /** Allowed clock difference, seconds; default {@link CLOCK_SKEW_SECONDS}. */
+  readonly skewSeconds?: number
+  /** Valid signatures remembered; default {@link DEFAULT_SIGNATURE_CACHE}. */
+  readonly signatureCache?: number
+  /** Revoked keys held; default {@link DEFAULT_MAX_REVOCATIONS}. */
+  readonly maxRevocations?: number
+}
+
+/** Verifies proofs and holds the verified revocations of one space. */
+export class AccessVerifier {
+  readonly space: SpaceDescriptor
+  readonly spaceId: string
+  private readonly now: () => number
+  private readonly skewSeconds: number
+  private readonly valid: BoundedMap<string, true>
+  private readonly revoked = new Map<string, Revocation>()
+  private readonly maxRevocations: number
+
+  constructor(space: SpaceDescriptor, options: AccessVerifierOptions = {}) {
+    this.space = space
+    this.spaceId = spaceIdOf(space)
+    this.now = options.now ?? Date.now
+    this.skewSeconds = options.skewSeconds ?? CLOCK_SKEW_SECONDS
+    this.valid = new BoundedMap(options.signatureCache ?? DEFAULT_SIGNATURE_CACHE)
+    this.maxRevocations = options.maxRevocations ?? DEFAULT_MAX_REVOCATIONS
+  }
+
+  /**
+   * The rights `proof` gives the peer whose raw public key is `subject`; `ACCESS_DENIED` with
+   * the reason when it gives none (wrong space, bad signature, expired, revoked, over-delegated).
+   */
+  async verify(proof: AccessProof, subject: Uint8Array): Promise<VerifiedAccess> {
+    if (!bytesEqual(proof.space.owner, this.space.owner) || proof.space.name !== this.space.name) {
+      throw new MendsyncError(
+        'ACCESS_DENIED',
+        `the proof is for another space than ${this.spaceId}`,
+      )
+    }
+    return await checkChain(proof, subject, {
+      now: Math.floor(this.now() / 1000),
+      skewSeconds: this.skewSeconds,
+      isRevoked: (key) => this.isRevoked(key),
+      signatureValid: (signed) => this.grantSignatureValid(signed),
+    })
+  }
+
+  /** Whether `proof` gives `subject` every bit of `rights` now (never throws). */
+  async allows(proof: AccessProof, subject: Uint8Array, rights: number): Promise<boolean> {
+    try {
+      const access = await this.verify(proof, subject)
+      return (access.rights & rights) === rights
+    } catch {
+      // A refused proof is exactly the answer "no".
+      return false
+    }
+  }
+
+  /** Whether `publicKey` was revoked in this space. The owner never is. */
+  isRevoked(publicKey: Uint8Array): boolean {
+    return !bytesEqual(publicKey, this.space.owner) && this.revoked.has(toHex(publicKey))
+  }
+
+  /** The verified revocations held. */
+  revocations(): Revocation[] {
+    return [...this.revoked.values()]
+  }
+
+  /**
+   * Verifies `revocation` and, when valid, revokes its subject (idempotent). `ACCESS_DENIED` when
+   * its signer is neither the owner nor an admin, or its signature is bad; `OVERLOADED` when the
+   * space holds {@link DEFAULT_MAX_REVOCATIONS} already.
+   */
+  async addRevocation(revocation: Revocation): Promise<void> {
+    if (revocation.space !== this.spaceId) {
+      throw new MendsyncError(
+        'ACCESS_DENIED',
+        `the revocation is for another space than ${this.spaceId}`,
+      )
+    }
+    // The fields judged must be the fields signed (see grantSignatureValid).
+    if (!bytesEqual(revocationBody(revocation), revocation.body)) {
+      throw new MendsyncError(
+        'ACCESS_DENIED',
+        'the revocation has a bad signature: its fields were changed',
+      )
+    }
+    const key = toHex(revocation.subject)
+    if (this.revoked.has(key)) return
+    if (
+      !(await verifyWithDomain(
+        revocation.issuer,
+        REVOCATION_DOMAIN,
+        revocation.body,
+        revocation.signature,
+      ))
+    ) {
+      throw new MendsyncError('ACCESS_DENIED', 'the revocation has a bad signature')
+    }
+    if (revocation.revokedAt > Math.floor(this.now() / 1000) + this.skewSeconds) {
+      throw new MendsyncError('ACCESS_DENIED', 'the revocation is dated in the future')
+    }
+    if (!bytesEqual(revocation.issuer, this.space.owner)) {
+      if (revocation.issuerProof === undefined) {
+        throw new MendsyncError(
+          'ACCESS_DENIED',
+          'the revocation is not by the owner and shows no admin grant',
+        )
+      }
+      // The issuer's admin rights are judged at the revocation's own date and without the
+      // space's other revocations: two admins revoking each other both stay revoked (deny wins).
+      const access = await checkChain(revocation.issuerProof, revocation.issuer, {
+        now: revocation.revokedAt,
+        skewSeconds: this.skewSeconds,
+        isRevoked: () => false,
+        signatureValid: (signed) => this.grantSignatureValid(signed),
+      })
+      if ((access.rights & ADMIN) === 0) {
+        throw new MendsyncError('ACCESS_DENIED', 'the revocation is by a peer without admin rights')
+      }
+    }
+    if (this.revoked.size >= this.maxRevocations) {
+      throw new MendsyncError(
+        'OVERLOADED',
+        `space ${this.spaceId} holds ${this.maxRevocations} revocations already`,
+      )
+    }
+    this.revoked.set(key, revocation)
+  }
+
+  private async grantSignatureValid(signed: SignedGrant): Promise<boolean> {
+    // The fields judged must be the fields signed: a grant object whose fields were edited after
+    // decoding (or built by hand) is refused even though its body and signature match.
+    if (!bytesEqual(encodeGrantBody(signed.grant), signed.body)) return false
+    const id = toHex(sha256(concatBytes(signed.grant.issuer, signed.body, signed.signature)))
+    if (this.valid.get(id)) return true
+    const ok = await verifyWithDomain(
+      signed.grant.issuer,
+      GRANT_DOMAIN,
+      signed.body,
+      signed.signature,
+    )
+    if (ok) this.valid.set(id, true)
+    return ok
+  }
+}
