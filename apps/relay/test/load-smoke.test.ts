@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { Figure } from '@mendsync/bench'
 import { describe, expect, it } from 'vitest'
 
 // The 10-second smoke version of `pnpm bench:relay`: the same benchmark, small enough for CI. It
@@ -10,11 +11,6 @@ import { describe, expect, it } from 'vitest'
 const BENCH = fileURLToPath(new URL('../bench/relay.bench.ts', import.meta.url))
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const PEERS = 10
-
-interface Figure {
-  figure: string
-  value: number
-}
 
 function runBench(args: string[]): Promise<Figure[]> {
   return new Promise((resolve, reject) => {
