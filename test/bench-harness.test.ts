@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { type FigureInput, parseFigureLine, startBench } from '@mendsync/bench'
 import { describe, expect, it } from 'vitest'
 
@@ -115,4 +118,43 @@ describe('parseFigureLine', () => {
     expect(() => parseFigureLine(line({ ratio: 2 }))).toThrow(/ratio/)
     expect(() => parseFigureLine(line({ baseline: null }))).toThrow(/ratio/)
   })
+})
+
+describe('bench:reconcile --against negentropy', () => {
+  const BENCH = fileURLToPath(new URL('../packages/core/bench/reconcile.bench.ts', import.meta.url))
+  const DIST = fileURLToPath(new URL('../packages/core/dist/index.js', import.meta.url))
+
+  it('prints valid figure lines for every pattern and exits 0 (both sides found the true difference)', async () => {
+    if (!existsSync(DIST)) throw new Error('build first: the bench runs dist (pnpm exec tsc -b)')
+    const child = spawn(
+      process.execPath,
+      [BENCH, '--against', 'negentropy', '--n', '10000', '--d', '100', '--runs', '1', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('exit', resolve)
+    })
+    expect(code, err).toBe(0)
+    const figures = out.trimEnd().split('\n').map(parseFigureLine)
+    const names = figures.map((f) => f.figure)
+    for (const pattern of ['uniform', 'one-sided', 'versions', 'clustered', 'mixed']) {
+      for (const kind of ['bytes', 'rounds', 'cpu_ms']) {
+        expect(names).toContain(`${kind}_vs_negentropy_${pattern}_n1e4_d1e2`)
+      }
+    }
+    for (const figure of figures) {
+      expect(figure.bench).toBe('reconcile')
+      expect(figure.baseline).toBeGreaterThan(0)
+    }
+    expect(err).not.toContain('WRONG')
+  }, 120_000)
 })

@@ -133,6 +133,7 @@ export function startBench<O extends OptionsConfig = Record<never, never>>(
             note,
           ]
         }),
+        [0, 2, 6],
       )
       const text = `${title ? `${title}\n\n` : ''}${table}\n`
       if (flags.json) out.stderr.write(text)
