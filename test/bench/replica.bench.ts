@@ -30,7 +30,7 @@
 // {"bench":"replica","figure":...,"value":...,"unit":...,"baseline":...,"ratio":...,"target":...}
 // Figure names are stable.
 import { tmpdir } from 'node:os'
-import { type FigureInput, startBench } from '@mendsync/bench'
+import { type FigureInput, reportIgnored, startBench } from '@mendsync/bench'
 import { decodeValue, readRegister, valueKind } from '@mendsync/core'
 import type { Libp2pNetwork } from '@mendsync/libp2p'
 import { openReplica } from '@mendsync/replica'
@@ -201,7 +201,7 @@ async function repairGet(dirs: Directories): Promise<FigureInput[]> {
     return await remotes.watch(measureRepairGet(reader, probe, writers, servers, client))
   } finally {
     await closePeers([reader])
-    await client?.close().catch(() => undefined)
+    await client?.close().catch(reportIgnored('closing the raw-pull client'))
     await remotes.close()
   }
 }
@@ -388,7 +388,10 @@ async function relayRun(dirs: Directories): Promise<RelayRun> {
       written.set(key, performance.now())
       await writer.replica.put(key, registerValue(key, VALUE_BYTES))
       const everywhere = () => seen.get(key)?.length === READERS
-      await waitFor(`${key} at ${READERS} peers`, everywhere, [], timeoutMs).catch(() => undefined)
+      // A reader the write never reached is a result (write_visible_fraction), not a failure.
+      await waitFor(`${key} at ${READERS} peers`, everywhere, [], timeoutMs).catch(
+        reportIgnored(`waiting for ${key} at ${READERS} peers`),
+      )
       await idle(WRITE_GAP_MS)
       return seen.get(key) ?? []
     }

@@ -156,12 +156,10 @@ async function main(): Promise<void> {
   const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
     relay.on('exit', (code) => reject(new Error(`the relay exited with ${code}`)))
     createInterface({ input: relay.stdout! }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line) as Record<string, unknown>
-        if (event.msg === 'relay started') resolve(event)
-      } catch {
-        // not JSON
-      }
+      // The relay logs JSON lines; anything else on its stdout is not an event.
+      if (!line.startsWith('{')) return
+      const event = JSON.parse(line) as Record<string, unknown>
+      if (event.msg === 'relay started') resolve(event)
     })
   })
   const children: ChildProcess[] = [relay]

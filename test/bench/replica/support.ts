@@ -4,7 +4,7 @@
 // (`remote-peer.ts`) open theirs with these helpers too.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { type FigureInput, median, percentile } from '@mendsync/bench'
+import { type FigureInput, median, percentile, reportIgnored } from '@mendsync/bench'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -209,8 +209,12 @@ export class Probe {
 
 /** Closes the replicas (and their storages), then their networks. */
 export async function closePeers(peers: readonly Peer[]): Promise<void> {
-  await Promise.all(peers.map((peer) => peer.replica.close().catch(() => undefined)))
-  await Promise.all(peers.map((peer) => peer.network.close().catch(() => undefined)))
+  await Promise.all(
+    peers.map((peer) => peer.replica.close().catch(reportIgnored('closing a replica'))),
+  )
+  await Promise.all(
+    peers.map((peer) => peer.network.close().catch(reportIgnored('closing a network'))),
+  )
 }
 
 /**
