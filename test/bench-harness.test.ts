@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { type FigureInput, parseFigureLine, startBench } from '@mendsync/bench'
+import { type FigureInput, parseFigureLine, runBenchProcess, startBench } from '@mendsync/bench'
 import { describe, expect, it } from 'vitest'
 
 // The one bench harness (tools/bench): every bench parses its flags and prints its figures through
@@ -126,25 +125,19 @@ describe('bench:reconcile --against negentropy', () => {
 
   it('prints valid figure lines for every pattern and exits 0 (both sides found the true difference)', async () => {
     if (!existsSync(DIST)) throw new Error('build first: the bench runs dist (pnpm exec tsc -b)')
-    const child = spawn(
-      process.execPath,
-      [BENCH, '--against', 'negentropy', '--n', '10000', '--d', '100', '--runs', '1', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString()
-    })
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject)
-      child.once('exit', resolve)
-    })
-    expect(code, err).toBe(0)
-    const figures = out.trimEnd().split('\n').map(parseFigureLine)
+    const { code, stdout, stderr } = await runBenchProcess(BENCH, [
+      '--against',
+      'negentropy',
+      '--n',
+      '10000',
+      '--d',
+      '100',
+      '--runs',
+      '1',
+      '--json',
+    ])
+    expect(code, stderr).toBe(0)
+    const figures = stdout.trimEnd().split('\n').map(parseFigureLine)
     const names = figures.map((f) => f.figure)
     for (const pattern of ['uniform', 'one-sided', 'versions', 'clustered', 'mixed']) {
       for (const kind of ['bytes', 'rounds', 'cpu_ms']) {
@@ -155,6 +148,6 @@ describe('bench:reconcile --against negentropy', () => {
       expect(figure.bench).toBe('reconcile')
       expect(figure.baseline).toBeGreaterThan(0)
     }
-    expect(err).not.toContain('WRONG')
+    expect(stderr).not.toContain('WRONG')
   }, 120_000)
 })

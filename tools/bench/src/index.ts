@@ -3,5 +3,6 @@
 export * from './bench.ts'
 export * from './figure.ts'
 export * from './ignored.ts'
+export * from './run.ts'
 export * from './stats.ts'
 export * from './table.ts'

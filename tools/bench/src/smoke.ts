@@ -1,10 +1,10 @@
 // `pnpm bench:smoke`: runs every bench with `--quick --json` (after `tsc -b`) and checks that each
 // exits 0 and prints at least one line, every line a figure of the one schema (parseFigureLine).
 // A smoke run: it proves the benches run and speak the schema, not what they measure.
-import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseFigureLine } from './figure.ts'
+import { runBenchProcess } from './run.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
@@ -20,31 +20,20 @@ const BENCHES: readonly (readonly string[])[] = [
   ['packages/tabs/bench/tabs.bench.ts'],
 ]
 
-function run(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--max-old-space-size=4096', join(ROOT, args[0]!), ...args.slice(1), '--quick', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      err += chunk.toString()
-    })
-    child.once('error', reject)
-    child.once('exit', (code) => resolve({ code, out, err }))
-  })
-}
-
 let failed = 0
 for (const args of BENCHES) {
   const name = args.join(' ')
   const started = performance.now()
-  const { code, out, err } = await run(args)
+  const [file, ...flags] = args as [string, ...string[]]
+  const {
+    code,
+    stdout: out,
+    stderr: err,
+  } = await runBenchProcess(
+    join(ROOT, file),
+    [...flags, '--quick', '--json'],
+    ['--max-old-space-size=4096'],
+  )
   const lines = out.split('\n').filter((line) => line.length > 0)
   const problems: string[] = []
   if (code !== 0) problems.push(`exit code ${code}`)
