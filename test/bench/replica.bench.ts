@@ -30,8 +30,7 @@
 // {"bench":"replica","figure":...,"value":...,"unit":...,"baseline":...,"ratio":...,"target":...}
 // Figure names are stable.
 import { tmpdir } from 'node:os'
-import { parseArgs } from 'node:util'
-import { markdownTable } from '@mendsync/bench'
+import { type FigureInput, reportIgnored, startBench } from '@mendsync/bench'
 import { decodeValue, readRegister, valueKind } from '@mendsync/core'
 import type { Libp2pNetwork } from '@mendsync/libp2p'
 import { openReplica } from '@mendsync/replica'
@@ -44,7 +43,6 @@ import {
   connect,
   Directories,
   FAST_GOSSIP,
-  type Figure,
   figure,
   heard,
   heardLatest,
@@ -64,19 +62,14 @@ import {
   waitFor,
 } from './replica/support.ts'
 
-const { values: args } = parseArgs({
-  // `pnpm bench:replica -- --json` passes the `--` through.
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: {
-    json: { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    runs: { type: 'string' },
-    dir: { type: 'string', default: tmpdir() },
-  },
+const bench = startBench({
+  name: 'replica',
+  defaultRuns: 3,
+  quickRuns: 1,
+  options: { dir: { type: 'string', default: tmpdir() } },
 })
-const QUICK = args.quick === true
-const RUNS = Number(args.runs ?? (QUICK ? 1 : 3))
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('bench: --runs must be a positive integer')
+const QUICK = bench.flags.quick
+const RUNS = bench.flags.runs
 const SIZES = QUICK
   ? { localReads: 2_000, repairReads: 30, relayWrites: 20, divergedKeys: 1_000 }
   : { localReads: 20_000, repairReads: 100, relayWrites: 60, divergedKeys: 10_000 }
@@ -99,13 +92,11 @@ const WRITE_GAP_MS = 50
  */
 const BREAKDOWN = ['pull', 'push', 'storage-write', 'engine'] as const
 
-const log = (message: string) => {
-  if (!args.json) console.error(message)
-}
+const log = (message: string) => bench.log(message)
 
 // ---- 1. local get vs raw storage read ----------------------------------------------------------
 
-async function localGet(dirs: Directories): Promise<Figure[]> {
+async function localGet(dirs: Directories): Promise<FigureInput[]> {
   const storage = await openFileStorage({ directory: dirs.next(), space: SPACE })
   const replica = await openReplica({ space: SPACE, storage, repair: 'none' })
   try {
@@ -183,7 +174,7 @@ async function localGet(dirs: Directories): Promise<Figure[]> {
 
 // ---- 2. repairing get vs raw pull ----------------------------------------------------------------
 
-async function repairGet(dirs: Directories): Promise<Figure[]> {
+async function repairGet(dirs: Directories): Promise<FigureInput[]> {
   const probe = new Probe()
   const remotes = new RemotePeers()
   const reader = await openPeer(dirs.next(), await startNetwork(FAST_GOSSIP), PULL_ONLY, probe)
@@ -210,7 +201,7 @@ async function repairGet(dirs: Directories): Promise<Figure[]> {
     return await remotes.watch(measureRepairGet(reader, probe, writers, servers, client))
   } finally {
     await closePeers([reader])
-    await client?.close().catch(() => undefined)
+    await client?.close().catch(reportIgnored('closing the raw-pull client'))
     await remotes.close()
   }
 }
@@ -225,7 +216,7 @@ async function measureRepairGet(
   writers: readonly RemotePeer[],
   servers: readonly RemotePeer[],
   client: Libp2pNetwork,
-): Promise<Figure[]> {
+): Promise<FigureInput[]> {
   const [first] = writers as [RemotePeer, ...RemotePeer[]]
   const [server] = servers as [RemotePeer, ...RemotePeer[]]
   await waitFor(
@@ -397,7 +388,10 @@ async function relayRun(dirs: Directories): Promise<RelayRun> {
       written.set(key, performance.now())
       await writer.replica.put(key, registerValue(key, VALUE_BYTES))
       const everywhere = () => seen.get(key)?.length === READERS
-      await waitFor(`${key} at ${READERS} peers`, everywhere, [], timeoutMs).catch(() => undefined)
+      // A reader the write never reached is a result (write_visible_fraction), not a failure.
+      await waitFor(`${key} at ${READERS} peers`, everywhere, [], timeoutMs).catch(
+        reportIgnored(`waiting for ${key} at ${READERS} peers`),
+      )
       await idle(WRITE_GAP_MS)
       return seen.get(key) ?? []
     }
@@ -423,7 +417,7 @@ async function relayRun(dirs: Directories): Promise<RelayRun> {
   }
 }
 
-async function relayVisibility(dirs: Directories): Promise<Figure[]> {
+async function relayVisibility(dirs: Directories): Promise<FigureInput[]> {
   const runs: RelayRun[] = []
   for (let run = 0; run < RUNS; run++) {
     const result = await relayRun(dirs)
@@ -535,7 +529,7 @@ async function antiEntropyRun(dirs: Directories): Promise<AntiEntropyRun> {
   }
 }
 
-async function antiEntropy(dirs: Directories): Promise<Figure[]> {
+async function antiEntropy(dirs: Directories): Promise<FigureInput[]> {
   const runs: AntiEntropyRun[] = []
   for (let run = 0; run < RUNS; run++) {
     runs.push(await antiEntropyRun(dirs))
@@ -570,12 +564,11 @@ async function antiEntropy(dirs: Directories): Promise<Figure[]> {
 
 // ---- main ----------------------------------------------------------------------------------------
 
-const dirs = new Directories(args.dir ?? tmpdir())
+const dirs = new Directories(bench.values.dir ?? tmpdir())
 // At any exit: the end, a failure, or SIGINT (figure 2 exits once its peer processes are killed).
 process.once('exit', () => dirs.remove())
-const figures: Figure[] = []
 const benchStarted = performance.now()
-for (const [name, bench] of [
+for (const [name, part] of [
   ['1. local get vs raw storage read', localGet],
   ['2. repairing get vs raw pull', repairGet],
   ['3. write visible at 10 peers via a relay', relayVisibility],
@@ -583,29 +576,12 @@ for (const [name, bench] of [
 ] as const) {
   const started = performance.now()
   log(`${name}...`)
-  figures.push(...(await bench(dirs)))
+  for (const figure of await part(dirs)) bench.record(figure)
   log(`  ${((performance.now() - started) / 1000).toFixed(1)} s`)
 }
-
-if (args.json) {
-  for (const f of figures) console.log(JSON.stringify({ bench: 'replica', ...f }))
-} else {
-  const round = (value: number | null) =>
-    value === null ? '' : Number.isInteger(value) ? String(value) : value.toFixed(3)
-  const rows = figures.map((f) => [
-    f.figure,
-    round(f.value),
-    f.unit,
-    round(f.baseline),
-    round(f.ratio),
-    f.target === null ? '' : `<= ${f.target}`,
-    f.target === null || f.ratio === null ? '' : f.ratio <= f.target ? 'met' : 'MISSED',
-  ])
-  console.log(
-    `replica bench: median of ${RUNS} run(s)${QUICK ? ' (--quick)' : ''}, ` +
-      `${((performance.now() - benchStarted) / 1000).toFixed(0)} s`,
-  )
-  console.log(markdownTable(['figure', 'value', 'unit', 'baseline', 'ratio', 'target', ''], rows))
-}
+bench.finish(
+  `replica bench: median of ${RUNS} run(s)${QUICK ? ' (--quick)' : ''}, ` +
+    `${((performance.now() - benchStarted) / 1000).toFixed(0)} s`,
+)
 // libp2p leaves timers behind after close; the figures are out.
 process.exit(0)

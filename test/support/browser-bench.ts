@@ -1,4 +1,4 @@
-// What the benchmarks that run in real Chromium share: their flags, bundling the page (and any
+// What the benchmarks that run in real Chromium share: bundling the page (and any
 // worker it starts) with Vite in memory, serving it on 127.0.0.1 (a real origin, which IndexedDB
 // and Web Locks need), and opening it in Debian's Chromium through playwright-core.
 import { createServer, type Server } from 'node:http'
@@ -7,15 +7,6 @@ import { extname } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { build, defaultClientConditions } from 'vite'
 import { CHROMIUM_LAUNCH_OPTIONS } from './chromium.ts'
-
-/** `--json` and `--runs N` (a positive integer, default `defaultRuns`). */
-export function benchArgs(defaultRuns: number): { json: boolean; runs: number } {
-  const args = process.argv.slice(2)
-  const runsFlag = args.indexOf('--runs')
-  const runs = runsFlag >= 0 ? Number(args[runsFlag + 1]) : defaultRuns
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a positive integer')
-  return { json: args.includes('--json'), runs }
-}
 
 /**
  * Bundles `entry` (from the workspace sources) and everything it loads, module workers

@@ -13,6 +13,8 @@
 //   other's writes; on one small machine the peers' own work dominates. The observer is the
 //   process's first writer.
 // Runs on the built packages (dist).
+
+import { reportIgnored } from '@mendsync/bench'
 import {
   type CausalValue,
   emptyValue,
@@ -146,7 +148,8 @@ function relayLink(network: Libp2pNetwork, relayPeerId: string): () => boolean {
       .some((connection) => connection.remotePeer.toString() === relayPeerId)
     if (!connected && address !== undefined && Date.now() - lastDial > 3_000) {
       lastDial = Date.now()
-      node.dial(address).catch(() => {})
+      // Retried every 3 s while disconnected; each failure is said.
+      node.dial(address).catch(reportIgnored(`dial of the relay at ${address}`))
     }
     return connected
   }

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { type Figure, parseFigureLine, runBenchProcess } from '@mendsync/bench'
 import { describe, expect, it } from 'vitest'
 
 // The 10-second smoke version of `pnpm bench:relay`: the same benchmark, small enough for CI. It
@@ -11,27 +11,13 @@ const BENCH = fileURLToPath(new URL('../bench/relay.bench.ts', import.meta.url))
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const PEERS = 10
 
-interface Figure {
-  figure: string
-  value: number
-}
-
-function runBench(args: string[]): Promise<Figure[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let out = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    child.once('error', reject)
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`the relay bench exited with ${code}`))
-      const lines = out.split('\n').filter((line) => line.startsWith('{'))
-      resolve(lines.map((line) => JSON.parse(line) as Figure))
-    })
-  })
+async function runBench(args: string[]): Promise<Figure[]> {
+  const { code, stdout, stderr } = await runBenchProcess(BENCH, args)
+  if (code !== 0) throw new Error(`the relay bench exited with ${code}: ${stderr.slice(-2000)}`)
+  return stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map(parseFigureLine)
 }
 
 describe('relay load smoke run', () => {

@@ -1,13 +1,14 @@
 // Benchmark of the core data model: cart joins, canonical encode/decode (beside JSON of the same
 // plain view, measured in the same run) and state hashing.
 //
-//   pnpm exec tsc -b && pnpm exec node packages/core/bench/core.bench.ts [--json] [--quick]
+//   pnpm exec tsc -b && pnpm exec node packages/core/bench/core.bench.ts [--json] [--quick] [--runs N]
 //
 // Imports `@mendsync/core` from `dist` (build first). `--json` prints one JSON line per figure:
 // {"bench":"core","figure":...,"value":...,"unit":...,"baseline":...,"ratio":...,"target":...}
-// Figure names are stable. Each figure is the median of several timed batches after a warm-up.
+// Figure names are stable. Each figure is the median of `--runs` timed batches (default 7, 3 with
+// `--quick`, whose batches are also shorter) after a warm-up; ratio = value / baseline.
 
-import { markdownTable } from '@mendsync/bench'
+import { median, startBench } from '@mendsync/bench'
 import {
   type CausalValue,
   cartAdd,
@@ -22,20 +23,9 @@ import {
   stateHash,
 } from '@mendsync/core'
 
-const args = new Set(process.argv.slice(2))
-const JSON_OUTPUT = args.has('--json')
-const QUICK = args.has('--quick')
-const BATCH_MS = QUICK ? 40 : 150
-const BATCHES = QUICK ? 3 : 7
-
-interface Figure {
-  readonly figure: string
-  readonly value: number
-  readonly unit: string
-  readonly baseline: number | null
-  readonly ratio: number | null
-  readonly target: number | null
-}
+const bench = startBench({ name: 'core', defaultRuns: 7, quickRuns: 3 })
+const BATCH_MS = bench.flags.quick ? 40 : 150
+const BATCHES = bench.flags.runs
 
 function calibrate(run: () => unknown): number {
   // Find the batch size for which one batch lasts about BATCH_MS.
@@ -55,11 +45,6 @@ function timeBatch(run: () => unknown, iterations: number): number {
   return (iterations * 1000) / (performance.now() - start)
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  return sorted[Math.floor(sorted.length / 2)] as number
-}
-
 /** Median operations per second of `run`, over BATCHES timed batches after a warm-up batch. */
 function opsPerSecond(run: () => unknown): number {
   const iterations = calibrate(run)
@@ -71,27 +56,20 @@ function opsPerSecond(run: () => unknown): number {
 
 /**
  * Measures `run` beside `baseline` in alternating batches, so both see the same machine load
- * (the machine may be shared): medians of both, and the median of the per-pair ratios.
+ * (the machine may be shared): the median rate of each.
  */
-function versus(
-  run: () => unknown,
-  baseline: () => unknown,
-): { ops: number; base: number; ratio: number } {
+function versus(run: () => unknown, baseline: () => unknown): { ops: number; base: number } {
   const n = calibrate(run)
   const m = calibrate(baseline)
   timeBatch(run, n)
   timeBatch(baseline, m)
   const ops: number[] = []
   const base: number[] = []
-  const ratios: number[] = []
   for (let b = 0; b < BATCHES; b++) {
-    const x = timeBatch(run, n)
-    const y = timeBatch(baseline, m)
-    ops.push(x)
-    base.push(y)
-    ratios.push(x / y)
+    ops.push(timeBatch(run, n))
+    base.push(timeBatch(baseline, m))
   }
-  return { ops: median(ops), base: median(base), ratio: median(ratios) }
+  return { ops: median(ops), base: median(base) }
 }
 
 /** A deterministic pseudo-random sequence, so every run benchmarks the same carts. */
@@ -170,22 +148,22 @@ function plainView(value: CausalValue): unknown {
   }
 }
 
-const figures: Figure[] = []
+/** Records a figure; a baseline is JSON's, and a target is a lower bound on the ratio. */
 function record(
   figure: string,
   value: number,
   unit: string,
   baseline: number | null = null,
   target: number | null = null,
-  ratio: number | null = baseline === null ? null : value / baseline,
 ): void {
-  figures.push({
+  bench.record({
     figure,
     value: round(value),
     unit,
     baseline: baseline === null ? null : round(baseline),
-    ratio: ratio === null ? null : round(ratio),
     target,
+    bound: 'min',
+    note: baseline === null ? '' : 'baseline: JSON',
   })
 }
 
@@ -234,7 +212,6 @@ for (const lines of [100, 1000]) {
     'ops/s',
     roundTrip.base,
     lines === 100 ? 0.5 : null,
-    roundTrip.ratio,
   )
   record(`size_${lines}_lines`, bytes.length, 'bytes', jsonBytes)
   record(
@@ -244,17 +221,4 @@ for (const lines of [100, 1000]) {
   )
 }
 
-if (JSON_OUTPUT) {
-  for (const f of figures) console.log(JSON.stringify({ bench: 'core', ...f }))
-} else {
-  const rows = figures.map((f) => [
-    f.figure,
-    `${f.value} ${f.unit}`,
-    f.baseline === null ? '' : `${f.baseline} ${f.unit}`,
-    f.ratio === null ? '' : `${f.ratio}x`,
-    f.target === null
-      ? ''
-      : `>= ${f.target}x ${f.ratio !== null && f.ratio >= f.target ? 'ok' : 'MISSED'}`,
-  ])
-  console.log(markdownTable(['figure', 'value', 'JSON baseline', 'ratio', 'target'], rows))
-}
+bench.finish(`core bench: median of ${BATCHES} batches of about ${BATCH_MS} ms`)

@@ -1,294 +1,181 @@
-// `pnpm bench:reconcile [--n N --d D] [--pattern uniform|clustered|one-sided|versions]
-//   [--json] [--reps R] [--figures]`
+// `pnpm bench:reconcile [--n N --d D] [--pattern P] [--against negentropy] [--figures]
+//   [--json] [--runs R] [--quick]`
 //
 // Runs reconciliation sessions between two in-process replicas (ReconcileTree + ReconcileSession
-// from the built `@mendsync/core`: run `pnpm exec tsc -b` first) and prints one JSON line per
-// (n, d, pattern) run:
-//   {"n","d","pattern","rounds","bytesAtoB","bytesBtoA","cpuMsA","cpuMsB","buildMs","heapMB","correct"}
-// `rounds` = ceil(messages / 2) (a message and its reply; a lone last message counts as a round);
-// zero when the gossip summaries are equal (no session). Bytes are session metadata only (the
-// 22-byte gossip summary not included). cpuMs = CPU time (process.cpuUsage) spent in that side's
-// initiate()/receive() calls, median of --reps sessions (default 5). buildMs = CPU time of
-// bulk-loading A's tree (hashing included). heapMB = V8 heap + array buffers after the run.
-// Without --n/--d: the grid n in {1e4, 1e5, 1e6} x d in {0, 1, 10, 100, 1000, 10000} as a table
-// (plus JSON lines with --json), then the tree figures at n = 1e6 as JSON lines
-// {"bench":"reconcile","figure","value","unit","target"} (also printed with --figures).
+// from the built `@mendsync/core`: run `pnpm exec tsc -b` first); A initiates, and every session
+// is checked to find exactly the true difference (a wrong one exits 1). Figures (one JSON line
+// each with --json, the harness schema):
+// - without --against: per (n, d) of the grid n in {1e4, 1e5, 1e6} x d in {0, 1, 10, 100, 1e3,
+//   1e4} (or the one point --n/--d name), pattern --pattern (default uniform):
+//   reconcile_bytes_<pattern>_n<N>_d<D> (session bytes, both directions), reconcile_rounds_...
+//   (ceil(messages / 2); 0 when the summaries are equal), reconcile_cpu_ms_... (CPU of both
+//   sides' initiate/receive calls, median of --runs sessions); then the tree figures at n = 1e6
+//   (tree.updatesPerSec.1e6, tree.bytesPerItem.1e6, tree.rebuildMs.1e6, tree.loadMs.1e6), with
+//   --figures also after a single point;
+// - with --against negentropy: the same sets reconciled by mendsync and by the reference
+//   negentropy implementation at every pattern (or --pattern), n = 1e5 (d = 1e3, 1e4) and n = 1e6
+//   (d = 1e2, 1e4, 1e5): bytes_vs_negentropy_<pattern>_n<N>_d<D> (ratio = mendsync/negentropy,
+//   target <= 0.1), rounds_vs_negentropy_..., cpu_ms_vs_negentropy_... (both sides together).
+// --quick: the grid at n <= 1e5 and the tree figures at 1e5; against negentropy only n = 1e5.
 
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { markdownTable, median } from '@mendsync/bench'
-import { ReconcileSession, ReconcileTree, summariesEqual } from '@mendsync/core'
+import { median, startBench } from '@mendsync/bench'
+import { ReconcileTree } from '@mendsync/core'
+import { foundExactly, runMendsyncSession, type SessionResult } from './reconcile/mendsync.ts'
+import { runNegentropy } from './reconcile/negentropy.ts'
+import {
+  cpuMs,
+  fillRandom,
+  makeKeys,
+  PATTERNS,
+  type Pattern,
+  rng,
+  type Scenario,
+  scenario,
+} from './reconcile/scenario.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-type Pattern = 'uniform' | 'clustered' | 'one-sided' | 'versions'
-const PATTERNS: readonly Pattern[] = ['uniform', 'clustered', 'one-sided', 'versions']
+const bench = startBench({
+  name: 'reconcile',
+  defaultRuns: 5,
+  quickRuns: 2,
+  options: {
+    n: { type: 'string' },
+    d: { type: 'string' },
+    pattern: { type: 'string' },
+    against: { type: 'string' },
+    figures: { type: 'boolean', default: false },
+  },
+})
+const { flags, values } = bench
 
-interface Args {
-  n: number | null
-  d: number | null
-  pattern: Pattern
-  json: boolean
-  reps: number
-  figures: boolean
+function count(name: string, raw: string | undefined): number | null {
+  if (raw === undefined) return null
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be an integer >= 0`)
+  return value
 }
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { n: null, d: null, pattern: 'uniform', json: false, reps: 5, figures: false }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const value = (): string => {
-      const v = argv[++i]
-      if (v === undefined) throw new Error(`${a} needs a value`)
-      return v
-    }
-    if (a === '--n') args.n = Number(value())
-    else if (a === '--d') args.d = Number(value())
-    else if (a === '--reps') args.reps = Number(value())
-    else if (a === '--pattern') {
-      const p = value() as Pattern
-      if (!PATTERNS.includes(p)) throw new Error(`--pattern must be one of ${PATTERNS.join(', ')}`)
-      args.pattern = p
-    } else if (a === '--json') args.json = true
-    else if (a === '--figures') args.figures = true
-    else throw new Error(`unknown argument ${a}`)
-  }
-  for (const [name, v] of [
-    ['--n', args.n],
-    ['--d', args.d],
-  ] as const) {
-    if (v !== null && (!Number.isInteger(v) || v < 0)) throw new Error(`${name} must be an integer`)
-  }
-  if (!Number.isInteger(args.reps) || args.reps < 1) throw new Error('--reps must be >= 1')
-  return args
+const onlyN = count('n', values.n)
+const onlyD = count('d', values.d)
+if (values.pattern !== undefined && !PATTERNS.includes(values.pattern as Pattern)) {
+  throw new Error(`--pattern must be one of ${PATTERNS.join(', ')}`)
+}
+if (values.against !== undefined && values.against !== 'negentropy') {
+  throw new Error(`--against takes 'negentropy', got '${values.against}'`)
 }
 
-// ---- data ------------------------------------------------------------------------------------
-
-/** xorshift32, seeded: reproducible data. */
-function rng(seed: number): () => number {
-  let s = seed | 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return s >>> 0
-  }
-}
-
-/** Time-ordered keys: "key:" + 10-digit counter, so key order is insertion order. */
-function makeKeys(count: number): string[] {
-  const keys = new Array<string>(count)
-  for (let i = 0; i < count; i++) keys[i] = `key:${String(i * 7).padStart(10, '0')}`
-  return keys
-}
-
-function fillRandom(bytes: Uint8Array, next: () => number): void {
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)
-  for (let i = 0; i < words.length; i++) words[i] = next()
-}
-
-interface Side {
-  keys: string[]
-  hashes: Uint8Array
-}
-
-interface Scenario {
-  a: Side
-  b: Side
-  /** The keys of the true difference. */
-  expected: Set<string>
-}
-
-function pickDistinct(count: number, from: number, next: () => number): number[] {
-  const chosen = new Set<number>()
-  while (chosen.size < count) chosen.add(next() % from)
-  return [...chosen]
-}
-
-/**
- * uniform: d random keys differ, half only on A and half only on B; clustered: the d most recent
- * keys differ (alternately A-only and B-only); one-sided: B has d keys A lacks (A is a subset of
- * B); versions: both have the same keys and d of them carry different states on each side.
- */
-function scenario(pool: readonly string[], n: number, d: number, pattern: Pattern): Scenario {
-  const next = rng(0x5eed ^ (n * 31 + d * 7 + pattern.length))
-  const total = pattern === 'versions' ? n : n + d
-  const hashes = new Uint8Array(32 * total)
-  fillRandom(hashes, next)
-  const aOnly = new Set<number>()
-  const bOnly = new Set<number>()
-  const changed = new Set<number>()
-  if (pattern === 'uniform') {
-    const picked = pickDistinct(d, total, next)
-    picked.forEach((i, k) => {
-      ;(k % 2 === 0 ? aOnly : bOnly).add(i)
-    })
-  } else if (pattern === 'clustered') {
-    for (let k = 0; k < d; k++) (k % 2 === 0 ? aOnly : bOnly).add(total - d + k)
-  } else if (pattern === 'one-sided') {
-    for (const i of pickDistinct(d, total, next)) bOnly.add(i)
-  } else {
-    for (const i of pickDistinct(d, total, next)) changed.add(i)
-  }
-  const expected = new Set<string>()
-  const build = (skip: Set<number>, alt: boolean): Side => {
-    const keys: string[] = []
-    const out = new Uint8Array(32 * (total - skip.size))
-    let j = 0
-    for (let i = 0; i < total; i++) {
-      if (skip.has(i)) continue
-      keys.push(pool[i]!)
-      out.set(hashes.subarray(32 * i, 32 * i + 32), 32 * j)
-      if (alt && changed.has(i)) out[32 * j] = out[32 * j]! ^ 0xff
-      j++
-    }
-    return { keys, hashes: out }
-  }
-  for (const i of [...aOnly, ...bOnly, ...changed]) expected.add(pool[i]!)
-  return { a: build(bOnly, false), b: build(aOnly, true), expected }
-}
-
-// ---- measurement -----------------------------------------------------------------------------
-
-function cpuMs(f: () => void): number {
-  const start = process.cpuUsage()
-  f()
-  const used = process.cpuUsage(start)
-  return (used.user + used.system) / 1000
-}
-
-interface SessionResult {
-  messages: number
-  bytesAtoB: number
-  bytesBtoA: number
-  cpuA: number
-  cpuB: number
-  differing: Set<string>
-  complete: boolean
-}
-
-function runSession(a: ReconcileTree, b: ReconcileTree): SessionResult {
-  const result: SessionResult = {
-    messages: 0,
-    bytesAtoB: 0,
-    bytesBtoA: 0,
-    cpuA: 0,
-    cpuB: 0,
-    differing: new Set(),
-    complete: false,
-  }
-  if (summariesEqual(a.summary(), b.summary())) {
-    result.complete = true
-    return result
-  }
-  const sa = new ReconcileSession(a)
-  const sb = new ReconcileSession(b)
-  let message: Uint8Array | null = null
-  result.cpuA += cpuMs(() => {
-    message = sa.initiate()
-  })
-  let toB = true
-  let doneA = false
-  let doneB = false
-  while (message !== null) {
-    const m: Uint8Array = message
-    result.messages++
-    if (toB) result.bytesAtoB += m.length
-    else result.bytesBtoA += m.length
-    const session = toB ? sb : sa
-    let step: ReturnType<ReconcileSession['receive']> | undefined
-    const ms = cpuMs(() => {
-      step = session.receive(m)
-    })
-    if (toB) result.cpuB += ms
-    else result.cpuA += ms
-    const s = step!
-    if (s.done) {
-      for (const key of s.differing ?? []) result.differing.add(key)
-      if (toB) doneB = true
-      else doneA = true
-    }
-    message = s.reply
-    toB = !toB
-  }
-  result.complete = doneA && doneB
-  return result
-}
-
-interface RunLine {
-  n: number
-  d: number
-  pattern: Pattern
-  rounds: number
-  bytesAtoB: number
-  bytesBtoA: number
-  cpuMsA: number
-  cpuMsB: number
-  buildMs: number
-  heapMB: number
-  correct: boolean
-}
-
-function heapMB(): number {
-  const m = process.memoryUsage()
-  return Math.round(((m.heapUsed + m.arrayBuffers) / 2 ** 20) * 10) / 10
-}
-
-function run(
-  pool: readonly string[],
-  n: number,
-  d: number,
-  pattern: Pattern,
-  reps: number,
-): RunLine {
-  let s: Scenario | null = scenario(pool, n, d, pattern)
-  let a: ReconcileTree | undefined
-  const buildMs = cpuMs(() => {
-    a = ReconcileTree.fromSorted(s!.a.keys, s!.a.hashes)
-  })
-  const b = ReconcileTree.fromSorted(s.b.keys, s.b.hashes)
-  const expected = s.expected
-  s = null
-  const results: SessionResult[] = []
-  for (let r = 0; r < reps; r++) results.push(runSession(a!, b))
-  const first = results[0]!
-  const correct =
-    results.every((res) => res.complete) &&
-    first.differing.size === expected.size &&
-    [...expected].every((k) => first.differing.has(k))
-  const line: RunLine = {
-    n,
-    d,
-    pattern,
-    rounds: Math.ceil(first.messages / 2),
-    bytesAtoB: first.bytesAtoB,
-    bytesBtoA: first.bytesBtoA,
-    cpuMsA: round1(median(results.map((r) => r.cpuA))),
-    cpuMsB: round1(median(results.map((r) => r.cpuB))),
-    buildMs: round1(buildMs),
-    heapMB: heapMB(),
-    correct,
-  }
-  return line
+/** 1e5 for 100000, 7 for 7: the size in figure names. */
+function tag(x: number): string {
+  const exponent = Math.log10(x)
+  return x >= 10 && Number.isInteger(exponent) ? `1e${exponent}` : String(x)
 }
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10
 }
 
-// ---- tree figures ----------------------------------------------------------------------------
-
-interface Figure {
-  bench: 'reconcile'
-  figure: string
-  value: number
-  unit: string
-  target: number
+function heapMB(): number {
+  const m = process.memoryUsage()
+  return Math.round((m.heapUsed + m.arrayBuffers) / 2 ** 20)
 }
 
-function treeFigures(n: number): Figure[] {
+let failed = false
+
+interface Measured {
+  readonly first: SessionResult
+  readonly cpuMs: number
+  readonly buildMs: number
+  readonly correct: boolean
+}
+
+/** Builds both trees of `s` and runs `flags.runs` mendsync sessions between them. */
+function measureMendsync(s: Scenario): Measured {
+  let a: ReconcileTree | undefined
+  const buildMs = cpuMs(() => {
+    a = ReconcileTree.fromSorted(s.a.keys, s.a.hashes)
+  })
+  const b = ReconcileTree.fromSorted(s.b.keys, s.b.hashes)
+  const results: SessionResult[] = []
+  for (let r = 0; r < flags.runs; r++) results.push(runMendsyncSession(a!, b))
+  const first = results[0]!
+  return {
+    first,
+    cpuMs: round1(median(results.map((r) => r.cpuA + r.cpuB))),
+    buildMs: round1(buildMs),
+    correct: results.every((r) => foundExactly(r, s.expected)),
+  }
+}
+
+function gridPoint(pool: readonly string[], n: number, d: number, pattern: Pattern): void {
+  const m = measureMendsync(scenario(pool, n, d, pattern))
+  failed ||= !m.correct
+  const name = `${pattern}_n${tag(n)}_d${tag(d)}`
+  const { bytesAtoB, bytesBtoA } = m.first
+  bench.record({
+    figure: `reconcile_bytes_${name}`,
+    value: bytesAtoB + bytesBtoA,
+    unit: 'bytes',
+    note: `A->B ${bytesAtoB}, B->A ${bytesBtoA}, ${m.correct ? 'correct' : 'WRONG DIFFERENCE'}`,
+  })
+  bench.record({ figure: `reconcile_rounds_${name}`, value: m.first.rounds, unit: 'rounds' })
+  bench.record({
+    figure: `reconcile_cpu_ms_${name}`,
+    value: m.cpuMs,
+    unit: 'ms',
+    note: `both sides; build of A ${m.buildMs} ms, heap ${heapMB()} MB`,
+  })
+}
+
+async function againstNegentropy(
+  pool: readonly string[],
+  n: number,
+  d: number,
+  pattern: Pattern,
+): Promise<void> {
+  const s = scenario(pool, n, d, pattern)
+  const m = measureMendsync(s)
+  gc()
+  // One negentropy run per point: its bytes and rounds are deterministic, and a run at n = 1e6
+  // takes tens of seconds; its CPU figure is that one run's.
+  const ne = await runNegentropy(s)
+  const neCorrect = ne.correct
+  failed ||= !m.correct || !neCorrect
+  const name = `${pattern}_n${tag(n)}_d${tag(d)}`
+  const mendsyncBytes = m.first.bytesAtoB + m.first.bytesBtoA
+  const negentropyBytes = ne.bytesClientToServer + ne.bytesServerToClient
+  const correctness = `mendsync ${m.correct ? 'correct' : 'WRONG'}, negentropy ${neCorrect ? 'correct' : 'WRONG'}`
+  bench.record({
+    figure: `bytes_vs_negentropy_${name}`,
+    value: mendsyncBytes,
+    unit: 'bytes',
+    baseline: negentropyBytes,
+    target: 0.1,
+    note: correctness,
+  })
+  bench.record({
+    figure: `rounds_vs_negentropy_${name}`,
+    value: m.first.rounds,
+    unit: 'rounds',
+    baseline: ne.rounds,
+    note: 'issue 17 bound: mendsync <= 3 rounds',
+  })
+  bench.record({
+    figure: `cpu_ms_vs_negentropy_${name}`,
+    value: m.cpuMs,
+    unit: 'ms',
+    baseline: round1(ne.cpuA + ne.cpuB),
+    note: 'both sides together; mendsync median of --runs, negentropy one run',
+  })
+  bench.log(
+    `${name}: mendsync ${mendsyncBytes} B / ${m.first.rounds} rounds, negentropy ${negentropyBytes} B / ${ne.rounds} rounds (${correctness})`,
+  )
+}
+
+function treeFigures(n: number): void {
   const pool = makeKeys(n)
   const hashes = new Uint8Array(32 * n)
   fillRandom(hashes, rng(42))
@@ -317,7 +204,7 @@ function treeFigures(n: number): Figure[] {
   // A write mix at size n: half updates of existing keys, a quarter inserts of new keys, a
   // quarter deletes of those new keys.
   const next = rng(7)
-  const ops = 400_000
+  const ops = flags.quick ? 100_000 : 400_000
   const h = new Uint8Array(32)
   const inserted: string[] = []
   const opMs = cpuMs(() => {
@@ -345,82 +232,87 @@ function treeFigures(n: number): Figure[] {
   const loadMs = cpuMs(() => {
     ReconcileTree.load(bytes)
   })
-  const fig = (figure: string, value: number, unit: string, target: number): Figure => ({
-    bench: 'reconcile',
-    figure,
-    value,
-    unit,
-    target,
+  const size = n === 1_000_000 ? '1e6' : String(n)
+  bench.record({
+    figure: `tree.updatesPerSec.${size}`,
+    value: Math.round(ops / (opMs / 1000)),
+    unit: 'ops/s',
+    target: 200_000,
+    bound: 'min',
+    note: 'half updates, a quarter inserts, a quarter deletes',
   })
-  const tag = n === 1_000_000 ? '1e6' : String(n)
-  return [
-    fig(`tree.updatesPerSec.${tag}`, Math.round(ops / (opMs / 1000)), 'ops/s', 200_000),
-    fig(`tree.bytesPerItem.${tag}`, round1(bytesPerItem), 'bytes/item', 80),
-    fig(`tree.rebuildMs.${tag}`, round1(median(rebuild)), 'ms', 2000),
-    fig(`tree.loadMs.${tag}`, round1(loadMs), 'ms', 2000),
-  ]
+  bench.record({
+    figure: `tree.bytesPerItem.${size}`,
+    value: round1(bytesPerItem),
+    unit: 'bytes/item',
+    target: 80,
+    note: 'heap + array buffers delta / n, key strings excluded',
+  })
+  bench.record({
+    figure: `tree.rebuildMs.${size}`,
+    value: round1(median(rebuild)),
+    unit: 'ms',
+    target: 2000,
+    note: `CPU time, bulk load with hashing, median of 3`,
+  })
+  bench.record({
+    figure: `tree.loadMs.${size}`,
+    value: round1(loadMs),
+    unit: 'ms',
+    target: 2000,
+    note: `CPU time, load of the serialised tree`,
+  })
 }
 
-// ---- main ------------------------------------------------------------------------------------
-
-function printTable(lines: readonly RunLine[]): void {
-  const header = [
-    'n',
-    'd',
-    'pattern',
-    'rounds',
-    'bytes A->B',
-    'bytes B->A',
-    'bytes total',
-    'cpu ms A',
-    'cpu ms B',
-    'build ms',
-    'heap MB',
-    'correct',
-  ]
-  const rows = lines.map((l) => [
-    l.n.toLocaleString('en-US'),
-    l.d.toLocaleString('en-US'),
-    l.pattern,
-    String(l.rounds),
-    l.bytesAtoB.toLocaleString('en-US'),
-    l.bytesBtoA.toLocaleString('en-US'),
-    (l.bytesAtoB + l.bytesBtoA).toLocaleString('en-US'),
-    l.cpuMsA.toFixed(1),
-    l.cpuMsB.toFixed(1),
-    l.buildMs.toFixed(0),
-    l.heapMB.toFixed(0),
-    String(l.correct),
-  ])
-  console.log(markdownTable(header, rows, 3))
-}
-
-function main(): void {
-  const args = parseArgs(process.argv.slice(2))
-  let failed = false
-  if (args.n !== null || args.d !== null) {
-    const n = args.n ?? 100_000
-    const d = args.d ?? 100
-    const pool = makeKeys(n + d)
-    const line = run(pool, n, d, args.pattern, args.reps)
-    failed ||= !line.correct
-    if (args.json) console.log(JSON.stringify(line))
-    else printTable([line])
-    if (args.figures) for (const f of treeFigures(1_000_000)) console.log(JSON.stringify(f))
-  } else {
-    const lines: RunLine[] = []
-    for (const n of [10_000, 100_000, 1_000_000]) {
-      const pool = makeKeys(n + 10_000)
-      for (const d of [0, 1, 10, 100, 1000, 10_000]) {
-        const line = run(pool, n, d, args.pattern, args.reps)
-        failed ||= !line.correct
-        lines.push(line)
-        if (args.json) console.log(JSON.stringify(line))
+async function main(): Promise<void> {
+  const treeSize = flags.quick ? 100_000 : 1_000_000
+  if (values.against === 'negentropy') {
+    const points: [number, number][] =
+      onlyN !== null || onlyD !== null
+        ? [[onlyN ?? 100_000, onlyD ?? 1000]]
+        : [
+            [100_000, 1000],
+            [100_000, 10_000],
+            ...(flags.quick
+              ? []
+              : ([
+                  [1_000_000, 100],
+                  [1_000_000, 10_000],
+                  [1_000_000, 100_000],
+                ] as [number, number][])),
+          ]
+    const patterns = values.pattern === undefined ? PATTERNS : [values.pattern as Pattern]
+    for (const [n, d] of points) {
+      const pool = makeKeys(n + d)
+      for (const pattern of patterns) {
+        await againstNegentropy(pool, n, d, pattern)
         gc()
       }
     }
-    printTable(lines)
-    for (const f of treeFigures(1_000_000)) console.log(JSON.stringify(f))
+    bench.finish(
+      `mendsync vs negentropy (reference JS, unlimited frame size), same sets, same process; mendsync CPU median of ${flags.runs} sessions`,
+    )
+  } else {
+    const pattern = (values.pattern as Pattern | undefined) ?? 'uniform'
+    if (onlyN !== null || onlyD !== null) {
+      const n = onlyN ?? 100_000
+      const d = onlyD ?? 100
+      gridPoint(makeKeys(n + d), n, d, pattern)
+      if (values.figures) treeFigures(treeSize)
+    } else {
+      const sizes = flags.quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]
+      for (const n of sizes) {
+        const pool = makeKeys(n + 10_000)
+        for (const d of [0, 1, 10, 100, 1000, 10_000]) {
+          gridPoint(pool, n, d, pattern)
+          gc()
+        }
+      }
+      treeFigures(treeSize)
+    }
+    bench.finish(
+      `mendsync reconciliation, pattern ${pattern}, CPU median of ${flags.runs} sessions`,
+    )
   }
   if (failed) {
     console.error('bench:reconcile: a session returned a wrong difference')
@@ -428,4 +320,4 @@ function main(): void {
   }
 }
 
-main()
+await main()

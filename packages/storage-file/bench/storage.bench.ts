@@ -1,6 +1,6 @@
 // Benchmark of @mendsync/storage-file against raw node:sqlite on the same bytes, in the same run.
 //
-//   pnpm exec tsc -b && node packages/storage-file/bench/storage.bench.ts [--json] [--runs 5] [--dir <path>]
+//   pnpm exec tsc -b && node packages/storage-file/bench/storage.bench.ts [--json] [--runs 5] [--quick] [--dir <path>]
 //
 // Figures: writes/s and reads/s (records per second) for 100 B and 10 KB values in batches of 1,
 // 100 and 1,000, each the median of `--runs` runs, beside a raw baseline measured on the same
@@ -8,7 +8,8 @@
 // transaction per batch, with the same durability settings (WAL, synchronous=FULL); raw reads are
 // one prepared `SELECT` per key, collected into an array per batch (what `get` returns). Each
 // write run uses fresh files. Targets: writes in batches >= 0.7x
-// raw, reads >= 0.8x raw. `--json` prints one line per figure:
+// raw, reads >= 0.8x raw (ratio = value / baseline). `--quick`: a tenth of the records, 2 runs.
+// `--json` prints one line per figure:
 //   {"bench":"storage","figure":"file.write.100B.batch100","value":..,"unit":"ops/s",
 //    "baseline":..,"ratio":..,"target":0.7}
 // The files go to a temporary directory under `--dir` (default: the OS temp directory); use a
@@ -19,8 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
-import { markdownTable, median } from '@mendsync/bench'
+import { median, startBench } from '@mendsync/bench'
 
 const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 if (!existsSync(dist)) {
@@ -29,22 +29,17 @@ if (!existsSync(dist)) {
 }
 const { openFileStorage } = await import('@mendsync/storage-file')
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    runs: { type: 'string', default: '5' },
-    dir: { type: 'string', default: tmpdir() },
-  },
+const bench = startBench({
+  name: 'storage',
+  defaultRuns: 5,
+  quickRuns: 2,
+  options: { dir: { type: 'string', default: tmpdir() } },
 })
-const RUNS = Math.max(1, Number(args.runs))
-const root = mkdtempSync(join(args.dir ?? tmpdir(), 'mendsync-storage-bench-'))
-
-interface Figure {
-  readonly figure: string
-  readonly value: number
-  readonly baseline: number
-  readonly target: number | null
-}
+const RUNS = bench.flags.runs
+/** Under `--quick`, every record count is divided by this. */
+const SCALE = bench.flags.quick ? 10 : 1
+const READS = 20_000 / SCALE
+const root = mkdtempSync(join(bench.values.dir ?? tmpdir(), 'mendsync-storage-bench-'))
 
 interface Workload {
   readonly keys: string[]
@@ -164,12 +159,22 @@ const BATCHES = [1, 100, 1000] as const
 
 /** Records written per run, by value size and batch size (each run ~0.1-0.5 s). */
 function writeCount(bytes: number, batch: number): number {
-  if (batch === 1) return 300
-  if (bytes <= 100) return batch === 100 ? 5000 : 20_000
-  return batch === 100 ? 2000 : 5000
+  if (batch === 1) return 300 / SCALE
+  if (bytes <= 100) return (batch === 100 ? 5000 : 20_000) / SCALE
+  return (batch === 100 ? 2000 : 5000) / SCALE
 }
 
-const figures: Figure[] = []
+/** Records a figure in records per second; the target is a lower bound on the ratio. */
+function record(figure: string, value: number, baseline: number, target: number | null) {
+  bench.record({
+    figure,
+    value: Math.round(value),
+    unit: 'ops/s',
+    baseline: Math.round(baseline),
+    target,
+    bound: 'min',
+  })
+}
 
 for (const size of SIZES) {
   for (const batch of BATCHES) {
@@ -186,32 +191,22 @@ for (const size of SIZES) {
         ours.push(await writeFile(work, batch))
       }
     }
-    figures.push({
-      figure: `file.write.${size.label}.batch${batch}`,
-      value: median(ours),
-      baseline: median(raw),
-      target: 0.7,
-    })
+    record(`file.write.${size.label}.batch${batch}`, median(ours), median(raw), 0.7)
     if (batch === 1) {
       // Group commit: many single-record writes in flight share transactions.
       const concurrent: number[] = []
-      const concurrentWork = workload(2000, size.bytes)
+      const concurrentWork = workload(2000 / SCALE, size.bytes)
       for (let run = 0; run < RUNS; run++)
         concurrent.push(await writeFileConcurrent(concurrentWork, 64))
-      figures.push({
-        figure: `file.write.${size.label}.batch1.concurrent64`,
-        value: median(concurrent),
-        baseline: median(raw),
-        target: null,
-      })
+      record(`file.write.${size.label}.batch1.concurrent64`, median(concurrent), median(raw), null)
     }
   }
 
-  const stored = workload(size.bytes <= 100 ? 20_000 : 5000, size.bytes)
+  const stored = workload((size.bytes <= 100 ? 20_000 : 5000) / SCALE, size.bytes)
   const { storage, raw } = await populate(stored)
   const select = raw.prepare('SELECT v FROM kv WHERE k = ?')
   for (const batch of BATCHES) {
-    const plan = readPlan(stored.keys, 20_000, batch)
+    const plan = readPlan(stored.keys, READS, batch)
     const ours: number[] = []
     const base: number[] = []
     const readOurs = async () => {
@@ -220,8 +215,8 @@ for (const size of SIZES) {
       for (const keys of plan)
         for (const value of await storage.get('values', keys)) if (value) found++
       const seconds = (performance.now() - start) / 1000
-      if (found !== 20_000) throw new Error(`read ${found} of 20000 records`)
-      return 20_000 / seconds
+      if (found !== READS) throw new Error(`read ${found} of ${READS} records`)
+      return READS / seconds
     }
     const readRaw = async () => {
       const start = performance.now()
@@ -235,8 +230,8 @@ for (const size of SIZES) {
         for (const value of values) if (value) found++
       }
       const seconds = (performance.now() - start) / 1000
-      if (found !== 20_000) throw new Error(`raw read ${found} of 20000 records`)
-      return 20_000 / seconds
+      if (found !== READS) throw new Error(`raw read ${found} of ${READS} records`)
+      return READS / seconds
     }
     await readOurs() // warm both the page cache and the JIT once, outside the samples
     await readRaw()
@@ -249,12 +244,7 @@ for (const size of SIZES) {
         ours.push(await readOurs())
       }
     }
-    figures.push({
-      figure: `file.read.${size.label}.batch${batch}`,
-      value: median(ours),
-      baseline: median(base),
-      target: 0.8,
-    })
+    record(`file.read.${size.label}.batch${batch}`, median(ours), median(base), 0.8)
   }
   await storage.close()
   raw.close()
@@ -262,35 +252,6 @@ for (const size of SIZES) {
 
 rmSync(root, { recursive: true, force: true })
 
-const round = (n: number, digits: number) => Number(n.toFixed(digits))
-if (args.json) {
-  for (const f of figures) {
-    console.log(
-      JSON.stringify({
-        bench: 'storage',
-        figure: f.figure,
-        value: Math.round(f.value),
-        unit: 'ops/s',
-        baseline: Math.round(f.baseline),
-        ratio: round(f.value / f.baseline, 3),
-        target: f.target,
-      }),
-    )
-  }
-} else {
-  const rows = figures.map((f) => {
-    const ratio = f.value / f.baseline
-    return [
-      f.figure,
-      Math.round(f.value).toLocaleString('en-US'),
-      Math.round(f.baseline).toLocaleString('en-US'),
-      `${ratio.toFixed(2)}x`,
-      f.target === null ? '-' : `>= ${f.target}x`,
-      f.target === null ? '' : ratio >= f.target ? 'ok' : 'BELOW',
-    ]
-  })
-  console.log(`storage-file vs raw node:sqlite (WAL, synchronous=FULL), median of ${RUNS} runs`)
-  console.log(
-    markdownTable(['figure', 'mendsync ops/s', 'raw sqlite ops/s', 'ratio', 'target', ''], rows),
-  )
-}
+bench.finish(
+  `storage-file vs raw node:sqlite (WAL, synchronous=FULL), median of ${RUNS} runs${bench.flags.quick ? ' (--quick)' : ''}`,
+)

@@ -52,7 +52,8 @@ async function openSession(count: number): Promise<Session> {
       if (role !== expected) throw new Error(`tab ${i} opened as ${String(role)}, not ${expected}`)
     }
   } catch (error) {
-    await dispose().catch(() => undefined)
+    // The opening error is the one to throw; a failing cleanup after it is only said.
+    await dispose().catch((cleanup: unknown) => console.warn('tabs bench: dispose failed', cleanup))
     throw error
   }
   return { tabs, dispose }

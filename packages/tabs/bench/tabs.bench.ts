@@ -2,7 +2,7 @@
 // (no network), and how fast another tab takes over when the leader tab crashes or closes.
 // Medians over several runs, each after an unmeasured warm-up run.
 //
-//   pnpm bench:tabs [--json] [--runs N]
+//   pnpm bench:tabs [--json] [--runs N] [--quick]
 //
 // Bundles bench/page.ts and the tab worker (test/tab.worker.ts) with Vite, in memory; serves them
 // on 127.0.0.1 (a real origin, which IndexedDB and Web Locks need); drives Chromium through
@@ -11,18 +11,21 @@
 //
 // Figures (ms): tabs.change_latency.p50 / .p99 (target 100), tabs.handover_after_crash,
 // tabs.write_after_crash and tabs.handover_after_close (target 2000). A missed target is
-// reported, not an error: the exit code is 0.
+// reported, not an error: the exit code is 0. `--quick`: 20 writes per run, 1 run.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { markdownTable, median, percentile } from '@mendsync/bench'
-import { benchArgs, bundlePage, openBenchPage } from '../../../test/support/browser-bench.ts'
+import { median, percentile, startBench } from '@mendsync/bench'
+import { bundlePage, openBenchPage } from '../../../test/support/browser-bench.ts'
 import type { LatencyConfig } from './page.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
-const { json, runs } = benchArgs(5)
+const bench = startBench({ name: 'tabs', defaultRuns: 5, quickRuns: 1 })
+const { runs, quick } = bench.flags
 
 /** 100 measured writes per run (200 samples: two other tabs each), after 10 unmeasured ones. */
-const LATENCY: LatencyConfig = { writes: 100, warmupWrites: 10 }
+const LATENCY: LatencyConfig = quick
+  ? { writes: 20, warmupWrites: 5 }
+  : { writes: 100, warmupWrites: 10 }
 const SETUP = `3 worker tabs, ${LATENCY.writes} writes per run for the latency`
 const LATENCY_TARGET_MS = 100
 const HANDOVER_TARGET_MS = 2000
@@ -38,12 +41,6 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
     )
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-interface Figure {
-  readonly figure: string
-  readonly value: number
-  readonly target: number
 }
 
 async function main() {
@@ -87,47 +84,19 @@ async function main() {
       console.error(`warning: IndexedDB databases not deleted: ${leftover.join(', ')}`)
     }
 
-    const figures: Figure[] = [
-      { figure: 'tabs.change_latency.p50', value: median(p50s), target: LATENCY_TARGET_MS },
-      { figure: 'tabs.change_latency.p99', value: median(p99s), target: LATENCY_TARGET_MS },
-      {
-        figure: 'tabs.handover_after_crash',
-        value: median(crashHandovers),
-        target: HANDOVER_TARGET_MS,
-      },
-      { figure: 'tabs.write_after_crash', value: median(crashWrites), target: HANDOVER_TARGET_MS },
-      {
-        figure: 'tabs.handover_after_close',
-        value: median(closeHandovers),
-        target: HANDOVER_TARGET_MS,
-      },
+    const figures: [string, number, number][] = [
+      ['tabs.change_latency.p50', median(p50s), LATENCY_TARGET_MS],
+      ['tabs.change_latency.p99', median(p99s), LATENCY_TARGET_MS],
+      ['tabs.handover_after_crash', median(crashHandovers), HANDOVER_TARGET_MS],
+      ['tabs.write_after_crash', median(crashWrites), HANDOVER_TARGET_MS],
+      ['tabs.handover_after_close', median(closeHandovers), HANDOVER_TARGET_MS],
     ]
-    if (json) {
-      for (const { figure, value, target } of figures) {
-        console.log(
-          JSON.stringify({
-            bench: 'tabs',
-            figure,
-            value: Number(value.toFixed(2)),
-            unit: 'ms',
-            baseline: null,
-            ratio: null,
-            target,
-          }),
-        )
-      }
-    } else {
-      const rows = figures.map(({ figure, value, target }) => [
-        figure,
-        `${value.toFixed(2)} ms`,
-        `<= ${target} ms`,
-        value <= target ? 'ok' : 'ABOVE',
-      ])
-      console.log(
-        `Tabs bench: Chromium ${version}, ${SETUP}, median of ${runs} runs (after a warm-up run)`,
-      )
-      console.log(markdownTable(['figure', 'value', 'target', ''], rows))
+    for (const [figure, value, target] of figures) {
+      bench.record({ figure, value: Number(value.toFixed(2)), unit: 'ms', target })
     }
+    bench.finish(
+      `Tabs bench: Chromium ${version}, ${SETUP}, median of ${runs} runs (after a warm-up run)`,
+    )
   } finally {
     await close()
   }

@@ -6,6 +6,7 @@
 // process went away exits by itself).
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { reportIgnored } from '@mendsync/bench'
 import type { PeerId } from '@mendsync/replica'
 
 const SCRIPT = fileURLToPath(new URL('./remote-peer.ts', import.meta.url))
@@ -181,7 +182,10 @@ export class RemotePeer {
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return
     this.closing = true
-    await this.request({ op: 'close' }, CLOSE_TIMEOUT_MS).catch(() => undefined)
+    // A peer that does not answer is killed below.
+    await this.request({ op: 'close' }, CLOSE_TIMEOUT_MS).catch(
+      reportIgnored('asking a peer to close'),
+    )
     const timer = setTimeout(() => this.kill(), CLOSE_TIMEOUT_MS)
     await this.exited
     clearTimeout(timer)

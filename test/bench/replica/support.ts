@@ -4,7 +4,7 @@
 // (`remote-peer.ts`) open theirs with these helpers too.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { percentile } from '@mendsync/bench'
+import { type FigureInput, median, percentile, reportIgnored } from '@mendsync/bench'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -18,7 +18,7 @@ import type { Network, PeerId, SpaceChannel, Storage } from '@mendsync/replica/a
 import { type FileStorage, openFileStorage } from '@mendsync/storage-file'
 
 export { rawHandlers } from '../../support/raw-handlers.ts'
-export { percentile }
+export { median, percentile }
 
 /** The space every replica of the benchmark holds. */
 export const SPACE = 'bench'
@@ -38,36 +38,15 @@ export const PULL_ONLY = {
   repairRatePerSecond: 10_000,
 } as const
 
-/** One line of output (and of `--json`). */
-export interface Figure {
-  readonly figure: string
-  readonly value: number
-  readonly unit: string
-  readonly baseline: number | null
-  readonly ratio: number | null
-  readonly target: number | null
-}
-
-/** A figure; with a baseline, its ratio is `value / baseline`. */
+/** A figure for the harness (its ratio is `value / baseline`); a target bounds it from above. */
 export function figure(
   name: string,
   value: number,
   unit: string,
   baseline: number | null = null,
   target: number | null = null,
-): Figure {
-  return {
-    figure: name,
-    value,
-    unit,
-    baseline,
-    ratio: baseline === null ? null : value / baseline,
-    target,
-  }
-}
-
-export function median(values: readonly number[]): number {
-  return percentile(values, 50)
+): FigureInput {
+  return { figure: name, value, unit, baseline, target }
 }
 
 /** Median over runs of a per-run statistic. */
@@ -223,8 +202,12 @@ export class Probe {
 
 /** Closes the replicas (and their storages), then their networks. */
 export async function closePeers(peers: readonly Peer[]): Promise<void> {
-  await Promise.all(peers.map((peer) => peer.replica.close().catch(() => undefined)))
-  await Promise.all(peers.map((peer) => peer.network.close().catch(() => undefined)))
+  await Promise.all(
+    peers.map((peer) => peer.replica.close().catch(reportIgnored('closing a replica'))),
+  )
+  await Promise.all(
+    peers.map((peer) => peer.network.close().catch(reportIgnored('closing a network'))),
+  )
 }
 
 /**

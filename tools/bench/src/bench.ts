@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
-import { type Figure, type FigureInput, toFigure } from './figure.ts'
+import { type Bound, type Figure, type FigureInput, meetsTarget, toFigure } from './figure.ts'
 import { markdownTable } from './table.ts'
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>
@@ -10,6 +10,8 @@ export interface CommonFlags {
   readonly json: boolean
   /** `--runs N`: how many runs a median is taken over. */
   readonly runs: number
+  /** `--runs` was on the command line (else `runs` is the bench's default). */
+  readonly runsGiven: boolean
   /** `--quick`: smaller sizes and fewer runs, for a smoke run (figures are not comparable). */
   readonly quick: boolean
 }
@@ -26,6 +28,14 @@ export interface BenchSetup<O extends OptionsConfig> {
   readonly options?: O
   /** The command line; default `process.argv.slice(2)` (a leading `--` from pnpm is ignored). */
   readonly argv?: readonly string[]
+  /** Where the JSON lines and the table go; default `process.stdout` / `process.stderr`. */
+  readonly output?: BenchOutput
+}
+
+/** The two streams a bench prints to. */
+export interface BenchOutput {
+  readonly stdout: { write(text: string): unknown }
+  readonly stderr: { write(text: string): unknown }
 }
 
 /** A running bench: its parsed flags, and where its figures go. */
@@ -40,7 +50,9 @@ export interface Bench<O extends OptionsConfig> {
   record(input: FigureInput): Figure
   /** Every figure recorded so far. */
   readonly figures: readonly Figure[]
-  /** Prints the table of every figure (stdout, or stderr under `--json`). */
+  /** A progress line for people: on stderr, so `--json` output stays JSON lines only. */
+  log(line: string): void
+  /** Prints the table of every figure (stdout, or stderr under `--json`), `title` above it. */
   finish(title?: string): void
 }
 
@@ -50,11 +62,21 @@ const COMMON_OPTIONS = {
   quick: { type: 'boolean', default: false },
 } as const satisfies OptionsConfig
 
+/** The common flags as a command line again, to hand to a child bench (`--runs` if given). */
+export function commonArgv(flags: CommonFlags): string[] {
+  return [
+    ...(flags.json ? ['--json'] : []),
+    ...(flags.quick ? ['--quick'] : []),
+    ...(flags.runsGiven ? ['--runs', String(flags.runs)] : []),
+  ]
+}
+
 /** Parses the command line and returns the bench's recorder. */
 export function startBench<O extends OptionsConfig = Record<never, never>>(
   setup: BenchSetup<O>,
 ): Bench<O> {
   const argv = [...(setup.argv ?? process.argv.slice(2))].filter((arg) => arg !== '--')
+  const out = setup.output ?? process
   const parsed = parseArgs({
     args: argv,
     options: { ...COMMON_OPTIONS, ...(setup.options ?? {}) } as O & typeof COMMON_OPTIONS,
@@ -73,9 +95,14 @@ export function startBench<O extends OptionsConfig = Record<never, never>>(
   if (!(Number.isInteger(runs) && runs >= 1)) {
     throw new Error(`--runs must be a positive integer, got '${String(runsFlag)}'`)
   }
-  const flags: CommonFlags = { json: values.json === true, runs, quick }
+  const flags: CommonFlags = {
+    json: values.json === true,
+    runs,
+    runsGiven: typeof runsFlag === 'string',
+    quick,
+  }
   const figures: Figure[] = []
-  const notes: string[] = []
+  const extras: { bound: Bound; note: string }[] = []
   return {
     name: setup.name,
     flags,
@@ -84,28 +111,43 @@ export function startBench<O extends OptionsConfig = Record<never, never>>(
     record(input) {
       const figure = toFigure(setup.name, input)
       figures.push(figure)
-      notes.push(input.note ?? '')
-      if (flags.json) process.stdout.write(`${JSON.stringify(figure)}\n`)
+      extras.push({ bound: input.bound ?? 'max', note: input.note ?? '' })
+      if (flags.json) out.stdout.write(`${JSON.stringify(figure)}\n`)
       return figure
+    },
+    log(line) {
+      out.stderr.write(`${line}\n`)
     },
     finish(title) {
       const table = markdownTable(
         ['figure', 'value', 'unit', 'baseline', 'ratio', 'target', 'note'],
-        figures.map((figure, i) => [
-          figure.figure,
-          formatNumber(figure.value),
-          figure.unit,
-          figure.baseline === null ? '' : formatNumber(figure.baseline),
-          figure.ratio === null ? '' : figure.ratio.toFixed(3),
-          figure.target === null ? '' : formatNumber(figure.target),
-          notes[i] ?? '',
-        ]),
+        figures.map((figure, i) => {
+          const { bound, note } = extras[i] ?? { bound: 'max', note: '' }
+          return [
+            figure.figure,
+            formatNumber(figure.value),
+            figure.unit,
+            figure.baseline === null ? '' : formatNumber(figure.baseline),
+            figure.ratio === null ? '' : figure.ratio.toFixed(3),
+            targetCell(figure, bound),
+            note,
+          ]
+        }),
+        [0, 2, 6],
       )
       const text = `${title ? `${title}\n\n` : ''}${table}\n`
-      if (flags.json) process.stderr.write(text)
-      else process.stdout.write(text)
+      if (flags.json) out.stderr.write(text)
+      else out.stdout.write(text)
     },
   }
+}
+
+/** `<= 0.35 ok`, `>= 0.7 MISSED`, or empty: the target, which way, and whether it is met. */
+function targetCell(figure: Figure, bound: Bound): string {
+  if (figure.target === null) return ''
+  const met = meetsTarget(figure, bound)
+  const verdict = met === null ? '' : met ? ' ok' : ' MISSED'
+  return `${bound === 'max' ? '<=' : '>='} ${formatNumber(figure.target)}${verdict}`
 }
 
 /** A number for the table: integers as they are, others to 4 significant digits. */

@@ -2,5 +2,7 @@
 // prints its table and JSON lines through this package.
 export * from './bench.ts'
 export * from './figure.ts'
+export * from './ignored.ts'
+export * from './run.ts'
 export * from './stats.ts'
 export * from './table.ts'
