@@ -18,6 +18,7 @@ const BENCHES: readonly (readonly string[])[] = [
   ['test/bench/replica.bench.ts'],
   ['apps/relay/bench/relay.bench.ts'],
   ['packages/tabs/bench/tabs.bench.ts'],
+  ['packages/core/bench/spaces.bench.ts'],
 ]
 
 let failed = 0
