@@ -2,9 +2,9 @@
 //
 // grant_verify_p50: verifying a one-grant proof (owner -> device) with a verifier that has never
 // seen it (no signature cache: every call does the Ed25519 check), p50 over `samples` calls, the
-// median of `--runs` runs. Baseline: one raw Ed25519 verify of the same bytes through
-// `@libp2p/crypto`, measured in the same run, so the ratio is the cost of everything around the
-// curve math. grant_verify_cached_p50: the same proof again on a warm verifier (what every
+// median of `--runs` runs. Beside it, one raw Ed25519 verify of the same bytes through
+// `@libp2p/crypto` (ed25519_verify_p50), measured in the same run: the difference is the cost of
+// everything around the curve math. grant_verify_cached_p50: the same proof again on a warm verifier (what every
 // request after the first on a connection costs).
 //
 // The relay figures the issue names (space_open_p50, relay_rss_per_open_space,
@@ -63,18 +63,9 @@ for (let run = 0; run < bench.flags.runs; run++) {
   await verifier.verify(proof, device.publicKey.raw)
   warm.push(await timeEach(async () => await verifier.verify(proof, device.publicKey.raw)))
 }
-bench.record({
-  figure: 'grant_verify_p50',
-  value: median(cold),
-  unit: 'ms',
-  baseline: median(raw),
-  target: 0.2,
-  note: 'target on value; baseline = one raw Ed25519 verify',
-})
-bench.record({
-  figure: 'grant_verify_cached_p50',
-  value: median(warm),
-  unit: 'ms',
-  baseline: median(raw),
-})
+// The target is on the value (ms), so the grant figures carry no baseline (the harness bounds
+// the ratio whenever there is one); the raw curve cost is its own figure beside them.
+bench.record({ figure: 'grant_verify_p50', value: median(cold), unit: 'ms', target: 0.2 })
+bench.record({ figure: 'grant_verify_cached_p50', value: median(warm), unit: 'ms' })
+bench.record({ figure: 'ed25519_verify_p50', value: median(raw), unit: 'ms' })
 bench.finish('Private spaces: grant verification')
