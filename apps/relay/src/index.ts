@@ -16,7 +16,13 @@ export {
   type ResolvedRelayConfig,
   resolveRelayConfig,
 } from './config.js'
-export { createLogger, type Logger, type LoggerOptions } from './log.js'
+export {
+  createLogger,
+  type LogFields,
+  RELAY_NAMESPACE,
+  type RelayLogger,
+  type RelayLoggerOptions,
+} from './log.js'
 export { type RefusedProtocol, replicaMetricName } from './metrics.js'
 export {
   RELAY_VERSION,
