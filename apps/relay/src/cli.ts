@@ -4,7 +4,7 @@
 // exit 0 when the shutdown finished within --shutdown-timeout-ms, 1 otherwise (or on a second
 // signal). Bad options exit 2 with a message; a failed start exits 1.
 import { helpText, parseCommandLine, RelayConfigError, resolveRelayConfig } from './config.js'
-import { createLogger, type Logger } from './log.js'
+import { createLogger, type RelayLogger } from './log.js'
 import { RELAY_VERSION, type RelayHandle, startRelay } from './relay.js'
 
 async function main(): Promise<void> {
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   handleSignals(relay, log, settings.shutdownTimeoutMs)
 }
 
-function handleSignals(relay: RelayHandle, log: Logger, timeoutMs: number): void {
+function handleSignals(relay: RelayHandle, log: RelayLogger, timeoutMs: number): void {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -2,13 +2,16 @@
 // command runs (the CLI is `src/cli.ts`), so tests and `npm start` can embed it.
 export {
   DEFAULT_RELAY_CONFIG,
+  type DescribedOption,
   ENV_PREFIX,
   envName,
   helpText,
+  IDENTITY_FILE_NAME,
   type LogFormat,
   type LogLevel,
   OPTIONS,
   parseCommandLine,
+  RELAY_OPTIONS,
   type RelayConfig,
   RelayConfigError,
   type RelayNetworkOptions,
@@ -16,7 +19,13 @@ export {
   type ResolvedRelayConfig,
   resolveRelayConfig,
 } from './config.js'
-export { createLogger, type Logger, type LoggerOptions } from './log.js'
+export {
+  createLogger,
+  type LogFields,
+  RELAY_NAMESPACE,
+  type RelayLogger,
+  type RelayLoggerOptions,
+} from './log.js'
 export { type RefusedProtocol, replicaMetricName } from './metrics.js'
 export {
   RELAY_VERSION,

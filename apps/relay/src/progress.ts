@@ -3,7 +3,7 @@
 // interval, keeps a live line on a terminal (updated every second) or logs a line every
 // interval otherwise, plus a closing line with its duration.
 import type { Replica } from '@mendsync/replica'
-import type { Logger } from './log.js'
+import type { RelayLogger } from './log.js'
 
 /** What the reporter needs of a replica. */
 export type ProgressSource = Pick<Replica, 'status' | 'metrics'>
@@ -18,7 +18,7 @@ interface Running {
 
 export class ProgressReporter {
   private readonly replicas: ReadonlyMap<string, ProgressSource>
-  private readonly log: Logger
+  private readonly log: RelayLogger
   private readonly intervalMs: number
   private readonly now: () => number
   private readonly running = new Map<string, Running>()
@@ -26,7 +26,7 @@ export class ProgressReporter {
 
   constructor(
     replicas: ReadonlyMap<string, ProgressSource>,
-    log: Logger,
+    log: RelayLogger,
     intervalMs: number,
     options: { readonly now?: () => number; readonly timer?: boolean } = {},
   ) {
@@ -48,8 +48,10 @@ export class ProgressReporter {
       let reconciling: readonly string[]
       try {
         reconciling = replica.status().reconciling
-      } catch {
-        continue // closed
+      } catch (error) {
+        // A replica that closed (the relay is stopping) has nothing left to report.
+        this.log.debug('no reconciliation status of a space', { space, error })
+        continue
       }
       for (const peer of reconciling) {
         const key = `${space}\n${peer}`
@@ -116,7 +118,8 @@ export class ProgressReporter {
   private changes(space: string): number {
     try {
       return this.replicas.get(space)?.metrics().remote_changes_total ?? 0
-    } catch {
+    } catch (error) {
+      this.log.debug('no change count of a space', { space, error })
       return 0
     }
   }
@@ -124,7 +127,8 @@ export class ProgressReporter {
   private keys(space: string): number {
     try {
       return this.replicas.get(space)?.status().keys ?? 0
-    } catch {
+    } catch (error) {
+      this.log.debug('no key count of a space', { space, error })
       return 0
     }
   }

@@ -20,7 +20,7 @@ import {
   type ResolvedRelayConfig,
   resolveRelayConfig,
 } from './config.js'
-import { createLogger, type Logger } from './log.js'
+import { createLogger, type RelayLogger } from './log.js'
 import {
   createRelayMetrics,
   type MetricsServer,
@@ -57,21 +57,28 @@ export interface RelayHandle {
 
 /** Extra inputs of {@link startRelay} that are not configuration. */
 export interface StartRelayOptions {
-  /** The logger (default: one built from the config's `logFormat`, `logLevel`, `logStream`). */
-  readonly logger?: Logger
+  /**
+   * The relay's `mendsync:relay` logger (default: one built from the config's `logFormat`,
+   * `logLevel`, `logStream`); the network and the spaces' replicas log to its children.
+   */
+  readonly logger?: RelayLogger
   /** Resolves relative paths (default `process.cwd()`). */
   readonly cwd?: string
 }
 
-/** The relay package's version. */
-export const RELAY_VERSION: string = (() => {
+/** The package's version, read once; `0.0.0` (and the error, logged at start) when unreadable. */
+const packageVersion: { readonly version: string; readonly error?: unknown } = (() => {
   try {
     const url = new URL('../package.json', import.meta.url)
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version ?? '0.0.0'
-  } catch {
-    return '0.0.0'
+    const version = (JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version
+    return { version: version ?? '0.0.0' }
+  } catch (error) {
+    return { version: '0.0.0', error }
   }
 })()
+
+/** The relay package's version. */
+export const RELAY_VERSION: string = packageVersion.version
 
 /** Most peers whose refusal is remembered (logged once); older ones may be logged again. */
 const REFUSED_MEMORY = 10_000
@@ -93,9 +100,18 @@ export async function startRelay(
       level: settings.logLevel,
       ...(config.logStream ? { stream: config.logStream } : {}),
     })
+  if (packageVersion.error !== undefined) {
+    log.warn('cannot read the relay version from its package.json; reporting 0.0.0', {
+      error: packageVersion.error,
+    })
+  }
   const cleanups: (() => Promise<void>)[] = []
   const undo = async (): Promise<void> => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => {
+        log.warn('undoing part of a failed start failed', { error })
+      })
+    }
   }
   try {
     return await start(settings, log, cleanups)
@@ -107,7 +123,7 @@ export async function startRelay(
 
 async function start(
   settings: ResolvedRelayConfig,
-  log: Logger,
+  log: RelayLogger,
   cleanups: (() => Promise<void>)[],
 ): Promise<RelayHandle> {
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 })
@@ -160,6 +176,7 @@ async function start(
   const network = await createLibp2pNetwork(node, {
     ...settings.network,
     onRefused: ({ peer, space, protocol }) => refused(peer, space, protocol),
+    // WIRE: logger: log.child('network'),
   })
   cleanups.push(() => network.close())
 
@@ -177,9 +194,15 @@ async function start(
         storage,
         network,
         ...(space.allow === undefined ? {} : { allow: space.allow }),
+        logger: log.child('replica').child(space.name),
       })
     } catch (error) {
-      await storage.close().catch(() => {})
+      await storage.close().catch((closeError: unknown) => {
+        log.warn('closing the storage of a space that did not open failed', {
+          space: space.name,
+          error: closeError,
+        })
+      })
       throw error
     }
     replicas.set(space.name, replica)
@@ -321,7 +344,7 @@ async function start(
   }
 }
 
-async function loadIdentity(path: string, log: Logger) {
+async function loadIdentity(path: string, log: RelayLogger) {
   let existed = true
   try {
     const info = await stat(path)
@@ -331,8 +354,12 @@ async function loadIdentity(path: string, log: Logger) {
         mode: (info.mode & 0o777).toString(8),
       })
     }
-  } catch {
+  } catch (error) {
     existed = false
+    // No file yet is the first start; anything else, loadOrCreateIdentity reports below.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      log.debug('cannot stat the identity file', { path, error })
+    }
   }
   const key = await loadOrCreateIdentity(path)
   if (existed) log.debug('loaded the identity', { path })
@@ -350,7 +377,7 @@ type DialTarget = Parameters<MendsyncLibp2p['dial']>[0]
 function keepClusterConnected(
   node: MendsyncLibp2p,
   settings: ResolvedRelayConfig,
-  log: Logger,
+  log: RelayLogger,
 ): () => void {
   if (settings.bootstrap.length === 0) return () => {}
   const wanted = new Set(settings.bootstrap.map(bootstrapPeerId))

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { optionsMarkdownTable } from '../src/config/docs.js'
 import {
   DEFAULT_RELAY_CONFIG,
   envName,
@@ -191,6 +192,16 @@ describe('relay configuration', () => {
       const shown = option.default.replace(/ \(.*\)$/, '')
       expect(row).toContain(shown)
     }
+  })
+
+  it('holds in the README exactly the option table that RELAY_OPTIONS generates', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
+    const start = '<!-- options table: generated from src/config/options.ts -->\n'
+    const end = '\n<!-- end of the options table -->'
+    expect(readme).toContain(start)
+    expect(readme).toContain(end)
+    const table = readme.slice(readme.indexOf(start) + start.length, readme.indexOf(end))
+    expect(table).toBe(optionsMarkdownTable())
   })
 
   it('the built binary prints --help (status 0) and refuses a bad flag (status 2)', () => {

@@ -3,6 +3,7 @@
 // leaves the record behind, so the next leader acknowledges the follower's retry instead of
 // applying the write a second time.
 import { contextMax, decodeValue, type ReplicaId } from '@mendsync/core'
+import { defaultLogger, type Logger } from '@mendsync/core/toolbox'
 import type { Mutation, Storage, WriteBatch } from '@mendsync/replica/adapter'
 
 /** Meta keys of the journal's records (the engine's own meta keys never start with it). */
@@ -33,6 +34,16 @@ function readTime(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0)
 }
 
+/** Options of {@link WriteJournal}. */
+export interface WriteJournalOptions {
+  /** How long a record is kept (retries stop once a call times out). */
+  readonly retentionMs: number
+  /** The clock, ms. Default `Date.now`. */
+  readonly now?: () => number
+  /** Where batches it cannot read are reported. Default `defaultLogger('mendsync:tabs:journal')`. */
+  readonly logger?: Logger
+}
+
 /**
  * Wraps the leader's storage. `arm(id, key, replica)` before a write that creates a dot of
  * `replica` on `key`: the first batch that persists `key` with a higher counter of `replica` than
@@ -47,11 +58,13 @@ export class WriteJournal {
   readonly #records: Record[] = []
   readonly #retentionMs: number
   readonly #now: () => number
+  readonly #logger: Logger
 
-  constructor(inner: Storage, options: { retentionMs: number; now?: () => number }) {
+  constructor(inner: Storage, options: WriteJournalOptions) {
     this.#inner = inner
     this.#retentionMs = options.retentionMs
     this.#now = options.now ?? Date.now
+    this.#logger = options.logger ?? defaultLogger('mendsync:tabs:journal')
     this.storage = {
       get: (namespace, keys) => inner.get(namespace, keys),
       scan: (scanOptions) => inner.scan(scanOptions),
@@ -106,8 +119,13 @@ export class WriteJournal {
         let after: number
         try {
           after = contextMax(decodeValue(mutation.value).context, armed.replica)
-        } catch {
-          continue // not a value this journal understands: let the storage judge the batch
+        } catch (error) {
+          // Not a value this journal understands: the storage judges the batch.
+          this.#logger.debug('a written value the journal cannot decode', {
+            key: armed.key,
+            error,
+          })
+          continue
         }
         if (after <= armed.before) continue
         this.#armed.delete(id)
