@@ -30,6 +30,7 @@ import {
   configure,
   createDatabase,
   ensureDirectory,
+  FULL_CHECK_MAX_BYTES,
   fileSize,
   type OpenCheck,
   QUICK_CHECK_MAX_BYTES,
@@ -39,6 +40,7 @@ import {
 } from './database.js'
 import { corruptFile, storageError } from './errors.js'
 import { fileStoragePath } from './paths.js'
+import { checkWal } from './wal-check.js'
 
 /** Options of {@link openFileStorage}. */
 export interface FileStorageOptions {
@@ -49,12 +51,14 @@ export interface FileStorageOptions {
   /**
    * How much of the file to check when opening it (the header, identity and schema are always
    * checked):
-   * - `'auto'` (default): `PRAGMA quick_check` when the file and its WAL are at most
-   *   {@link QUICK_CHECK_MAX_BYTES}; larger files rely on the header checks, SQLite's checks while
-   *   reading, and every record's checksum when it is read.
+   * - `'auto'` (default): `PRAGMA integrity_check` (pages, and every index against its table)
+   *   when the file and its WAL are at most {@link FULL_CHECK_MAX_BYTES}, `PRAGMA quick_check`
+   *   (pages only) up to {@link QUICK_CHECK_MAX_BYTES}; larger files rely on the header and WAL
+   *   checks, SQLite's checks while reading, every record's checksum and every miss's index check
+   *   when it is read.
    * - `'quick'`: always `PRAGMA quick_check` (reads the whole file).
    * - `'full'`: `PRAGMA integrity_check` plus every record's checksum (as {@link FileStorage.verify}).
-   * - `'minimal'`: header, identity and schema only.
+   * - `'minimal'`: header, identity and schema only (not even the WAL check).
    */
   readonly check?: OpenCheck
   /** How long to wait for another connection's lock, in ms; default 5,000. */
@@ -96,6 +100,15 @@ const nativeCrc32 = typeof zlib.crc32 === 'function' ? zlib.crc32 : undefined
 function checksum(k: Uint8Array, v: Uint8Array): number {
   const key = crc32(k)
   return nativeCrc32 === undefined || v.length < 256 ? crc32(v, key) : nativeCrc32(v, key)
+}
+
+/**
+ * What `check: 'auto'` runs for a file (and WAL) of `bytes`: `integrity_check` where it is
+ * affordable, `quick_check` up to {@link QUICK_CHECK_MAX_BYTES}, the cheap checks above.
+ */
+function autoCheck(bytes: number): 'structure' | 'quick' | 'minimal' {
+  if (bytes <= FULL_CHECK_MAX_BYTES) return 'structure'
+  return bytes <= QUICK_CHECK_MAX_BYTES ? 'quick' : 'minimal'
 }
 
 interface Waiter {
@@ -162,6 +175,8 @@ export class FileStorage implements Storage {
   private readonly put: Record<Namespace, StatementSync>
   private readonly erase: Record<Namespace, StatementSync>
   private readonly getters: Record<Namespace, StatementSync>
+  /** The index entries just before and just after a key, with the key their table row holds. */
+  private readonly neighbours: Record<Namespace, { before: StatementSync; after: StatementSync }>
   private readonly arrays: boolean
   private readonly scans = new Map<string, StatementSync>()
   private readonly onMutation: ((namespace: Namespace, key: string) => void) | undefined
@@ -198,6 +213,17 @@ export class FileStorage implements Storage {
     this.erase = each((t) => `DELETE FROM ${t} WHERE k = ?`, writer)
     this.getters = each((t) => `SELECT v, c FROM ${t} WHERE k = ?`, reader)
     this.arrays = returnArrays(this.getters.values) && returnArrays(this.getters.meta)
+    // `i.k` is the key index's copy (the index covers it); the subquery reads the table's copy
+    // of the same row through the rowid, without the index.
+    const neighbour = (table: string, operator: '<' | '>') =>
+      reader.prepare(
+        `SELECT i.k AS k, (SELECT t.k FROM ${table} AS t WHERE t.rowid = i.rowid) AS rowKey ` +
+          `FROM ${table} AS i WHERE i.k ${operator} ? ORDER BY i.k ${operator === '<' ? 'DESC' : 'ASC'} LIMIT 1`,
+      )
+    this.neighbours = {
+      values: { before: neighbour(TABLES.values, '<'), after: neighbour(TABLES.values, '>') },
+      meta: { before: neighbour(TABLES.meta, '<'), after: neighbour(TABLES.meta, '>') },
+    }
   }
 
   /** See {@link openFileStorage}. */
@@ -233,6 +259,7 @@ export class FileStorage implements Storage {
         createDatabase(path)
       }
       checkHeader(path, fileSize(wal) > 0)
+      if (check !== 'minimal') checkWal(path)
     } catch (error) {
       throw storageError(error, path, 'opening the storage')
     }
@@ -247,13 +274,9 @@ export class FileStorage implements Storage {
       reader.exec(
         'PRAGMA cell_size_check = ON; PRAGMA trusted_schema = OFF; PRAGMA query_only = ON;',
       )
-      const mode =
-        check !== 'auto'
-          ? check
-          : Math.max(0, fileSize(path)) + Math.max(0, fileSize(wal)) <= QUICK_CHECK_MAX_BYTES
-            ? 'quick'
-            : 'minimal'
+      const mode = check === 'auto' ? autoCheck(fileSize(path) + Math.max(0, fileSize(wal))) : check
       if (mode === 'quick') structuralCheck(reader, path, 'quick_check')
+      if (mode === 'structure') structuralCheck(reader, path, 'integrity_check')
       const storage = new FileStorage(writer, reader, path, options)
       openFiles.add(id)
       if (mode === 'full') {
@@ -290,8 +313,10 @@ export class FileStorage implements Storage {
       for (const key of checked) {
         const k = encodeKey(key)
         const row = statement.get(k) as PointRow | undefined
-        if (row === undefined) values.push(undefined)
-        else if (this.arrays) {
+        if (row === undefined) {
+          this.confirmMissing(namespace, key, k)
+          values.push(undefined)
+        } else if (this.arrays) {
           values.push(this.verified(namespace, key, k, (row as ArrayRow)[0], (row as ArrayRow)[1]))
         } else {
           values.push(this.verified(namespace, key, k, (row as ObjectRow).v, (row as ObjectRow).c))
@@ -560,6 +585,39 @@ export class FileStorage implements Storage {
     return statement
   }
 
+  /**
+   * Confirms that a key the index did not find is missing: a damaged index entry (one whose key
+   * bytes changed) still sits where its key belongs, so a lookup that misses because of it lands
+   * next to it. Both neighbours the index gives must hold, in their table rows, the keys the index
+   * names, and lie on the right side of the key. Two more index seeks per miss; a disagreement is
+   * `STORAGE_CORRUPT`, never a silent `undefined`.
+   */
+  private confirmMissing(namespace: Namespace, key: string, k: Uint8Array): void {
+    const { before, after } = this.neighbours[namespace]
+    for (const [statement, side] of [
+      [before, -1],
+      [after, 1],
+    ] as const) {
+      const row = statement.get(k) as { k: unknown; rowKey: unknown } | undefined
+      if (row === undefined) continue
+      const indexed = row.k
+      const stored = row.rowKey
+      const agrees =
+        indexed instanceof Uint8Array &&
+        stored instanceof Uint8Array &&
+        Buffer.compare(indexed, stored) === 0 &&
+        Math.sign(Buffer.compare(indexed, k)) === side
+      if (!agrees) {
+        throw corruptFile(
+          this.path,
+          `the key index of '${namespace}' disagrees with its table next to key ${JSON.stringify(key)} ` +
+            `(index entry ${describeValue(indexed)}, table row ${describeValue(stored)}), so whether ` +
+            'that key exists cannot be told',
+        )
+      }
+    }
+  }
+
   private decoded(namespace: Namespace, k: Uint8Array): string {
     try {
       return decodeKey(k)
@@ -579,6 +637,10 @@ export class FileStorage implements Storage {
       throw corruptRecord(this.path, namespace, key)
     return v
   }
+}
+
+function describeValue(value: unknown): string {
+  return value instanceof Uint8Array ? describeKey(value) : `<${value === null ? 'none' : typeof value}>`
 }
 
 function describeKey(k: Uint8Array): string {
