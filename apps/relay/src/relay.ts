@@ -13,7 +13,6 @@ import {
 } from '@mendsync/libp2p'
 import { loadOrCreateIdentity } from '@mendsync/libp2p/node'
 import { openReplica, type Replica } from '@mendsync/replica'
-import { openFileStorage } from '@mendsync/storage-file'
 import {
   bootstrapPeerId,
   type RelayConfig,
@@ -28,6 +27,7 @@ import {
   serveMetrics,
 } from './metrics.js'
 import { ProgressReporter } from './progress.js'
+import { SpaceGuard } from './space-guard.js'
 
 /** What {@link startRelay} returns. */
 export interface RelayHandle {
@@ -163,27 +163,27 @@ async function start(
   })
   cleanups.push(() => network.close())
 
+  // Each space's current replica (a guard replaces it when a full disk failed it).
   const replicas = new Map<string, Replica>()
+  const guards = new Map<string, SpaceGuard>()
   for (const space of settings.spaces) {
-    const storage = await openFileStorage({
-      directory: join(settings.dataDir, 'spaces'),
+    const guard = await SpaceGuard.open({
       space: space.name,
+      directory: join(settings.dataDir, 'spaces'),
+      network,
+      openReplica: (storage, guardedNetwork) =>
+        openReplica({
+          ...settings.replica,
+          space: space.name,
+          storage,
+          network: guardedNetwork,
+          ...(space.allow === undefined ? {} : { allow: space.allow }),
+        }),
+      onReplica: (replica) => replicas.set(space.name, replica),
+      log,
     })
-    let replica: Replica
-    try {
-      replica = await openReplica({
-        ...settings.replica,
-        space: space.name,
-        storage,
-        network,
-        ...(space.allow === undefined ? {} : { allow: space.allow }),
-      })
-    } catch (error) {
-      await storage.close().catch(() => {})
-      throw error
-    }
-    replicas.set(space.name, replica)
-    cleanups.push(() => replica.close())
+    guards.set(space.name, guard)
+    cleanups.push(() => guard.close())
   }
 
   const metrics = createRelayMetrics({
@@ -214,6 +214,10 @@ async function start(
   })
 
   const startedAt = Date.now()
+  const degradedSpaces = () =>
+    [...guards]
+      .map(([space, guard]) => ({ space, ...guard.health() }))
+      .filter((health) => health.state === 'degraded')
   let server: MetricsServer | undefined
   if (settings.metrics) {
     try {
@@ -222,9 +226,12 @@ async function start(
         settings.metricsHost,
         settings.metricsPort,
         () => ({
+          // Degraded is still 200: the relay serves reads and keeps its peers' changes moving;
+          // only a stopping relay should be taken out of rotation.
           ok: !stopping,
           body: {
-            status: stopping ? 'stopping' : 'ok',
+            status: stopping ? 'stopping' : degradedSpaces().length > 0 ? 'degraded' : 'ok',
+            ...(degradedSpaces().length > 0 ? { degraded: degradedSpaces() } : {}),
             peerId,
             spaces: [...replicas.keys()],
             connections: node.getConnections().length,
@@ -287,9 +294,9 @@ async function start(
       // Closing a replica waits for its writes in flight, leaves the space and commits and
       // closes its file; a push that arrives meanwhile is refused (not acknowledged).
       await Promise.all(
-        [...replicas].map(async ([space, replica]) => {
+        [...guards].map(async ([space, guard]) => {
           try {
-            await replica.close()
+            await guard.close()
           } catch (error) {
             log.error('closing a space failed', { space, error })
           }

@@ -640,7 +640,9 @@ export class FileStorage implements Storage {
 }
 
 function describeValue(value: unknown): string {
-  return value instanceof Uint8Array ? describeKey(value) : `<${value === null ? 'none' : typeof value}>`
+  return value instanceof Uint8Array
+    ? describeKey(value)
+    : `<${value === null ? 'none' : typeof value}>`
 }
 
 function describeKey(k: Uint8Array): string {

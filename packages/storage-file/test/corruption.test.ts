@@ -198,9 +198,11 @@ async function readBack(
         try {
           const [value] = await storage.get(namespace, [k])
           const want = expected.get(k)
-          if (want === undefined && value !== undefined) wrong(`${namespace} ${k} should be missing`)
+          if (want === undefined && value !== undefined)
+            wrong(`${namespace} ${k} should be missing`)
           if (want !== undefined && value === undefined) wrong(`${namespace} ${k} reads as missing`)
-          if (want !== undefined && !Buffer.from(value!).equals(want)) wrong(`${namespace} ${k} value`)
+          if (want !== undefined && !Buffer.from(value!).equals(want))
+            wrong(`${namespace} ${k} value`)
         } catch (error) {
           if (error instanceof Error && error.message.includes('silent wrong answer')) throw error
           typed(error, `get ${k}`)
@@ -279,7 +281,9 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
     flipBit(`${path}-wal`, 32 + 24 + 100, 3)
     await expect(openFileStorage({ directory: pristine, space: SPACE })).rejects.toMatchObject({
       code: 'STORAGE_CORRUPT',
-      message: expect.stringMatching(/WAL .* is damaged at frame 1 of \d+ but commits transactions after it/),
+      message: expect.stringMatching(
+        /WAL .* is damaged at frame 1 of \d+ but commits transactions after it/,
+      ),
     })
   })
 
