@@ -1,13 +1,16 @@
 // One space of the relay kept serving through a full disk. A write that cannot be committed
 // (SQLITE_FULL, ENOSPC) fails the replica for good (its later batches derived from the lost one),
-// so the guard reopens the space from its file, which holds every committed batch, and marks it
-// degraded: pushes and the reconciliations peers start are refused with a typed error (the
-// pusher keeps its change and retries), pulls are served, `/healthz` says `degraded`. Every DISK_RETRY_MS a probe checks whether space
-// was freed; once it fits, pushes are accepted again, without a restart.
+// so the guard reopens the replica from its file, which holds every committed batch, and marks
+// the space degraded: pushes and the reconciliations peers start are refused with a typed error
+// (the pusher keeps its change and retries), pulls are served, `/healthz` says `degraded`. The
+// guard joins the network space once and hands each replica a view of that one channel, so the
+// space stays joined across a reopen: a pull that arrives meanwhile waits for the new replica.
+// Every DISK_RETRY_MS a probe checks whether space was freed; once it fits, pushes are accepted
+// again, without a restart.
 import { closeSync, fsyncSync, openSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import type { Network, Replica, SpaceHandlers, Storage } from '@mendsync/replica'
+import type { Network, Replica, SpaceChannel, SpaceHandlers, Storage } from '@mendsync/replica'
 import { isDiskFull, openFileStorage } from '@mendsync/storage-file'
 import type { Logger } from './log.js'
 
@@ -49,6 +52,10 @@ export class SpaceGuard {
   private probeTimer: ReturnType<typeof setInterval> | undefined
   private closed = false
   private readonly options: SpaceGuardOptions
+  /** The network space, joined once by the first replica, left when the guard closes. */
+  private channel: SpaceChannel | undefined
+  /** The handlers of the replica attached to the channel now (none while it is reopened). */
+  private handlers: SpaceHandlers | undefined
 
   private constructor(options: SpaceGuardOptions) {
     this.options = options
@@ -66,6 +73,7 @@ export class SpaceGuard {
     return this.current as Replica
   }
 
+  /** Whether the space accepts pushes (`ok`) or refuses them on a full disk (`degraded`). */
   health(): SpaceHealth {
     return this.degraded === undefined ? { state: 'ok' } : { state: 'degraded', ...this.degraded }
   }
@@ -196,35 +204,92 @@ export class SpaceGuard {
     this.probeTimer = undefined
   }
 
-  /** The network the replica joins through: its push handler refuses while degraded. */
+  /** The network a replica joins through: see {@link SpaceGuard.attach}. */
   private wrapNetwork(network: Network): Network {
     return {
       peerId: network.peerId,
-      join: (space, handlers, joinOptions) =>
-        network.join(space, this.wrapHandlers(handlers), joinOptions),
+      join: (space, handlers, joinOptions) => this.attach(network, space, handlers, joinOptions),
       close: () => network.close(),
     }
   }
 
-  private wrapHandlers(handlers: SpaceHandlers): SpaceHandlers {
+  /**
+   * Makes `handlers` the ones answering the space (joining it the first time) and returns the
+   * replica's view of the channel: leaving it detaches the replica and drops its listeners, and
+   * leaves the network space only when the guard closes.
+   */
+  private async attach(
+    network: Network,
+    space: string,
+    handlers: SpaceHandlers,
+    joinOptions: Parameters<Network['join']>[2],
+  ): Promise<SpaceChannel> {
+    this.channel ??= await network.join(space, this.stableHandlers(), joinOptions)
+    const channel = this.channel
+    this.handlers = handlers
+    const listeners: (() => void)[] = []
     return {
-      ...handlers,
-      // A reconciliation a peer starts stores what it brings: refused like a push (its outcome
-      // would fail the replica again); pulls are served.
-      reconcile: async (peer) => {
-        const refused = this.refusal()
-        if (refused !== undefined) throw refused
-        return handlers.reconcile(peer)
+      space: channel.space,
+      peers: () => channel.peers(),
+      publish: (message) => channel.publish(message),
+      pull: (peer, keys, mode, callOptions) => channel.pull(peer, keys, mode, callOptions),
+      push: (peer, states, callOptions) => channel.push(peer, states, callOptions),
+      reconcile: (peer, driver, callOptions) => channel.reconcile(peer, driver, callOptions),
+      on: (event, listener) => {
+        const off = channel.on(event, listener)
+        listeners.push(off)
+        return off
+      },
+      leave: async () => {
+        for (const off of listeners.splice(0)) off()
+        if (this.handlers === handlers) this.handlers = undefined
+        if (this.closed) await channel.leave()
+      },
+    }
+  }
+
+  /** The handlers of the attached replica; during a reopen, those of the reopened one. */
+  private async answering(): Promise<SpaceHandlers> {
+    if (this.handlers === undefined) await this.reopening
+    if (this.handlers === undefined) {
+      throw new MendsyncError('PEER_UNAVAILABLE', `space ${this.options.space} is not served now`)
+    }
+    return this.handlers
+  }
+
+  /** What the network space answers with: the attached replica's handlers, guarded. */
+  private stableHandlers(): SpaceHandlers {
+    return {
+      pull: async (peer, keys, mode) => {
+        const handlers = await this.answering()
+        try {
+          return await handlers.pull(peer, keys, mode)
+        } catch (error) {
+          // A write just failed the replica on a full disk: answer from the reopened one.
+          if (!isDiskFull(error)) throw error
+          await this.reopening
+          const reopened = await this.answering()
+          if (reopened === handlers) throw error
+          return reopened.pull(peer, keys, mode)
+        }
       },
       push: async (peer, states) => {
         const refused = this.refusal()
         if (refused !== undefined) throw refused
+        const handlers = await this.answering()
         try {
           await handlers.push(peer, states)
         } catch (error) {
           // Reported to the pusher as STORAGE_FAILURE saying the disk is full.
           throw isDiskFull(error) ? (this.refusal() ?? error) : error
         }
+      },
+      // A reconciliation a peer starts stores what it brings: refused like a push (its outcome
+      // would fail the replica again).
+      reconcile: async (peer) => {
+        const refused = this.refusal()
+        if (refused !== undefined) throw refused
+        return (await this.answering()).reconcile(peer)
       },
     }
   }
