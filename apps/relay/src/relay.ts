@@ -225,19 +225,22 @@ async function start(
         metrics.registry,
         settings.metricsHost,
         settings.metricsPort,
-        () => ({
-          // Degraded is still 200: the relay serves reads and keeps its peers' changes moving;
-          // only a stopping relay should be taken out of rotation.
-          ok: !stopping,
-          body: {
-            status: stopping ? 'stopping' : degradedSpaces().length > 0 ? 'degraded' : 'ok',
-            ...(degradedSpaces().length > 0 ? { degraded: degradedSpaces() } : {}),
-            peerId,
-            spaces: [...replicas.keys()],
-            connections: node.getConnections().length,
-            uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-          },
-        }),
+        () => {
+          const degraded = degradedSpaces()
+          return {
+            // Degraded is still 200: the relay serves reads and keeps its peers' changes moving;
+            // only a stopping relay should be taken out of rotation.
+            ok: !stopping,
+            body: {
+              status: stopping ? 'stopping' : degraded.length > 0 ? 'degraded' : 'ok',
+              ...(degraded.length > 0 ? { degraded } : {}),
+              peerId,
+              spaces: [...replicas.keys()],
+              connections: node.getConnections().length,
+              uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+            },
+          }
+        },
       )
     } catch (error) {
       throw new Error(

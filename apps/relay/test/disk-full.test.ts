@@ -11,11 +11,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeValue, emptyValue, encodeValue, readRegister, writeRegister } from '@mendsync/core'
-import { createLibp2pNetwork, createNodeLibp2p, generateIdentity } from '@mendsync/libp2p'
 import type { SpaceChannel } from '@mendsync/replica'
-import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Client, connectedTo, RelayProcess, startClient, waitFor } from './helpers.js'
+import { type Client, connectedTo, RelayProcess, rawPeer, startClient, waitFor } from './helpers.js'
 
 const TMPFS_BYTES = 16 * 1024 * 1024
 /** Free bytes left on the tmpfs by the filler: less than the big change needs. */
@@ -48,20 +46,6 @@ async function health(url: string): Promise<Health> {
   return { status: response.status, body: (await response.json()) as Health['body'] }
 }
 
-/** A peer without a replica that joined `demo`: pulls and pushes states itself. */
-async function rawChannel(address: string, relay: string): Promise<SpaceChannel> {
-  const node = await createNodeLibp2p({
-    privateKey: await generateIdentity(),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-    bootstrap: [address],
-  })
-  const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
-  closers.push(() => network.close())
-  const channel = await network.join('demo', new FakeSpaceStore())
-  await waitFor('the relay as a peer of demo', () => channel.peers().includes(relay))
-  return channel
-}
-
 /** The register value the relay holds at `key`, or undefined when it has none. */
 async function relayValue(
   channel: SpaceChannel,
@@ -88,7 +72,7 @@ describe('mendsync-relay on a full disk', () => {
     })
     closers.push(() => client.close())
     await connectedTo(client, info.peerId)
-    const reader = await rawChannel(info.address, info.peerId)
+    const reader = await rawPeer(info.address, info.peerId, (close) => closers.push(close))
 
     await client.replica.put('before', 'written before the disk filled up')
     await waitFor(

@@ -54,8 +54,8 @@ export interface FileStorageOptions {
    * - `'auto'` (default): `PRAGMA integrity_check` (pages, and every index against its table)
    *   when the file and its WAL are at most {@link FULL_CHECK_MAX_BYTES}, `PRAGMA quick_check`
    *   (pages only) up to {@link QUICK_CHECK_MAX_BYTES}; larger files rely on the header and WAL
-   *   checks, SQLite's checks while reading, every record's checksum and every miss's index check
-   *   when it is read.
+   *   checks, SQLite's checks while reading, every record's checksum when it is read, and the
+   *   key index check of every miss and scan page.
    * - `'quick'`: always `PRAGMA quick_check` (reads the whole file).
    * - `'full'`: `PRAGMA integrity_check` plus every record's checksum (as {@link FileStorage.verify}).
    * - `'minimal'`: header, identity and schema only (not even the WAL check).
@@ -87,6 +87,9 @@ export interface VerifyReport {
 /** A scan page ends early past this many bytes of keys and values (bounded memory). */
 const PAGE_BYTES = 8 * MIN_SCAN_PAGE_BYTES
 const NAMESPACES = ['values', 'meta'] as const
+
+/** Sorts after every encoded key (no encoded key has a 0xff byte): the end of the index. */
+const AFTER_EVERY_KEY = new Uint8Array([0xff])
 
 /** Files open in this process: a second FileStorage on the same file would deadlock its writer. */
 const openFiles = new Set<string>()
@@ -175,8 +178,11 @@ export class FileStorage implements Storage {
   private readonly put: Record<Namespace, StatementSync>
   private readonly erase: Record<Namespace, StatementSync>
   private readonly getters: Record<Namespace, StatementSync>
-  /** The index entries just before and just after a key, with the key their table row holds. */
-  private readonly neighbours: Record<Namespace, { before: StatementSync; after: StatementSync }>
+  /**
+   * A row when the key index entries just before and just after a key disagree with the keys
+   * their table rows hold, or lie on the wrong side of the key.
+   */
+  private readonly indexDisagrees: Record<Namespace, StatementSync>
   private readonly arrays: boolean
   private readonly scans = new Map<string, StatementSync>()
   private readonly onMutation: ((namespace: Namespace, key: string) => void) | undefined
@@ -214,16 +220,18 @@ export class FileStorage implements Storage {
     this.getters = each((t) => `SELECT v, c FROM ${t} WHERE k = ?`, reader)
     this.arrays = returnArrays(this.getters.values) && returnArrays(this.getters.meta)
     // `i.k` is the key index's copy (the index covers it); the subquery reads the table's copy
-    // of the same row through the rowid, without the index.
-    const neighbour = (table: string, operator: '<' | '>') =>
+    // of the same row through its rowid, without the index. The side of each neighbour is
+    // checked again outside the subqueries: SQLite does not re-test the bound it seeked to.
+    const neighbour = (t: string, operator: '<' | '>', side: number) =>
+      `SELECT * FROM (SELECT i.k AS indexed, (SELECT r.k FROM ${t} AS r WHERE r.rowid = i.rowid) AS stored, ` +
+      `${side} AS side FROM ${t} AS i WHERE i.k ${operator} ?1 ORDER BY i.k ${side < 0 ? 'DESC' : 'ASC'} LIMIT 1)`
+    const disagreement = (t: string) =>
       reader.prepare(
-        `SELECT i.k AS k, (SELECT t.k FROM ${table} AS t WHERE t.rowid = i.rowid) AS rowKey ` +
-          `FROM ${table} AS i WHERE i.k ${operator} ? ORDER BY i.k ${operator === '<' ? 'DESC' : 'ASC'} LIMIT 1`,
+        `SELECT 1 FROM (${neighbour(t, '<', -1)} UNION ALL ${neighbour(t, '>', 1)}) ` +
+          `WHERE typeof(indexed) != 'blob' OR stored IS NOT indexed ` +
+          'OR (side < 0 AND indexed >= ?1) OR (side > 0 AND indexed <= ?1)',
       )
-    this.neighbours = {
-      values: { before: neighbour(TABLES.values, '<'), after: neighbour(TABLES.values, '>') },
-      meta: { before: neighbour(TABLES.meta, '<'), after: neighbour(TABLES.meta, '>') },
-    }
+    this.indexDisagrees = { values: disagreement(TABLES.values), meta: disagreement(TABLES.meta) }
   }
 
   /** See {@link openFileStorage}. */
@@ -314,7 +322,7 @@ export class FileStorage implements Storage {
         const k = encodeKey(key)
         const row = statement.get(k) as PointRow | undefined
         if (row === undefined) {
-          this.confirmMissing(namespace, key, k)
+          this.confirmIndex(namespace, k)
           values.push(undefined)
         } else if (this.arrays) {
           values.push(this.verified(namespace, key, k, (row as ArrayRow)[0], (row as ArrayRow)[1]))
@@ -358,24 +366,30 @@ export class FileStorage implements Storage {
     try {
       const select = this.scanStatement(scan.namespace, 'k, v, c', from, upper !== undefined)
       let bytes = 0
+      let firstK: Uint8Array | undefined
       let lastK: Uint8Array | undefined
       for (const row of select.iterate(...params, scan.limit) as Iterable<Row>) {
         const key = this.decoded(scan.namespace, row.k)
         const value = this.verified(scan.namespace, key, row.k, row.v, row.c)
         entries.push({ key, value })
+        firstK ??= row.k
         lastK = row.k
         bytes += entryBytes(key, value)
         if (bytes >= PAGE_BYTES) break
       }
-      if (lastK === undefined || (entries.length < scan.limit && bytes < PAGE_BYTES)) {
-        return { entries }
+      // Reading on in key order visits every index entry, damaged ones included (their records
+      // then fail the checksum); a seek may step over one. Check where this page's seek landed.
+      if (lower !== undefined) this.confirmIndex(scan.namespace, firstK ?? lower)
+      let more = lastK !== undefined && (entries.length >= scan.limit || bytes >= PAGE_BYTES)
+      if (more) {
+        // The page is full (or at its byte budget): does anything follow it?
+        const probe = this.scanStatement(scan.namespace, '1', 'k > ?', upper !== undefined)
+        more = probe.get(lastK!, ...(upper === undefined ? [] : [upper]), 1) !== undefined
       }
-      // The page is full (or at its byte budget): does anything follow it?
-      const more = this.scanStatement(scan.namespace, '1', 'k > ?', upper !== undefined)
-      const next = more.get(lastK, ...(upper === undefined ? [] : [upper]), 1)
-      return next === undefined
-        ? { entries }
-        : { entries, cursor: entries[entries.length - 1]!.key }
+      if (more) return { entries, cursor: entries[entries.length - 1]!.key }
+      // The last page: no damaged entry may hide before the end of the range.
+      this.confirmIndex(scan.namespace, upper ?? AFTER_EVERY_KEY)
+      return { entries }
     } catch (error) {
       throw storageError(error, this.path, 'scan')
     }
@@ -586,39 +600,26 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Confirms that a key the index did not find is missing: a damaged index entry (one whose key
-   * bytes changed) still sits where its key belongs, so a lookup that misses because of it lands
-   * next to it. Both neighbours the index gives must hold, in their table rows, the keys the index
-   * names, and lie on the right side of the key. Two more index seeks per miss; a disagreement is
-   * `STORAGE_CORRUPT`, never a silent `undefined`.
+   * Confirms the key index around `k` (a key a `get` did not find, or where a scan's seek landed
+   * or its range ended): a damaged index entry (one whose key bytes changed) still sits where its
+   * key belongs, so a seek that misses or steps over it lands next to it. Both neighbours of `k`
+   * in the index must hold, in their table rows, the keys the index names, and lie on either
+   * side of `k`. One statement (two index seeks, two rowid lookups); a disagreement is
+   * `STORAGE_CORRUPT`, never a silent miss.
    */
-  private confirmMissing(namespace: Namespace, key: string, k: Uint8Array): void {
-    const { before, after } = this.neighbours[namespace]
-    for (const [statement, side] of [
-      [before, -1],
-      [after, 1],
-    ] as const) {
-      const row = statement.get(k) as { k: unknown; rowKey: unknown } | undefined
-      if (row === undefined) continue
-      const indexed = row.k
-      const stored = row.rowKey
-      const agrees =
-        indexed instanceof Uint8Array &&
-        stored instanceof Uint8Array &&
-        Buffer.compare(indexed, stored) === 0 &&
-        Math.sign(Buffer.compare(indexed, k)) === side
-      if (!agrees) {
-        throw corruptFile(
-          this.path,
-          `the key index of '${namespace}' disagrees with its table next to key ${JSON.stringify(key)} ` +
-            `(index entry ${describeValue(indexed)}, table row ${describeValue(stored)}), so whether ` +
-            'that key exists cannot be told',
-        )
-      }
-    }
+  private confirmIndex(namespace: Namespace, k: Uint8Array): void {
+    if (this.indexDisagrees[namespace].get(k) === undefined) return
+    throw corruptFile(
+      this.path,
+      `the key index of '${namespace}' disagrees with its table next to ` +
+        `${k === AFTER_EVERY_KEY ? 'its end' : `key ${describeKey(k)}`}, so which keys exist there cannot be told`,
+    )
   }
 
   private decoded(namespace: Namespace, k: Uint8Array): string {
+    if (!(k instanceof Uint8Array)) {
+      throw corruptRecord(this.path, namespace, String(k), 'its key is not bytes')
+    }
     try {
       return decodeKey(k)
     } catch {
@@ -637,12 +638,6 @@ export class FileStorage implements Storage {
       throw corruptRecord(this.path, namespace, key)
     return v
   }
-}
-
-function describeValue(value: unknown): string {
-  return value instanceof Uint8Array
-    ? describeKey(value)
-    : `<${value === null ? 'none' : typeof value}>`
 }
 
 function describeKey(k: Uint8Array): string {

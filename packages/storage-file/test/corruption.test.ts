@@ -236,7 +236,9 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
   const temp = temporaryDirectory()
   afterAll(() => temp.remove())
   for (const region of ['index', 'table', 'wal'] as const) {
-    it(`${TRIALS} random flips in ${region} pages`, async () => {
+    it(`${TRIALS} random flips in ${region} pages`, {
+      timeout: 60_000 + TRIALS * 2_000,
+    }, async () => {
       const tally: Record<string, number> = {}
       for (let trial = 0; trial < TRIALS; trial++) {
         const seed = BASE_SEED + trial * 3 + ['index', 'table', 'wal'].indexOf(region)
