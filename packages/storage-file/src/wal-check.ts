@@ -86,15 +86,24 @@ function readWalIndexHeader(shmPath: string): WalIndexHeader | undefined {
  * - after the first damaged frame, a frame of the same WAL generation that is intact on its own
  *   commits a later transaction (damage in the middle of the log, not a torn tail).
  * A torn tail (the last transaction cut short by a crash) is what a WAL legitimately ends with
- * and is accepted. Reads the files only.
+ * and is accepted. Reads the files only. A writer in another process may be appending while this
+ * reads, and a frame read half-written looks damaged: a problem counts only if a second reading
+ * finds it too (a damaged file reads the same twice; a live WAL moves on).
  */
 export function checkWal(dbPath: string): void {
+  if (walProblem(dbPath) === undefined) return
+  const again = walProblem(dbPath)
+  if (again !== undefined) throw corruptFile(dbPath, again)
+}
+
+/** What {@link checkWal} reports about the WAL of `dbPath`, if anything. */
+function walProblem(dbPath: string): string | undefined {
   const walPath = `${dbPath}-wal`
   let fd: number
   try {
     fd = openSync(walPath, 'r')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
   }
   // The wal-index first: a writer of another process updates it after the frames it describes.
@@ -150,8 +159,8 @@ export function checkWal(dbPath: string): void {
         continue
       }
       if (!commits) continue
-      if (firstDamaged < 0) {
-        if (headerIntact) replayed = frame + 1
+      if (headerIntact && firstDamaged < 0) {
+        replayed = frame + 1
       } else if (damagedTransactionEnd < 0) {
         // The commit frame of the damaged transaction itself (possibly a torn last write).
         damagedTransactionEnd = frame
@@ -159,12 +168,12 @@ export function checkWal(dbPath: string): void {
         laterCommit = frame
       }
     }
-    if (!headerIntact && firstDamaged < 0 && frames > 0) firstDamaged = 0
+    // A damaged header counts as damage in the first transaction.
+    const damage = !headerIntact ? 'its header' : `frame ${firstDamaged + 1} of ${frames}`
     if (laterCommit >= 0) {
-      throw corruptFile(
-        dbPath,
-        `its WAL ${walPath} is damaged at frame ${firstDamaged + 1} of ${frames} but commits ` +
-          `transactions after it (frame ${laterCommit + 1}); SQLite would drop them`,
+      return (
+        `its WAL ${walPath} is damaged (${damage}) but commits ` +
+        `transactions after it (frame ${laterCommit + 1}); SQLite would drop them`
       )
     }
     if (
@@ -172,13 +181,13 @@ export function checkWal(dbPath: string): void {
       index.mxFrame > replayed &&
       (!headerIntact || index.salts.equals(salts))
     ) {
-      throw corruptFile(
-        dbPath,
+      return (
         `its WAL ${walPath} replays ${replayed} frames but ${index.mxFrame} were committed ` +
-          `(${!headerIntact ? 'its header is damaged' : firstDamaged >= 0 ? `frame ${firstDamaged + 1} is damaged` : 'it was truncated'}); ` +
-          'SQLite would drop the committed transactions after it',
+        `(${!headerIntact || firstDamaged >= 0 ? `damaged: ${damage}` : 'it was truncated'}); ` +
+        'SQLite would drop the committed transactions after it'
       )
     }
+    return undefined
   } finally {
     closeSync(fd)
   }

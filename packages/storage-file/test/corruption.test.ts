@@ -273,21 +273,28 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
     })
   }
 
-  it('without the -shm of the crashed process, damage in the WAL before its last transaction is STORAGE_CORRUPT', async () => {
-    const live = join(temp.directory, 'no-shm-live')
-    const pristine = join(temp.directory, 'no-shm')
-    await writeStore(live, seeded(BASE_SEED + 1), 5, () => copyStore(live, pristine))
-    const path = fileStoragePath(pristine, SPACE)
-    rmSync(`${path}-shm`)
-    // A byte of the first frame's page: the first transaction, followed by five more.
-    flipBit(`${path}-wal`, 32 + 24 + 100, 3)
-    await expect(openFileStorage({ directory: pristine, space: SPACE })).rejects.toMatchObject({
-      code: 'STORAGE_CORRUPT',
-      message: expect.stringMatching(
-        /WAL .* is damaged at frame 1 of \d+ but commits transactions after it/,
-      ),
-    })
-  })
+  it.each([
+    ['a byte of the first frame', 32 + 24 + 100, /is damaged \(frame 1 of \d+\)/],
+    ['the header checksum', 26, /is damaged \(its header\)/],
+  ])(
+    'without the -shm of the crashed process, damage to %s of the WAL (before its last transaction) is STORAGE_CORRUPT',
+    async (_what, offset, damage) => {
+      const live = join(temp.directory, `no-shm-live-${offset}`)
+      const pristine = join(temp.directory, `no-shm-${offset}`)
+      await writeStore(live, seeded(BASE_SEED + 1), 5, () => copyStore(live, pristine))
+      const path = fileStoragePath(pristine, SPACE)
+      rmSync(`${path}-shm`)
+      // In the first transaction, followed by five more.
+      flipBit(`${path}-wal`, offset, 3)
+      const error = await openFileStorage({ directory: pristine, space: SPACE }).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      )
+      expect(isMendsyncError(error, 'STORAGE_CORRUPT')).toBe(true)
+      expect(String(error)).toMatch(damage)
+      expect(String(error)).toMatch(/but commits transactions after it/)
+    },
+  )
 
   it('a key whose index entry names another key is STORAGE_CORRUPT on get, also without integrity_check', async () => {
     const directory = join(temp.directory, 'renamed')
