@@ -192,6 +192,7 @@ async function start(
     replicas,
     network,
     circuitRelay: settings.circuitRelay,
+    degraded: (space) => guards.get(space)?.health().state === 'degraded',
   })
   refused = (peer, space, protocol) => {
     metrics.refused(space, protocol)

@@ -13,7 +13,16 @@ import { join } from 'node:path'
 import { decodeValue, emptyValue, encodeValue, readRegister, writeRegister } from '@mendsync/core'
 import type { SpaceChannel } from '@mendsync/replica'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Client, connectedTo, RelayProcess, rawPeer, startClient, waitFor } from './helpers.js'
+import {
+  type Client,
+  connectedTo,
+  RelayProcess,
+  rawPeer,
+  sampleValue,
+  scrape,
+  startClient,
+  waitFor,
+} from './helpers.js'
 
 const TMPFS_BYTES = 16 * 1024 * 1024
 /** Free bytes left on the tmpfs by the filler: less than the big change needs. */
@@ -105,6 +114,11 @@ describe('mendsync-relay on a full disk', () => {
     expect(degraded.body.status).toBe('degraded')
     expect(degraded.body.degraded?.[0]?.space).toBe('demo')
     expect(degraded.body.degraded?.[0]?.reason).toMatch(/disk is full/)
+    const degradedGauge = async () =>
+      sampleValue(await scrape(info.metricsUrl), 'mendsync_relay_storage_degraded', {
+        space: 'demo',
+      })
+    expect(await degradedGauge()).toBe(1)
 
     // A pusher is refused with a typed error naming the cause.
     const state = encodeValue(writeRegister(emptyValue(), { replica: 'raw' }, big).state)
@@ -137,6 +151,7 @@ describe('mendsync-relay on a full disk', () => {
     expect(recovered.status).toBe(200)
     expect(recovered.body.status).toBe('ok')
     expect(recovered.body.degraded).toBeUndefined()
+    expect(await degradedGauge()).toBe(0)
     await waitFor('the client outbox to drain', () => client.replica.status().outbox === 0)
     expect(relay.exitCode).toBeUndefined()
   })
