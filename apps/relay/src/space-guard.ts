@@ -68,18 +68,13 @@ export class SpaceGuard {
     return guard
   }
 
-  /** The replica serving the space now. */
-  get replica(): Replica {
-    return this.current as Replica
-  }
-
   /** Whether the space accepts pushes (`ok`) or refuses them on a full disk (`degraded`). */
   health(): SpaceHealth {
     return this.degraded === undefined ? { state: 'ok' } : { state: 'degraded', ...this.degraded }
   }
 
   /** Refuses a push while the disk is full: the pusher keeps its change and pushes it again. */
-  refusal(): MendsyncError | undefined {
+  private refusal(): MendsyncError | undefined {
     if (this.degraded === undefined) return undefined
     return new MendsyncError(
       'STORAGE_FAILURE',

@@ -51,14 +51,19 @@ interface WalIndexHeader {
   readonly salts: Buffer
 }
 
-function readWalIndexHeader(shmPath: string): WalIndexHeader | undefined {
-  let fd: number
+/** A descriptor of `path` opened for reading, or undefined when there is no such file. */
+function openIfPresent(path: string): number | undefined {
   try {
-    fd = openSync(shmPath, 'r')
+    return openSync(path, 'r')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
   }
+}
+
+function readWalIndexHeader(shmPath: string): WalIndexHeader | undefined {
+  const fd = openIfPresent(shmPath)
+  if (fd === undefined) return undefined
   let bytes: Buffer
   try {
     bytes = readAt(fd, 2 * SHM_HEADER_BYTES, 0)
@@ -99,13 +104,8 @@ export function checkWal(dbPath: string): void {
 /** What {@link checkWal} reports about the WAL of `dbPath`, if anything. */
 function walProblem(dbPath: string): string | undefined {
   const walPath = `${dbPath}-wal`
-  let fd: number
-  try {
-    fd = openSync(walPath, 'r')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
-  }
+  const fd = openIfPresent(walPath)
+  if (fd === undefined) return undefined
   // The wal-index first: a writer of another process updates it after the frames it describes.
   const index = readWalIndexHeader(`${dbPath}-shm`)
   try {
