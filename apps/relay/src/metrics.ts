@@ -18,6 +18,8 @@ export interface RelayMetricsSources {
   readonly network: Libp2pNetwork
   /** True when the node serves circuit-relay reservations. */
   readonly circuitRelay: boolean
+  /** Whether a space refuses writes because its disk is full. */
+  readonly degraded: (space: string) => boolean
 }
 
 export interface RelayMetrics {
@@ -240,6 +242,15 @@ export function createRelayMetrics(sources: RelayMetricsSources): RelayMetrics {
     }
   }
   if (sources.circuitRelay) refusals.inc({ space: '*', protocol: 'relay' }, 0)
+  new Gauge({
+    name: `${PREFIX}relay_storage_degraded`,
+    help: '1 while the space refuses writes because its disk is full (reads are served), else 0',
+    labelNames: ['space'],
+    registers,
+    collect() {
+      for (const space of spaces) this.set({ space }, sources.degraded(space) ? 1 : 0)
+    },
+  })
   new Gauge({
     name: `${PREFIX}relay_info`,
     help: 'Always 1; the relay peer id and version as labels',

@@ -13,7 +13,6 @@ import {
 } from '@mendsync/libp2p'
 import { loadOrCreateIdentity } from '@mendsync/libp2p/node'
 import { openReplica, type Replica } from '@mendsync/replica'
-import { openFileStorage } from '@mendsync/storage-file'
 import {
   bootstrapPeerId,
   type RelayConfig,
@@ -28,6 +27,7 @@ import {
   serveMetrics,
 } from './metrics.js'
 import { ProgressReporter } from './progress.js'
+import { SpaceGuard } from './space-guard.js'
 
 /** What {@link startRelay} returns. */
 export interface RelayHandle {
@@ -180,33 +180,28 @@ async function start(
   })
   cleanups.push(() => network.close())
 
+  // Each space's current replica (a guard replaces it when a full disk failed it).
   const replicas = new Map<string, Replica>()
+  const guards = new Map<string, SpaceGuard>()
   for (const space of settings.spaces) {
-    const storage = await openFileStorage({
-      directory: join(settings.dataDir, 'spaces'),
+    const guard = await SpaceGuard.open({
       space: space.name,
-    })
-    let replica: Replica
-    try {
-      replica = await openReplica({
-        ...settings.replica,
-        space: space.name,
-        storage,
-        network,
-        ...(space.allow === undefined ? {} : { allow: space.allow }),
-        logger: log.child('replica').child(space.name),
-      })
-    } catch (error) {
-      await storage.close().catch((closeError: unknown) => {
-        log.warn('closing the storage of a space that did not open failed', {
+      directory: join(settings.dataDir, 'spaces'),
+      network,
+      openReplica: (storage, guardedNetwork) =>
+        openReplica({
+          ...settings.replica,
           space: space.name,
-          error: closeError,
-        })
-      })
-      throw error
-    }
-    replicas.set(space.name, replica)
-    cleanups.push(() => replica.close())
+          storage,
+          network: guardedNetwork,
+          ...(space.allow === undefined ? {} : { allow: space.allow }),
+          logger: log.child('replica').child(space.name),
+        }),
+      onReplica: (replica) => replicas.set(space.name, replica),
+      log,
+    })
+    guards.set(space.name, guard)
+    cleanups.push(() => guard.close())
   }
 
   const metrics = createRelayMetrics({
@@ -215,6 +210,7 @@ async function start(
     replicas,
     network,
     circuitRelay: settings.circuitRelay,
+    degraded: (space) => guards.get(space)?.health().state === 'degraded',
   })
   refused = (peer, space, protocol) => {
     metrics.refused(space, protocol)
@@ -237,6 +233,10 @@ async function start(
   })
 
   const startedAt = Date.now()
+  const degradedSpaces = () =>
+    [...guards]
+      .map(([space, guard]) => ({ space, ...guard.health() }))
+      .filter((health) => health.state === 'degraded')
   let server: MetricsServer | undefined
   if (settings.metrics) {
     try {
@@ -244,16 +244,22 @@ async function start(
         metrics.registry,
         settings.metricsHost,
         settings.metricsPort,
-        () => ({
-          ok: !stopping,
-          body: {
-            status: stopping ? 'stopping' : 'ok',
-            peerId,
-            spaces: [...replicas.keys()],
-            connections: node.getConnections().length,
-            uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-          },
-        }),
+        () => {
+          const degraded = degradedSpaces()
+          return {
+            // Degraded is still 200: the relay serves reads and keeps its peers' changes moving;
+            // only a stopping relay should be taken out of rotation.
+            ok: !stopping,
+            body: {
+              status: stopping ? 'stopping' : degraded.length > 0 ? 'degraded' : 'ok',
+              ...(degraded.length > 0 ? { degraded } : {}),
+              peerId,
+              spaces: [...replicas.keys()],
+              connections: node.getConnections().length,
+              uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+            },
+          }
+        },
       )
     } catch (error) {
       throw new Error(
@@ -310,9 +316,9 @@ async function start(
       // Closing a replica waits for its writes in flight, leaves the space and commits and
       // closes its file; a push that arrives meanwhile is refused (not acknowledged).
       await Promise.all(
-        [...replicas].map(async ([space, replica]) => {
+        [...guards].map(async ([space, guard]) => {
           try {
-            await replica.close()
+            await guard.close()
           } catch (error) {
             log.error('closing a space failed', { space, error })
           }

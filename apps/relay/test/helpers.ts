@@ -12,6 +12,8 @@ import {
   type PrivateKey,
 } from '@mendsync/libp2p'
 import { MemoryStorage, openReplica, type Replica, type ReplicaTunables } from '@mendsync/replica'
+import type { SpaceChannel } from '@mendsync/replica/adapter'
+import { FakeSpaceStore } from '@mendsync/replica/testing'
 
 export const RELAY_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
@@ -168,6 +170,27 @@ export async function startClient(
       await network.close()
     },
   }
+}
+
+/**
+ * A raw network peer (no replica) that joined `demo` through the relay at `address`: pushes and
+ * pulls states directly. `onClose` gets its network's close function (for the test's cleanup).
+ */
+export async function rawPeer(
+  address: string,
+  relay: string,
+  onClose: (close: () => Promise<void>) => void,
+): Promise<SpaceChannel> {
+  const node = await createNodeLibp2p({
+    privateKey: await generateIdentity(),
+    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
+    bootstrap: [address],
+  })
+  const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
+  onClose(() => network.close())
+  const channel = await network.join('demo', new FakeSpaceStore())
+  await waitFor('the relay as a peer of demo', () => channel.peers().includes(relay))
+  return channel
 }
 
 /** Polls `check` every 20 ms until it holds (for state with no event to wait on). */

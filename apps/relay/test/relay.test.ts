@@ -5,15 +5,14 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decodeValue, emptyValue, encodeValue, valueEquals, writeRegister } from '@mendsync/core'
-import { createLibp2pNetwork, createNodeLibp2p, generateIdentity } from '@mendsync/libp2p'
-import type { KeyState, SpaceChannel } from '@mendsync/replica/adapter'
-import { FakeSpaceStore } from '@mendsync/replica/testing'
+import type { KeyState } from '@mendsync/replica/adapter'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Client,
   connectedTo,
   nextChange,
   RelayProcess,
+  rawPeer,
   sampleValue,
   scrape,
   startClient,
@@ -46,20 +45,6 @@ async function client(address: string): Promise<Client> {
   const started = await startClient([address])
   cleanups.push(() => started.close())
   return started
-}
-
-/** A raw network peer (no replica) that joined `demo`: pushes and pulls states directly. */
-async function rawPeer(address: string, relay: string): Promise<SpaceChannel> {
-  const node = await createNodeLibp2p({
-    privateKey: await generateIdentity(),
-    listen: ['/ip4/127.0.0.1/tcp/0/ws'],
-    bootstrap: [address],
-  })
-  const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
-  cleanups.push(() => network.close())
-  const channel = await network.join('demo', new FakeSpaceStore())
-  await waitFor('the relay as a peer of demo', () => channel.peers().includes(relay))
-  return channel
 }
 
 function stateOf(key: string): Uint8Array {
@@ -153,7 +138,7 @@ describe('mendsync-relay (the built binary)', () => {
     const dataDir = join(dir, `stopped-by-${signal}`)
     const relay = spawnRelay(['--data-dir', dataDir])
     const info = await relay.started()
-    const pusher = await rawPeer(info.address, info.peerId)
+    const pusher = await rawPeer(info.address, info.peerId, (close) => cleanups.push(close))
 
     // Four writers push one key each per call until the relay dies; a resolved push is an
     // acknowledgement.
@@ -180,7 +165,7 @@ describe('mendsync-relay (the built binary)', () => {
     const again = spawnRelay(['--data-dir', dataDir])
     const second = await again.started()
     expect(second.peerId).toBe(info.peerId)
-    const reader = await rawPeer(second.address, second.peerId)
+    const reader = await rawPeer(second.address, second.peerId, (close) => cleanups.push(close))
     for (let i = 0; i < total; i += 1_000) {
       const keys = acknowledged.slice(i, i + 1_000)
       const result = await reader.pull(second.peerId, keys, 'state')

@@ -43,7 +43,17 @@ const HEADER_BYTES = 100
 /** How much checking `open` does; see {@link FileStorageOptions.check}. */
 export type OpenCheck = 'auto' | 'quick' | 'full' | 'minimal'
 
-/** Files up to this size (database + WAL) get `PRAGMA quick_check` at open under `'auto'`. */
+/**
+ * Files up to this size (database + WAL) get `PRAGMA integrity_check` at open under `'auto'`: it
+ * also compares every index with its table (a damaged key index would otherwise read as missing
+ * keys). Measured ~150 ms for a 72 MB store (warm page cache), about 2 ms per MB.
+ */
+export const FULL_CHECK_MAX_BYTES = 64 * 1024 * 1024
+
+/**
+ * Files up to this size (database + WAL), and larger than {@link FULL_CHECK_MAX_BYTES}, get
+ * `PRAGMA quick_check` at open under `'auto'` (page structure only; about half the cost).
+ */
 export const QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 
 export function fileSize(path: string): number {

@@ -28,13 +28,28 @@ export function storageError(error: unknown, path: string, operation: string): M
   if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) {
     return corruptFile(path, `SQLite reports: ${reason}`, error)
   }
-  const hint =
-    code === SQLITE_FULL || (error as NodeJS.ErrnoException | null)?.code === 'ENOSPC'
-      ? ' The disk is full; free space and retry.'
-      : ''
+  const hint = isDiskFull(error) ? ' The disk is full; free space and retry.' : ''
   return new MendsyncError('STORAGE_FAILURE', `${operation} on ${path} failed: ${reason}.${hint}`, {
     cause: error,
   })
+}
+
+// What the OS reports when a file cannot grow: no space, quota exceeded, file-size limit.
+const DISK_FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG'])
+
+/**
+ * Whether `error`, or an error in its `cause` chain (a replica wraps the storage's error), says
+ * the disk is full: SQLite's `SQLITE_FULL`, or `ENOSPC` / `EDQUOT` / `EFBIG` from the OS. Such a
+ * failure is transient: the write can succeed once space is freed.
+ */
+export function isDiskFull(error: unknown): boolean {
+  let current = error
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (sqliteCode(current) === SQLITE_FULL) return true
+    if (DISK_FULL_ERRNOS.has(String((current as NodeJS.ErrnoException).code))) return true
+    current = current.cause
+  }
+  return false
 }
 
 /** The error for a database file that cannot be trusted; nothing in it is touched. */

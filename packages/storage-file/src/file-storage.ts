@@ -30,6 +30,7 @@ import {
   configure,
   createDatabase,
   ensureDirectory,
+  FULL_CHECK_MAX_BYTES,
   fileSize,
   type OpenCheck,
   QUICK_CHECK_MAX_BYTES,
@@ -39,6 +40,7 @@ import {
 } from './database.js'
 import { corruptFile, storageError } from './errors.js'
 import { fileStoragePath } from './paths.js'
+import { checkWal } from './wal-check.js'
 
 /** Options of {@link openFileStorage}. */
 export interface FileStorageOptions {
@@ -49,12 +51,14 @@ export interface FileStorageOptions {
   /**
    * How much of the file to check when opening it (the header, identity and schema are always
    * checked):
-   * - `'auto'` (default): `PRAGMA quick_check` when the file and its WAL are at most
-   *   {@link QUICK_CHECK_MAX_BYTES}; larger files rely on the header checks, SQLite's checks while
-   *   reading, and every record's checksum when it is read.
+   * - `'auto'` (default): `PRAGMA integrity_check` (pages, and every index against its table)
+   *   when the file and its WAL are at most {@link FULL_CHECK_MAX_BYTES}, `PRAGMA quick_check`
+   *   (pages only) up to {@link QUICK_CHECK_MAX_BYTES}; larger files rely on the header and WAL
+   *   checks, SQLite's checks while reading, every record's checksum when it is read, and the
+   *   key index check of every miss and scan page.
    * - `'quick'`: always `PRAGMA quick_check` (reads the whole file).
    * - `'full'`: `PRAGMA integrity_check` plus every record's checksum (as {@link FileStorage.verify}).
-   * - `'minimal'`: header, identity and schema only.
+   * - `'minimal'`: header, identity and schema only (not even the WAL check).
    */
   readonly check?: OpenCheck
   /** How long to wait for another connection's lock, in ms; default 5,000. */
@@ -84,6 +88,9 @@ export interface VerifyReport {
 const PAGE_BYTES = 8 * MIN_SCAN_PAGE_BYTES
 const NAMESPACES = ['values', 'meta'] as const
 
+/** Sorts after every encoded key (no encoded key has a 0xff byte): the end of the index. */
+const AFTER_EVERY_KEY = new Uint8Array([0xff])
+
 /** Files open in this process: a second FileStorage on the same file would deadlock its writer. */
 const openFiles = new Set<string>()
 
@@ -96,6 +103,15 @@ const nativeCrc32 = typeof zlib.crc32 === 'function' ? zlib.crc32 : undefined
 function checksum(k: Uint8Array, v: Uint8Array): number {
   const key = crc32(k)
   return nativeCrc32 === undefined || v.length < 256 ? crc32(v, key) : nativeCrc32(v, key)
+}
+
+/**
+ * What `check: 'auto'` runs for a file (and WAL) of `bytes`: `integrity_check` where it is
+ * affordable, `quick_check` up to {@link QUICK_CHECK_MAX_BYTES}, the cheap checks above.
+ */
+function autoCheck(bytes: number): 'structure' | 'quick' | 'minimal' {
+  if (bytes <= FULL_CHECK_MAX_BYTES) return 'structure'
+  return bytes <= QUICK_CHECK_MAX_BYTES ? 'quick' : 'minimal'
 }
 
 interface Waiter {
@@ -162,6 +178,11 @@ export class FileStorage implements Storage {
   private readonly put: Record<Namespace, StatementSync>
   private readonly erase: Record<Namespace, StatementSync>
   private readonly getters: Record<Namespace, StatementSync>
+  /**
+   * A row when the key index entries just before and just after a key disagree with the keys
+   * their table rows hold, or lie on the wrong side of the key.
+   */
+  private readonly indexDisagrees: Record<Namespace, StatementSync>
   private readonly arrays: boolean
   private readonly scans = new Map<string, StatementSync>()
   private readonly onMutation: ((namespace: Namespace, key: string) => void) | undefined
@@ -198,6 +219,19 @@ export class FileStorage implements Storage {
     this.erase = each((t) => `DELETE FROM ${t} WHERE k = ?`, writer)
     this.getters = each((t) => `SELECT v, c FROM ${t} WHERE k = ?`, reader)
     this.arrays = returnArrays(this.getters.values) && returnArrays(this.getters.meta)
+    // `i.k` is the key index's copy (the index covers it); the subquery reads the table's copy
+    // of the same row through its rowid, without the index. The side of each neighbour is
+    // checked again outside the subqueries: SQLite does not re-test the bound it seeked to.
+    const neighbour = (t: string, operator: '<' | '>', side: number) =>
+      `SELECT * FROM (SELECT i.k AS indexed, (SELECT r.k FROM ${t} AS r WHERE r.rowid = i.rowid) AS stored, ` +
+      `${side} AS side FROM ${t} AS i WHERE i.k ${operator} ?1 ORDER BY i.k ${side < 0 ? 'DESC' : 'ASC'} LIMIT 1)`
+    const disagreement = (t: string) =>
+      reader.prepare(
+        `SELECT 1 FROM (${neighbour(t, '<', -1)} UNION ALL ${neighbour(t, '>', 1)}) ` +
+          `WHERE typeof(indexed) != 'blob' OR stored IS NOT indexed ` +
+          'OR (side < 0 AND indexed >= ?1) OR (side > 0 AND indexed <= ?1)',
+      )
+    this.indexDisagrees = { values: disagreement(TABLES.values), meta: disagreement(TABLES.meta) }
   }
 
   /** See {@link openFileStorage}. */
@@ -233,6 +267,7 @@ export class FileStorage implements Storage {
         createDatabase(path)
       }
       checkHeader(path, fileSize(wal) > 0)
+      if (check !== 'minimal') checkWal(path)
     } catch (error) {
       throw storageError(error, path, 'opening the storage')
     }
@@ -247,13 +282,9 @@ export class FileStorage implements Storage {
       reader.exec(
         'PRAGMA cell_size_check = ON; PRAGMA trusted_schema = OFF; PRAGMA query_only = ON;',
       )
-      const mode =
-        check !== 'auto'
-          ? check
-          : Math.max(0, fileSize(path)) + Math.max(0, fileSize(wal)) <= QUICK_CHECK_MAX_BYTES
-            ? 'quick'
-            : 'minimal'
+      const mode = check === 'auto' ? autoCheck(fileSize(path) + Math.max(0, fileSize(wal))) : check
       if (mode === 'quick') structuralCheck(reader, path, 'quick_check')
+      if (mode === 'structure') structuralCheck(reader, path, 'integrity_check')
       const storage = new FileStorage(writer, reader, path, options)
       openFiles.add(id)
       if (mode === 'full') {
@@ -290,8 +321,10 @@ export class FileStorage implements Storage {
       for (const key of checked) {
         const k = encodeKey(key)
         const row = statement.get(k) as PointRow | undefined
-        if (row === undefined) values.push(undefined)
-        else if (this.arrays) {
+        if (row === undefined) {
+          this.confirmIndex(namespace, k)
+          values.push(undefined)
+        } else if (this.arrays) {
           values.push(this.verified(namespace, key, k, (row as ArrayRow)[0], (row as ArrayRow)[1]))
         } else {
           values.push(this.verified(namespace, key, k, (row as ObjectRow).v, (row as ObjectRow).c))
@@ -333,24 +366,30 @@ export class FileStorage implements Storage {
     try {
       const select = this.scanStatement(scan.namespace, 'k, v, c', from, upper !== undefined)
       let bytes = 0
+      let firstK: Uint8Array | undefined
       let lastK: Uint8Array | undefined
       for (const row of select.iterate(...params, scan.limit) as Iterable<Row>) {
         const key = this.decoded(scan.namespace, row.k)
         const value = this.verified(scan.namespace, key, row.k, row.v, row.c)
         entries.push({ key, value })
+        firstK ??= row.k
         lastK = row.k
         bytes += entryBytes(key, value)
         if (bytes >= PAGE_BYTES) break
       }
-      if (lastK === undefined || (entries.length < scan.limit && bytes < PAGE_BYTES)) {
-        return { entries }
+      // Reading on in key order visits every index entry, damaged ones included (their records
+      // then fail the checksum); a seek may step over one. Check where this page's seek landed.
+      if (lower !== undefined) this.confirmIndex(scan.namespace, firstK ?? lower)
+      let more = lastK !== undefined && (entries.length >= scan.limit || bytes >= PAGE_BYTES)
+      if (more) {
+        // The page is full (or at its byte budget): does anything follow it?
+        const probe = this.scanStatement(scan.namespace, '1', 'k > ?', upper !== undefined)
+        more = probe.get(lastK!, ...(upper === undefined ? [] : [upper]), 1) !== undefined
       }
-      // The page is full (or at its byte budget): does anything follow it?
-      const more = this.scanStatement(scan.namespace, '1', 'k > ?', upper !== undefined)
-      const next = more.get(lastK, ...(upper === undefined ? [] : [upper]), 1)
-      return next === undefined
-        ? { entries }
-        : { entries, cursor: entries[entries.length - 1]!.key }
+      if (more) return { entries, cursor: entries[entries.length - 1]!.key }
+      // The last page: no damaged entry may hide before the end of the range.
+      this.confirmIndex(scan.namespace, upper ?? AFTER_EVERY_KEY)
+      return { entries }
     } catch (error) {
       throw storageError(error, this.path, 'scan')
     }
@@ -560,7 +599,27 @@ export class FileStorage implements Storage {
     return statement
   }
 
+  /**
+   * Confirms the key index around `k` (a key a `get` did not find, or where a scan's seek landed
+   * or its range ended): a damaged index entry (one whose key bytes changed) still sits where its
+   * key belongs, so a seek that misses or steps over it lands next to it. Both neighbours of `k`
+   * in the index must hold, in their table rows, the keys the index names, and lie on either
+   * side of `k`. One statement (two index seeks, two rowid lookups); a disagreement is
+   * `STORAGE_CORRUPT`, never a silent miss.
+   */
+  private confirmIndex(namespace: Namespace, k: Uint8Array): void {
+    if (this.indexDisagrees[namespace].get(k) === undefined) return
+    throw corruptFile(
+      this.path,
+      `the key index of '${namespace}' disagrees with its table next to ` +
+        `${k === AFTER_EVERY_KEY ? 'its end' : `key ${describeKey(k)}`}, so which keys exist there cannot be told`,
+    )
+  }
+
   private decoded(namespace: Namespace, k: Uint8Array): string {
+    if (!(k instanceof Uint8Array)) {
+      throw corruptRecord(this.path, namespace, String(k), 'its key is not bytes')
+    }
     try {
       return decodeKey(k)
     } catch {

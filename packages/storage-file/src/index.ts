@@ -1,10 +1,12 @@
 export {
   APPLICATION_ID,
   FORMAT_VERSION,
+  FULL_CHECK_MAX_BYTES,
   type OpenCheck,
   QUICK_CHECK_MAX_BYTES,
   TABLES,
 } from './database.js'
+export { isDiskFull } from './errors.js'
 export {
   FileStorage,
   type FileStorageOptions,

@@ -194,12 +194,12 @@ describe('a damaged file', () => {
     expect(existsSync(path)).toBe(false)
   })
 
-  it('is refused when pages are overwritten (quick_check at open), and fails reads under check: minimal', async () => {
+  it('is refused when pages are overwritten (integrity_check at open), and fails reads under check: minimal', async () => {
     const path = await makeStore()
     const fd = openSync(path, 'r+')
     writeSync(fd, Buffer.alloc(4096 * 4, 0xa5), 0, 4096 * 4, 4096 * 2)
     closeSync(fd)
-    await expectCorruptOnOpen(path, /quick_check|malformed/)
+    await expectCorruptOnOpen(path, /integrity_check|malformed/)
     const storage = await openFileStorage({ directory, space: 'space', check: 'minimal' }).catch(
       (error: { code: string }) => error,
     )
