@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { playwright } from '@vitest/browser-playwright'
 import { defaultClientConditions, defaultServerConditions } from 'vite'
 import { configDefaults, defineConfig } from 'vitest/config'
-import { CHROMIUM_LAUNCH_OPTIONS } from './test/support/chromium.ts'
+import { CHROMIUM_LAUNCH_OPTIONS } from './tools/bench/src/chromium.ts'
 
 // Tests import workspace packages from their TypeScript sources (the `mendsync-source` export
 // condition), so `vitest` needs no prior build; child processes and benchmarks use `dist`.

@@ -4,9 +4,9 @@ import { mkdir, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { CHROMIUM_LAUNCH_OPTIONS } from '@mendsync/bench/chromium'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
-import { CHROMIUM_LAUNCH_OPTIONS } from '../../../test/support/chromium.ts'
 
 export const RESULTS = fileURLToPath(new URL('../test-results/', import.meta.url))
 const CONFIG = fileURLToPath(new URL('../vite.config.ts', import.meta.url))

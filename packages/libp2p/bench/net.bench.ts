@@ -9,6 +9,7 @@
 // (`--runs` is not used).
 
 import { type FigureInput, percentile, startBench } from '@mendsync/bench'
+import { rawHandlers } from '@mendsync/bench/raw-handlers'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -19,7 +20,6 @@ import {
 } from '@mendsync/libp2p'
 import type { GossipMessage } from '@mendsync/replica/adapter'
 import { multiaddr } from '@multiformats/multiaddr'
-import { rawHandlers } from '../../../test/support/raw-handlers.ts'
 
 const bench = startBench({
   name: 'net',

@@ -15,7 +15,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median, percentile, startBench } from '@mendsync/bench'
-import { bundlePage, openBenchPage } from '../../../test/support/browser-bench.ts'
+import { bundlePage, openBenchPage } from '@mendsync/bench/browser'
 import type { LatencyConfig } from './page.ts'
 
 const benchDir = dirname(fileURLToPath(import.meta.url))

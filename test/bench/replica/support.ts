@@ -17,7 +17,7 @@ import { openReplica, type Replica, type ReplicaOptions } from '@mendsync/replic
 import type { Network, PeerId, SpaceChannel, Storage } from '@mendsync/replica/adapter'
 import { type FileStorage, openFileStorage } from '@mendsync/storage-file'
 
-export { rawHandlers } from '../../support/raw-handlers.ts'
+export { rawHandlers } from '@mendsync/bench/raw-handlers'
 export { median, percentile }
 
 /** The space every replica of the benchmark holds. */
