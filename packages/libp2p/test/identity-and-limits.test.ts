@@ -6,8 +6,8 @@ import { isMendsyncError } from '@mendsync/core'
 import { FakeSpaceStore, text } from '@mendsync/replica/testing'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { denyBrowserDial } from '../src/browser.js'
 import {
-  denyBrowserDial,
   generateIdentity,
   identityFromBytes,
   identityToBytes,
