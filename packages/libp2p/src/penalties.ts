@@ -7,13 +7,13 @@ import { PENALTY_DEFAULTS } from './constants.defaults.js'
 
 /** Options of {@link PeerPenalties}; defaults in {@link PENALTY_DEFAULTS}. */
 export interface PeerPenaltyOptions {
-  /** Points at which a peer is disconnected and banned. Default `PENALTY_DEFAULTS.banThreshold` (100). */
+  /** Points at which a peer is disconnected and banned. Default `100`. */
   readonly banThreshold?: number
-  /** How long a ban lasts, ms. Default `PENALTY_DEFAULTS.banMs` (5 minutes). */
+  /** How long a ban lasts, ms. Default `300_000` (5 minutes). */
   readonly banMs?: number
-  /** Points forgiven per second. Default `PENALTY_DEFAULTS.decayPerSecond` (1). */
+  /** Points forgiven per second. Default `1`. */
   readonly decayPerSecond?: number
-  /** Most peers tracked. Default `PENALTY_DEFAULTS.capacity` (4096). */
+  /** Most peers tracked. Default `4096`. */
   readonly capacity?: number
   /** The clock, ms. Default `Date.now` (tests pass a fake one). */
   readonly now?: () => number

@@ -2,6 +2,7 @@
 // the wrong shape, oversize input. A decoder either returns a well-typed value or throws a
 // MendsyncError with a wire code; nothing else escapes.
 import { isMendsyncError } from '@mendsync/core'
+import { type LogEntry, makeLogger } from '@mendsync/core/toolbox'
 import { encode } from 'cborg'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -369,5 +370,24 @@ describe('the penalty book', () => {
     expect(penalties.points('p')).toBe(20)
     for (let i = 0; i < 50; i++) penalties.penalize(`q${i}`, 1, 'x')
     expect(penalties.points('p')).toBe(0)
+  })
+
+  it('logs a ban at info and a throwing ban listener at error, and still tells the other listeners', () => {
+    const entries: LogEntry[] = []
+    const penalties = new PeerPenalties({
+      banThreshold: 10,
+      logger: makeLogger('mendsync:libp2p:penalties', { sink: (entry) => entries.push(entry) }),
+    })
+    const banned: string[] = []
+    penalties.onBan(() => {
+      throw new Error('listener bug')
+    })
+    penalties.onBan((peer) => banned.push(peer))
+    expect(penalties.penalize('p', 10, 'bad frame')).toBe(true)
+    expect(banned).toEqual(['p'])
+    expect(entries.map(({ level, message, context }) => [level, message, context?.peer])).toEqual([
+      ['info', 'banned a peer', 'p'],
+      ['error', 'a listener threw', undefined],
+    ])
   })
 })
