@@ -176,7 +176,7 @@ async function start(
   const network = await createLibp2pNetwork(node, {
     ...settings.network,
     onRefused: ({ peer, space, protocol }) => refused(peer, space, protocol),
-    // WIRE: logger: log.child('network'),
+    logger: log.child('network'),
   })
   cleanups.push(() => network.close())
 

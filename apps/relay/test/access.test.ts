@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createBrowserLibp2p,
+  DEFAULT_WIRE_LIMITS,
   generateIdentity,
   type MendsyncLibp2p,
   PULL_PROTOCOL,
@@ -17,20 +18,20 @@ import {
   RECONCILE_PROTOCOL,
   spaceTopic,
 } from '@mendsync/libp2p'
-import { text } from '@mendsync/replica/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-// The wire format's own encoders, reused from the libp2p package (not exported by it).
+// The wire format's own encoders and framed streams, to speak it with raw frames.
 import {
-  DEFAULT_WIRE_LIMITS,
   decodeReconcileFrame,
   decodeReply,
   encodeFrame,
+  encodeGossip,
   encodePullRequest,
   encodePushRequest,
+  FramedStream,
+  GossipSender,
   RC_OPEN,
-} from '../../../packages/libp2p/src/codec.js'
-import { encodeGossip, GossipSender } from '../../../packages/libp2p/src/gossip.js'
-import { FramedStream } from '../../../packages/libp2p/src/rpc.js'
+} from '@mendsync/libp2p/testing'
+import { text } from '@mendsync/replica/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type Client,
   connectedTo,

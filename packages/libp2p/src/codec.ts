@@ -7,6 +7,7 @@ import type { Dot } from '@mendsync/core'
 import { MendsyncError } from '@mendsync/core'
 import type { KeyState, PullMode } from '@mendsync/replica/adapter'
 import { decode, encode } from 'cborg'
+import { MAX_SPACE_NAME_LENGTH } from './constants.defaults.js'
 
 /** Limits every decoder enforces. All are counts or lengths of peer input. */
 export interface WireLimits {
@@ -18,16 +19,8 @@ export interface WireLimits {
   readonly maxKeyLength: number
 }
 
-/** The wire limits a network applies unless its options of the same names say otherwise. */
-export const DEFAULT_WIRE_LIMITS: WireLimits = {
-  maxFrameBytes: 4 * 1024 * 1024,
-  maxKeysPerFrame: 10_000,
-  maxKeyLength: 1024,
-}
-
 const MAX_CODE_LENGTH = 64
 const MAX_MESSAGE_LENGTH = 1024
-const MAX_SPACE_LENGTH = 256
 
 const DECODE_OPTIONS = {
   strict: true,
@@ -66,20 +59,24 @@ function bad(what: string): never {
   throw new MendsyncError('PROTOCOL_ERROR', `malformed frame: ${what}`)
 }
 
+/** Fails `PROTOCOL_ERROR` unless `frame` has exactly `length` fields. */
 export function expectLength(frame: readonly unknown[], length: number, what: string): void {
   if (frame.length !== length) bad(`${what} has ${frame.length} fields, expected ${length}`)
 }
 
+/** `value` as a safe non-negative integer, or `PROTOCOL_ERROR`. */
 export function asUint(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad(what)
   return value
 }
 
+/** `value` as a string of `minLength` to `maxLength` UTF-16 units, or `PROTOCOL_ERROR`. */
 export function asString(value: unknown, maxLength: number, what: string, minLength = 1): string {
   if (typeof value !== 'string' || value.length < minLength || value.length > maxLength) bad(what)
   return value
 }
 
+/** `value` as bytes of at most `maxLength`, or `PROTOCOL_ERROR`. */
 export function asBytes(
   value: unknown,
   what: string,
@@ -89,15 +86,18 @@ export function asBytes(
   return value
 }
 
+/** `value` as an array of at most `maxLength` entries, or `PROTOCOL_ERROR`. */
 export function asArray(value: unknown, maxLength: number, what: string): unknown[] {
   if (!Array.isArray(value) || value.length > maxLength) bad(what)
   return value
 }
 
+/** `value` as a space name (1 to `MAX_SPACE_NAME_LENGTH` units), or `PROTOCOL_ERROR`. */
 export function asSpace(value: unknown): string {
-  return asString(value, MAX_SPACE_LENGTH, 'space name')
+  return asString(value, MAX_SPACE_NAME_LENGTH, 'space name')
 }
 
+/** `value` as `[[key, bytes], ...]` within `limits`, or `PROTOCOL_ERROR`. */
 export function asStates(value: unknown, limits: WireLimits): KeyState[] {
   return asArray(value, limits.maxKeysPerFrame, 'states').map((entry) => {
     const pair = asArray(entry, 2, 'state entry')
@@ -109,10 +109,12 @@ export function asStates(value: unknown, limits: WireLimits): KeyState[] {
   })
 }
 
+/** States as their wire form, `[[key, bytes], ...]`. */
 export function statesToWire(states: readonly KeyState[]): [string, Uint8Array][] {
   return states.map(({ key, state }) => [key, state])
 }
 
+/** `value` as at most `maxDots` dots `[[replica, counter >= 1], ...]`, or `PROTOCOL_ERROR`. */
 export function asDots(value: unknown, limits: WireLimits, maxDots: number): Dot[] {
   return asArray(value, maxDots, 'dots').map((entry) => {
     const pair = asArray(entry, 2, 'dot')
@@ -133,10 +135,14 @@ export function asDots(value: unknown, limits: WireLimits, maxDots: number): Dot
 //
 // Ids are chosen by the requester, strictly increasing on a stream.
 
+/** Tag of a pull or push request frame. */
 export const FRAME_REQUEST = 0
+/** Tag of a successful reply frame. */
 export const FRAME_RESPONSE = 1
+/** Tag of an error reply frame. */
 export const FRAME_ERROR = 2
 
+/** A decoded pull request. */
 export interface PullRequest {
   readonly id: number
   readonly space: string
@@ -144,16 +150,19 @@ export interface PullRequest {
   readonly keys: string[]
 }
 
+/** A decoded push request. */
 export interface PushRequest {
   readonly id: number
   readonly space: string
   readonly states: KeyState[]
 }
 
+/** A decoded reply: the body of an `ok`, or the peer's error code and message. */
 export type Reply =
   | { readonly kind: 'ok'; readonly id: number; readonly body: unknown[] }
   | { readonly kind: 'error'; readonly id: number; readonly code: string; readonly message: string }
 
+/** The frame of pull request `id`. */
 export function encodePullRequest(
   id: number,
   space: string,
@@ -163,6 +172,7 @@ export function encodePullRequest(
   return encodeFrame([FRAME_REQUEST, id, space, mode === 'digest' ? 0 : 1, keys])
 }
 
+/** Decodes and validates a pull request frame (a wire error otherwise). */
 export function decodePullRequest(bytes: Uint8Array, limits: WireLimits): PullRequest {
   const frame = decodeFrame(bytes, limits.maxFrameBytes)
   if (frame[0] !== FRAME_REQUEST) bad('expected a request')
@@ -179,10 +189,12 @@ export function decodePullRequest(bytes: Uint8Array, limits: WireLimits): PullRe
   }
 }
 
+/** The frame of push request `id` (one chunk of states; see {@link chunkStates}). */
 export function encodePushRequest(id: number, space: string, states: readonly KeyState[]) {
   return encodeFrame([FRAME_REQUEST, id, space, statesToWire(states)])
 }
 
+/** Decodes and validates a push request frame (a wire error otherwise). */
 export function decodePushRequest(bytes: Uint8Array, limits: WireLimits): PushRequest {
   const frame = decodeFrame(bytes, limits.maxFrameBytes)
   if (frame[0] !== FRAME_REQUEST) bad('expected a request')
@@ -194,10 +206,12 @@ export function decodePushRequest(bytes: Uint8Array, limits: WireLimits): PushRe
   }
 }
 
+/** The `ok` reply frame to request `id`. */
 export function encodeReply(id: number, body: readonly unknown[]): Uint8Array {
   return encodeFrame([FRAME_RESPONSE, id, ...body])
 }
 
+/** The error reply frame to request `id` (code and message cut to their wire limits). */
 export function encodeError(id: number, code: string, message: string): Uint8Array {
   return encodeFrame([
     FRAME_ERROR,
@@ -207,6 +221,7 @@ export function encodeError(id: number, code: string, message: string): Uint8Arr
   ])
 }
 
+/** Decodes and validates a reply frame (a wire error otherwise). */
 export function decodeReply(bytes: Uint8Array, limits: WireLimits): Reply {
   const frame = decodeFrame(bytes, limits.maxFrameBytes)
   const id = asUint(frame[1], 'reply id')
@@ -241,13 +256,20 @@ export function asPullResults(body: readonly unknown[], count: number): (Uint8Ar
 //   done   [4]                   no more states from this side
 //   error  [5, code, message]
 
+/** Tag of the initiator's first reconcile frame: `[0, space, message]`. */
 export const RC_OPEN = 0
+/** Tag of a reconcile session message: `[1, message]`. */
 export const RC_ROUND = 1
+/** Tag of the responder ending the rounds: `[2]`. */
 export const RC_END = 2
+/** Tag of a chunk of states: `[3, [[key, bytes], ...]]`. */
 export const RC_STATES = 3
+/** Tag of the end of one side's states: `[4]`. */
 export const RC_DONE = 4
+/** Tag of a reconcile error: `[5, code, message]`. */
 export const RC_ERROR = 5
 
+/** A decoded reconcile frame. */
 export type ReconcileFrame =
   | { readonly kind: 'open'; readonly space: string; readonly message: Uint8Array }
   | { readonly kind: 'round'; readonly message: Uint8Array }
@@ -256,6 +278,7 @@ export type ReconcileFrame =
   | { readonly kind: 'done' }
   | { readonly kind: 'error'; readonly code: string; readonly message: string }
 
+/** Decodes and validates a reconcile frame (a wire error otherwise). */
 export function decodeReconcileFrame(bytes: Uint8Array, limits: WireLimits): ReconcileFrame {
   const frame = decodeFrame(bytes, limits.maxFrameBytes)
   switch (frame[0]) {
@@ -286,6 +309,7 @@ export function decodeReconcileFrame(bytes: Uint8Array, limits: WireLimits): Rec
   }
 }
 
+/** The reconcile error frame (code and message cut to their wire limits). */
 export function encodeReconcileError(code: string, message: string): Uint8Array {
   return encodeFrame([
     RC_ERROR,

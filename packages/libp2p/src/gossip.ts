@@ -18,6 +18,7 @@
 // cannot be rebuilt: the receiver ignores deltas until the next full vector, which the sender
 // sends every `fullVectorEvery` messages (and whenever a delta would not be smaller).
 import { MendsyncError } from '@mendsync/core'
+import { BoundedMap, KeyedRateLimiter } from '@mendsync/core/toolbox'
 import { type GossipMessage, type Hint, MAX_SUMMARY_BYTES } from '@mendsync/replica/adapter'
 import {
   asArray,
@@ -30,11 +31,10 @@ import {
   expectLength,
   type WireLimits,
 } from './codec.js'
-import { BoundedMap, RateLimiter } from './limits.js'
 
 const GOSSIP_VERSION = 1
 
-/** Limits of gossip messages (all documented defaults in {@link DEFAULT_GOSSIP_LIMITS}). */
+/** Limits of gossip messages (defaults: `DEFAULT_GOSSIP_LIMITS`). */
 export interface GossipLimits {
   /** Largest encoded gossip message, bytes. */
   readonly maxGossipBytes: number
@@ -46,15 +46,6 @@ export interface GossipLimits {
   readonly maxVectorEntries: number
   /** Longest key or replica id. */
   readonly maxKeyLength: number
-}
-
-/** The gossip limits a network applies unless `Libp2pNetworkOptions.gossipLimits` overrides them. */
-export const DEFAULT_GOSSIP_LIMITS: GossipLimits = {
-  maxGossipBytes: 64 * 1024,
-  maxHints: 256,
-  maxDotsPerHint: 64,
-  maxVectorEntries: 4096,
-  maxKeyLength: 1024,
 }
 
 /** A decoded, validated gossip payload. */
@@ -69,6 +60,7 @@ export interface GossipPayload {
   readonly hints: Hint[]
 }
 
+/** The canonical CBOR of a gossip payload (what a space topic carries). */
 export function encodeGossip(payload: GossipPayload): Uint8Array {
   return encodeFrame([
     GOSSIP_VERSION,
@@ -82,6 +74,10 @@ export function encodeGossip(payload: GossipPayload): Uint8Array {
   ])
 }
 
+/**
+ * Decodes and validates one gossip payload against `limits`; a bad one throws a MendsyncError
+ * (`FRAME_TOO_LARGE`, `DECODE_ERROR` or `PROTOCOL_ERROR`).
+ */
 export function decodeGossip(bytes: Uint8Array, limits: GossipLimits): GossipPayload {
   const frame = decodeFrame(bytes, limits.maxGossipBytes)
   if (frame[0] !== GOSSIP_VERSION) {
@@ -179,6 +175,7 @@ export class GossipSender {
   }
 }
 
+/** What the topic validator does with a message: deliver it, drop it quietly, or penalise its forwarder. */
 export type Verdict = 'accept' | 'ignore' | 'reject'
 
 /** Options of {@link GossipReceiver}. */
@@ -190,6 +187,7 @@ export interface GossipReceiverOptions {
   readonly rateBurst: number
   /** Most senders tracked (sequence numbers, vectors, buckets); the stalest is forgotten. */
   readonly maxSenders: number
+  /** The clock of the rate limit, ms; default `Date.now` (tests pass a fake one). */
   readonly now?: () => number
 }
 
@@ -204,17 +202,17 @@ interface SenderState {
 /** The receiving side of one space topic. */
 export class GossipReceiver {
   private readonly senders: BoundedMap<string, SenderState>
-  private readonly rate: RateLimiter
+  private readonly rate: KeyedRateLimiter
   private readonly options: GossipReceiverOptions
 
   constructor(options: GossipReceiverOptions) {
     this.options = options
     this.senders = new BoundedMap(options.maxSenders)
-    this.rate = new RateLimiter({
+    this.rate = new KeyedRateLimiter({
       perSecond: options.ratePerSecond,
       burst: options.rateBurst,
       capacity: options.maxSenders,
-      ...(options.now ? { now: options.now } : {}),
+      now: options.now,
     })
   }
 

@@ -1,8 +1,15 @@
 // @mendsync/libp2p: the mendsync Network on libp2p. Browser-safe; Node-only helpers (identity
-// files) are in `@mendsync/libp2p/node`.
-export { type BrowserLibp2pOptions, createBrowserLibp2p, denyBrowserDial } from './browser.js'
-export { DEFAULT_WIRE_LIMITS, type WireLimits } from './codec.js'
-export { DEFAULT_GOSSIP_LIMITS, type GossipLimits } from './gossip.js'
+// files) are in `@mendsync/libp2p/node`, the wire-level helpers of adversarial tests in
+// `@mendsync/libp2p/testing`.
+export { type BrowserLibp2pOptions, createBrowserLibp2p } from './browser.js'
+export type { WireLimits } from './codec.js'
+export {
+  DEFAULT_GOSSIP_LIMITS,
+  DEFAULT_WIRE_LIMITS,
+  NETWORK_DEFAULTS,
+  PENALTY_DEFAULTS,
+} from './constants.defaults.js'
+export type { GossipLimits } from './gossip.js'
 export {
   generateIdentity,
   identityFromBytes,
@@ -10,17 +17,17 @@ export {
   type PrivateKey,
   peerIdOf,
 } from './identity.js'
+export type { Libp2pNetworkOptions, Libp2pNetworkStats, Refusal } from './network/options.js'
 export {
-  createLibp2pNetwork,
-  type Libp2pNetwork,
-  type Libp2pNetworkOptions,
-  type Libp2pNetworkStats,
-  type MendsyncLibp2p,
   PULL_PROTOCOL,
   PUSH_PROTOCOL,
   RECONCILE_PROTOCOL,
-  type Refusal,
   spaceTopic,
+} from './network/protocols.js'
+export {
+  createLibp2pNetwork,
+  type Libp2pNetwork,
+  type MendsyncLibp2p,
 } from './network.js'
 export { createNodeLibp2p, type NodeLibp2pOptions } from './node.js'
 export { PeerPenalties, type PeerPenaltyOptions, penaltiesOf } from './penalties.js'

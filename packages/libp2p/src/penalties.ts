@@ -2,9 +2,10 @@
 // points decay over time, lower the peer's gossipsub score (through `appSpecificScore`, wired by
 // the node factories) and, past a threshold, get the peer disconnected and refused for a while
 // (through the factories' connection gater). Bounded: the stalest peers are forgotten.
-import { BoundedMap } from './limits.js'
+import { BoundedMap, defaultLogger, Listeners, type Logger } from '@mendsync/core/toolbox'
+import { PENALTY_DEFAULTS } from './constants.defaults.js'
 
-/** Options of {@link PeerPenalties}. */
+/** Options of {@link PeerPenalties}; defaults in {@link PENALTY_DEFAULTS}. */
 export interface PeerPenaltyOptions {
   /** Points at which a peer is disconnected and banned. Default `100`. */
   readonly banThreshold?: number
@@ -16,6 +17,11 @@ export interface PeerPenaltyOptions {
   readonly capacity?: number
   /** The clock, ms. Default `Date.now` (tests pass a fake one). */
   readonly now?: () => number
+  /**
+   * Where bans and throwing ban listeners are reported. Default
+   * `defaultLogger('mendsync:libp2p:penalties')`.
+   */
+  readonly logger?: Logger
 }
 
 interface Entry {
@@ -36,14 +42,18 @@ export class PeerPenalties {
   private readonly banMs: number
   private readonly decayPerSecond: number
   private readonly now: () => number
-  private readonly banListeners = new Set<(peer: string) => void>()
+  private readonly logger: Logger
+  private readonly banListeners: Listeners<string>
 
   constructor(options: PeerPenaltyOptions = {}) {
-    this.banThreshold = options.banThreshold ?? 100
-    this.banMs = options.banMs ?? 300_000
-    this.decayPerSecond = options.decayPerSecond ?? 1
-    this.peers = new BoundedMap(options.capacity ?? 4096)
+    this.banThreshold = options.banThreshold ?? PENALTY_DEFAULTS.banThreshold
+    this.banMs = options.banMs ?? PENALTY_DEFAULTS.banMs
+    this.decayPerSecond = options.decayPerSecond ?? PENALTY_DEFAULTS.decayPerSecond
+    this.peers = new BoundedMap(options.capacity ?? PENALTY_DEFAULTS.capacity)
     this.now = options.now ?? Date.now
+    this.logger = options.logger ?? defaultLogger('mendsync:libp2p:penalties')
+    // A listener's failure must not stop the accounting: the fan-out logs it and goes on.
+    this.banListeners = new Listeners(this.logger)
   }
 
   /** Adds `points` for `reason`; returns true when this pushed the peer into a ban. */
@@ -57,13 +67,13 @@ export class PeerPenalties {
     const now = this.now()
     if (entry.points >= this.banThreshold && entry.bannedUntil <= now) {
       entry.bannedUntil = now + this.banMs
-      for (const listener of this.banListeners) {
-        try {
-          listener(peer)
-        } catch {
-          // a listener's failure must not stop the accounting
-        }
-      }
+      this.logger.info('banned a peer', {
+        peer,
+        points: entry.points,
+        reason,
+        untilMs: entry.bannedUntil,
+      })
+      this.banListeners.emit(peer)
       return true
     }
     return false
@@ -97,10 +107,7 @@ export class PeerPenalties {
 
   /** Called with the peer id whenever a peer crosses the ban threshold. */
   onBan(listener: (peer: string) => void): () => void {
-    this.banListeners.add(listener)
-    return () => {
-      this.banListeners.delete(listener)
-    }
+    return this.banListeners.add(listener)
   }
 
   private current(peer: string, create: boolean): Entry | undefined {

@@ -5,10 +5,10 @@
 // all busy (so a fast sender is slowed by the stream's flow control rather than buffered).
 import type { Connection, PeerId as Libp2pPeerId, Stream } from '@libp2p/interface'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import { Semaphore } from '@mendsync/core/toolbox'
 import { describeHandlerError } from '@mendsync/replica/adapter'
 import { lpStream } from 'it-length-prefixed-stream'
 import { decodeReply, encodeError, encodeReply, type Reply, type WireLimits } from './codec.js'
-import { Slots } from './limits.js'
 
 /** How long opening a request stream (protocol negotiation included) may take, ms. */
 const OPEN_TIMEOUT_MS = 10_000
@@ -262,22 +262,23 @@ export interface RpcClientOptions {
 export class RpcClient {
   private current: RequestStream | null = null
   private opening: Promise<RequestStream> | null = null
-  private readonly slots: Slots
+  private readonly slots: Semaphore
   private closed = false
   private readonly options: RpcClientOptions
 
   constructor(options: RpcClientOptions) {
     this.options = options
-    this.slots = new Slots(options.limits.maxInFlight, options.limits.maxQueued)
+    this.slots = new Semaphore({
+      limit: options.limits.maxInFlight,
+      maxQueued: options.limits.maxQueued,
+      overloadedMessage: `too many calls waiting for ${options.protocol}`,
+    })
   }
 
   /** Sends one request and returns the peer's reply (an `ok` or an `error` frame). */
   async call(encode: (id: number) => Uint8Array, signal: AbortSignal): Promise<Reply> {
     if (this.closed) throw new MendsyncError('CLOSED', 'the client is closed')
-    await this.slots.acquire(
-      signal,
-      () => new MendsyncError('OVERLOADED', `too many calls waiting for ${this.options.protocol}`),
-    )
+    const release = await this.slots.acquire(signal)
     try {
       if (!this.options.reuseStreams) {
         // One stream per request (benchmark baseline): negotiate, ask, close.
@@ -291,7 +292,7 @@ export class RpcClient {
       const stream = await this.stream(signal)
       return await stream.request(encode, signal)
     } finally {
-      this.slots.release()
+      release()
     }
   }
 

@@ -2,6 +2,7 @@
 // gater that refuses banned peers.
 import { type GossipsubOpts, gossipsub } from '@chainsafe/libp2p-gossipsub'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import { GOSSIPSUB_MAX_INBOUND_DATA_BYTES } from './constants.defaults.js'
 import type { PeerPenalties } from './penalties.js'
 
 /**
@@ -19,8 +20,7 @@ export function mendsyncGossipsub(
     allowPublishToZeroTopicPeers: true,
     emitSelf: false,
     fallbackToFloodsub: false,
-    // Gossip messages are at most 64 KiB; leave room for framing and the signature.
-    maxInboundDataLength: 256 * 1024,
+    maxInboundDataLength: GOSSIPSUB_MAX_INBOUND_DATA_BYTES,
     ...overrides,
     scoreParams: {
       appSpecificScore: (peer: string) => penalties.score(peer),

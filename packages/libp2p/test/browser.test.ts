@@ -9,7 +9,7 @@ import { type Browser, chromium } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2pNetwork } from '../src/index.js'
-import { startNetwork } from './helpers.js'
+import { startNetwork, waitFor } from './helpers.js'
 
 const PAGE_ROOT = fileURLToPath(new URL('./browser/', import.meta.url))
 const TYPES: Record<string, string> = {
@@ -68,7 +68,7 @@ describe('Browser <-> Node', () => {
     await rm(outDir, { recursive: true, force: true })
   })
 
-  it('dials a Node peer, receives its gossip and serves its pull', {
+  it('dials a Node peer, receives its gossip in order and serves its pull', {
     timeout: 120_000,
   }, async () => {
     const channel = await node.join('browser-space', new FakeSpaceStore())
@@ -81,20 +81,29 @@ describe('Browser <-> Node', () => {
     await page.goto(
       `http://127.0.0.1:${port}/#${encodeURIComponent(`${address.toString()} browser-space`)}`,
     )
-    const read = () =>
-      page.evaluate(() => (window as unknown as { mendsyncTest: PageState }).mendsyncTest)
-    let state = await read()
-    const deadline = Date.now() + 30_000
-    while (
-      !(state.peerId && channel.peers().includes(state.peerId) && state.peers.includes(node.peerId))
-    ) {
+    /** Waits until the page's state satisfies `check` (evaluated in the page) or the page failed. */
+    const untilPage = async (what: string, check: string): Promise<PageState> => {
+      try {
+        await page.waitForFunction(
+          `(() => { const state = window.mendsyncTest; return state !== undefined && (state.error !== null || (${check})) })()`,
+          undefined,
+          { timeout: 30_000 },
+        )
+      } catch (cause) {
+        throw new Error(`the page never reached ${what}\n${logs.join('\n')}`, { cause })
+      }
+      const state = await page.evaluate(
+        () => (window as unknown as { mendsyncTest: PageState }).mendsyncTest,
+      )
       if (state.error) throw new Error(`page failed: ${state.error}\n${logs.join('\n')}`)
-      if (Date.now() > deadline)
-        throw new Error(`the browser never joined: ${JSON.stringify(state)}\n${logs.join('\n')}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      state = await read()
+      return state
     }
+    const state = await untilPage(
+      'the Node peer as a peer of the space',
+      `state.peers.includes(${JSON.stringify(node.peerId)})`,
+    )
     const browserId = state.peerId!
+    await waitFor('the browser as a peer of the space', () => channel.peers().includes(browserId))
 
     for (let counter = 1; counter <= 3; counter++) {
       await channel.publish({
@@ -103,19 +112,17 @@ describe('Browser <-> Node', () => {
         summary: new Uint8Array(24),
         hints: [{ key: 'k', dots: [{ replica: 'node', counter }] }],
       })
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      // Each message is sent once the page holds the one before: what arrives, in which order.
+      await untilPage(`gossip ${counter}`, `state.gossip.length >= ${counter}`)
     }
-    for (let i = 0; i < 100 && state.gossip.length < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      state = await read()
-    }
-    expect(state.gossip).toEqual([1, 2, 3].map((counter) => ({ peer: node.peerId, counter })))
+    const received = await untilPage('three gossip messages', 'state.gossip.length >= 3')
+    expect(received.gossip).toEqual([1, 2, 3].map((counter) => ({ peer: node.peerId, counter })))
 
     expect(await channel.pull(browserId, ['k-browser', 'missing'], 'state')).toEqual({
       mode: 'state',
       states: [text('from-browser'), null],
     })
-    expect((await read()).pulls).toBe(1)
+    expect((await untilPage('the pull served', 'state.pulls >= 1')).pulls).toBe(1)
     await page.close()
   })
 })

@@ -2,12 +2,12 @@
 // the wrong shape, oversize input. A decoder either returns a well-typed value or throws a
 // MendsyncError with a wire code; nothing else escapes.
 import { isMendsyncError } from '@mendsync/core'
+import { type LogEntry, makeLogger } from '@mendsync/core/toolbox'
 import { encode } from 'cborg'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   chunkStates,
-  DEFAULT_WIRE_LIMITS,
   decodeFrame,
   decodePullRequest,
   decodePushRequest,
@@ -18,14 +18,8 @@ import {
   encodeReply,
   type WireLimits,
 } from '../src/codec.js'
-import {
-  DEFAULT_GOSSIP_LIMITS,
-  decodeGossip,
-  encodeGossip,
-  GossipReceiver,
-  GossipSender,
-} from '../src/gossip.js'
-import { BoundedMap, RateLimiter } from '../src/limits.js'
+import { DEFAULT_GOSSIP_LIMITS, DEFAULT_WIRE_LIMITS } from '../src/constants.defaults.js'
+import { decodeGossip, encodeGossip, GossipReceiver, GossipSender } from '../src/gossip.js'
 import { PeerPenalties } from '../src/penalties.js'
 
 const WIRE_CODES = new Set(['DECODE_ERROR', 'PROTOCOL_ERROR', 'FRAME_TOO_LARGE'])
@@ -354,26 +348,8 @@ describe('gossip sender and receiver', () => {
   })
 })
 
-describe('bounded bookkeeping', () => {
-  it('BoundedMap evicts the least recently used entry', () => {
-    const map = new BoundedMap<string, number>(2)
-    map.set('a', 1)
-    map.set('b', 2)
-    map.get('a')
-    map.set('c', 3)
-    expect([...map.keys()]).toEqual(['a', 'c'])
-  })
-
-  it('RateLimiter refills over time', () => {
-    let now = 0
-    const limiter = new RateLimiter({ perSecond: 1, burst: 1, capacity: 4, now: () => now })
-    expect(limiter.take('x')).toBe(true)
-    expect(limiter.take('x')).toBe(false)
-    now = 1000
-    expect(limiter.take('x')).toBe(true)
-  })
-
-  it('PeerPenalties decay, ban at the threshold and stay bounded', () => {
+describe('the penalty book', () => {
+  it('decays points, bans at the threshold for banMs and forgets the stalest peers past its capacity', () => {
     let now = 0
     const penalties = new PeerPenalties({
       banThreshold: 30,
@@ -394,5 +370,24 @@ describe('bounded bookkeeping', () => {
     expect(penalties.points('p')).toBe(20)
     for (let i = 0; i < 50; i++) penalties.penalize(`q${i}`, 1, 'x')
     expect(penalties.points('p')).toBe(0)
+  })
+
+  it('logs a ban at info and a throwing ban listener at error, and still tells the other listeners', () => {
+    const entries: LogEntry[] = []
+    const penalties = new PeerPenalties({
+      banThreshold: 10,
+      logger: makeLogger('mendsync:libp2p:penalties', { sink: (entry) => entries.push(entry) }),
+    })
+    const banned: string[] = []
+    penalties.onBan(() => {
+      throw new Error('listener bug')
+    })
+    penalties.onBan((peer) => banned.push(peer))
+    expect(penalties.penalize('p', 10, 'bad frame')).toBe(true)
+    expect(banned).toEqual(['p'])
+    expect(entries.map(({ level, message, context }) => [level, message, context?.peer])).toEqual([
+      ['info', 'banned a peer', 'p'],
+      ['error', 'a listener threw', undefined],
+    ])
   })
 })

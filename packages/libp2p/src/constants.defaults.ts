@@ -1,0 +1,78 @@
+// Every default of @mendsync/libp2p, once. The option interfaces' docs, the settings resolution
+// and the README's option tables take their values from here (`test/readme.test.ts` checks the
+// tables against these objects).
+import type { WireLimits } from './codec.js'
+import type { GossipLimits } from './gossip.js'
+
+/** The wire limits a network applies unless its options of the same names say otherwise. */
+export const DEFAULT_WIRE_LIMITS: WireLimits = {
+  maxFrameBytes: 4 * 1024 * 1024,
+  maxKeysPerFrame: 10_000,
+  maxKeyLength: 1024,
+}
+
+/** The gossip limits a network applies unless `Libp2pNetworkOptions.gossipLimits` overrides them. */
+export const DEFAULT_GOSSIP_LIMITS: GossipLimits = {
+  maxGossipBytes: 64 * 1024,
+  maxHints: 256,
+  maxDotsPerHint: 64,
+  maxVectorEntries: 4096,
+  maxKeyLength: DEFAULT_WIRE_LIMITS.maxKeyLength,
+}
+
+/**
+ * The default of every scalar option of `createLibp2pNetwork` (`Libp2pNetworkOptions`), by
+ * option name. Times in ms, sizes in bytes.
+ */
+export const NETWORK_DEFAULTS = {
+  defaultTimeoutMs: 10_000,
+  reconcileTimeoutMs: 60_000,
+  handlerTimeoutMs: 30_000,
+  maxFrameBytes: DEFAULT_WIRE_LIMITS.maxFrameBytes,
+  maxKeysPerFrame: DEFAULT_WIRE_LIMITS.maxKeysPerFrame,
+  maxKeyLength: DEFAULT_WIRE_LIMITS.maxKeyLength,
+  maxInFlight: 32,
+  maxQueued: 256,
+  maxInboundStreams: 4,
+  maxInboundReconcileStreams: 8,
+  maxReconcileMessages: 10_000,
+  maxReconcileStateBytes: 64 * 1024 * 1024,
+  fullVectorEvery: 8,
+  gossipRatePerSecond: 20,
+  gossipBurst: 40,
+  maxTrackedPeers: 4096,
+  penaltyPoints: 10,
+  runOnLimitedConnection: false,
+  stopNodeOnClose: false,
+  reuseStreams: true,
+} as const
+
+/** The defaults of `PeerPenaltyOptions`, by option name. */
+export const PENALTY_DEFAULTS = {
+  /** Points at which a peer is disconnected and banned. */
+  banThreshold: 100,
+  /** How long a ban lasts, ms (5 minutes). */
+  banMs: 300_000,
+  /** Points forgiven per second. */
+  decayPerSecond: 1,
+  /** Most peers tracked. */
+  capacity: 4096,
+} as const
+
+/** Peers remembered per space to tell a reconnect from a first connect (`peer:connect`). */
+export const RECENT_PEERS_PER_SPACE = 1024
+
+/** Frames queued for writing on one reconciliation stream before it is reset as not read. */
+export const RECONCILE_MAX_QUEUED_WRITES = 64
+
+/** How long opening a reconciliation stream (protocol negotiation included) may take, ms. */
+export const RECONCILE_OPEN_TIMEOUT_MS = 10_000
+
+/** Longest space name a network joins. */
+export const MAX_SPACE_NAME_LENGTH = 256
+
+/**
+ * Largest message gossipsub accepts from a peer, bytes: the largest gossip payload
+ * (`maxGossipBytes`, 64 KiB) with room for gossipsub's framing and the signature.
+ */
+export const GOSSIPSUB_MAX_INBOUND_DATA_BYTES = 256 * 1024

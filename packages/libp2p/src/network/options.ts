@@ -1,0 +1,92 @@
+// What a caller of `createLibp2pNetwork` may set, and what the network reports back. Every
+// default is in `NETWORK_DEFAULTS` (constants.defaults.ts).
+import type { Logger } from '@mendsync/core/toolbox'
+import type { PeerId } from '@mendsync/replica/adapter'
+import type { GossipLimits } from '../gossip.js'
+import type { PeerPenalties } from '../penalties.js'
+
+/** Options of `createLibp2pNetwork`; every one has a default (`NETWORK_DEFAULTS`). */
+export interface Libp2pNetworkOptions {
+  /** Deadline of `pull` and `push` when the caller gives none, ms. Default `10_000`. */
+  readonly defaultTimeoutMs?: number
+  /** Deadline of `reconcile` (initiator) and of an inbound session (responder), ms. Default `60_000`. */
+  readonly reconcileTimeoutMs?: number
+  /** How long an inbound pull or push handler may run before the peer gets an error, ms. Default `30_000`. */
+  readonly handlerTimeoutMs?: number
+  /**
+   * Largest frame of the direct protocols, bytes (length prefix excluded). Pushes and reconcile
+   * states are split to fit; a pull whose answer would not fit fails `FRAME_TOO_LARGE` (ask for
+   * fewer keys). Default `4 MiB`.
+   */
+  readonly maxFrameBytes?: number
+  /** Most keys in one pull, or states in one push or reconcile frame. Default `10_000`. */
+  readonly maxKeysPerFrame?: number
+  /** Longest key, replica id or space name accepted from a peer. Default `1024`. */
+  readonly maxKeyLength?: number
+  /** Requests in flight per peer and protocol (one stream); both directions. An integer. Default `32`. */
+  readonly maxInFlight?: number
+  /** Calls that may wait for an in-flight slot per peer and protocol before `OVERLOADED`. An integer. Default `256`. */
+  readonly maxQueued?: number
+  /** Inbound pull (and push) streams per connection. Default `4`. */
+  readonly maxInboundStreams?: number
+  /** Concurrent inbound reconciliation sessions per connection. Default `8`. */
+  readonly maxInboundReconcileStreams?: number
+  /** Most session messages in one reconciliation. Default `10_000`. */
+  readonly maxReconcileMessages?: number
+  /** Most state bytes received in one reconciliation. Default `64 MiB`. */
+  readonly maxReconcileStateBytes?: number
+  /** Gossip message limits (see `DEFAULT_GOSSIP_LIMITS`: 64 KiB, 256 hints, ...). */
+  readonly gossipLimits?: Partial<GossipLimits>
+  /** A full version vector every this many gossip messages of a space (deltas between). Default `8`. */
+  readonly fullVectorEvery?: number
+  /** Gossip messages accepted per second from one sender (beyond: ignored). Default `20`. */
+  readonly gossipRatePerSecond?: number
+  /** Gossip burst one sender may send at once; at least 1. Default `40`. */
+  readonly gossipBurst?: number
+  /** Most senders / peers tracked per space (sequence numbers, buckets, recent peers). An integer. Default `4096`. */
+  readonly maxTrackedPeers?: number
+  /** Penalty points for one bad frame or rejected gossip message. Default `10`. */
+  readonly penaltyPoints?: number
+  /** The penalty book. Default: the node's (wired into gossipsub scoring and the gater by the factories). */
+  readonly penalties?: PeerPenalties
+  /** Run the direct protocols over limited (relayed) connections too. Default `false`. */
+  readonly runOnLimitedConnection?: boolean
+  /** Stop the libp2p node when the network closes. Default `false` (the caller owns it). */
+  readonly stopNodeOnClose?: boolean
+  /**
+   * Reuse one long-lived stream per peer and protocol for pulls and pushes. `false` opens a new
+   * stream per request (the benchmark's baseline; slower). Default `true`.
+   */
+  readonly reuseStreams?: boolean
+  /**
+   * Called whenever a space's allowlist refuses a peer: an inbound pull, push or reconcile
+   * request (the peer gets `ACCESS_DENIED`), or a gossip message it signed (rejected by the topic
+   * validator). For logging and metrics; a throwing listener is logged and otherwise ignored.
+   * Default: none.
+   */
+  readonly onRefused?: (refusal: Refusal) => void
+  /**
+   * Where the network logs what it handles: rejected gossip (`:gossip`), bad frames and
+   * penalties (`:penalties`), failed inbound streams (`:inbound`), channel events (`:channel`).
+   * Default `defaultLogger('mendsync:libp2p')` (silent unless `DEBUG` / `localStorage.debug`
+   * enables the namespace).
+   */
+  readonly logger?: Logger
+}
+
+/** What {@link Libp2pNetworkOptions.onRefused} receives. */
+export interface Refusal {
+  readonly peer: PeerId
+  readonly space: string
+  readonly protocol: 'pull' | 'push' | 'reconcile' | 'gossip'
+}
+
+/** Counters for diagnostics and tests. */
+export interface Libp2pNetworkStats {
+  /** Bad frames and rejected gossip seen, by peer. */
+  readonly penalties: PeerPenalties
+  readonly gossipAccepted: number
+  readonly gossipRejected: number
+  readonly gossipIgnored: number
+  readonly inboundStreams: number
+}
