@@ -41,6 +41,7 @@ import {
   encodePushRequest,
   type WireLimits,
 } from './codec.js'
+import { InboundBudget, type InboundBudgetOptions } from './framing/inbound-budget.js'
 import {
   DEFAULT_GOSSIP_LIMITS,
   decodeGossip,
@@ -134,6 +135,8 @@ export interface Libp2pNetworkOptions {
    * validator). For logging and metrics; a throwing listener is ignored. Default: none.
    */
   readonly onRefused?: (refusal: Refusal) => void
+  /** Caps on inbound bytes buffered at once (per peer, without a grant, global): see README "Inbound limits". */
+  readonly inboundBudget?: InboundBudgetOptions
 }
 
 /** What {@link Libp2pNetworkOptions.onRefused} receives. */
@@ -151,6 +154,8 @@ export interface Libp2pNetworkStats {
   readonly gossipRejected: number
   readonly gossipIgnored: number
   readonly inboundStreams: number
+  /** Inbound frame bytes admitted and not yet handled, all peers. */
+  readonly inboundBufferedBytes: number
 }
 
 /** The libp2p {@link Network}, with its node and diagnostics. */
@@ -241,6 +246,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   private readonly byTopic = new Map<string, Libp2pChannel>()
   private readonly clients = new Map<string, { pull: RpcClient; push: RpcClient }>()
   readonly inbound = new Set<FramedStream>()
+  readonly budget: InboundBudget
   private readonly cleanups: (() => void)[] = []
   counters = { accepted: 0, rejected: 0, ignored: 0 }
 
@@ -249,6 +255,11 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     this.peerId = node.peerId.toString()
     this.settings = settingsOf(options)
     this.penalties = options.penalties ?? penaltiesOf(node)
+    this.budget = new InboundBudget(
+      options.inboundBudget ?? {},
+      this.settings.rpc.wire.maxFrameBytes,
+      (peer) => [...this.channels.values()].some((channel) => channel.allows(peer)),
+    )
     if (!node.services?.pubsub) {
       throw new MendsyncError(
         'INVALID_ARGUMENT',
@@ -280,6 +291,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
             (bytes) => decode(bytes, connection.remotePeer.toString()),
             report,
             track,
+            this.budget,
           ).catch(() => {})
         },
         {
@@ -347,6 +359,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       gossipRejected: this.counters.rejected,
       gossipIgnored: this.counters.ignored,
       inboundStreams: this.inbound.size,
+      inboundBufferedBytes: this.budget.inUse,
     }
   }
 
@@ -418,6 +431,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     this.clients.clear()
     for (const framed of [...this.inbound]) framed.reset(error)
     this.inbound.clear()
+    this.budget.close(error)
     if (this.settings.stopNodeOnClose) await this.node.stop()
   }
 
@@ -573,7 +587,9 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
 
   private async serveReconcile(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
-    const framed = new FramedStream(stream, this.settings.reconcile.wire.maxFrameBytes, 64)
+    const framed = new FramedStream(stream, this.settings.reconcile.wire.maxFrameBytes, 64, {
+      admit: (bytes) => this.budget.reserve(peer, bytes),
+    })
     this.inbound.add(framed)
     const timer = setTimeout(
       () => framed.reset(new MendsyncError('TIMEOUT', 'reconciliation took too long')),
