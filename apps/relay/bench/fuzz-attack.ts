@@ -144,7 +144,8 @@ export function fuzzBytes(
       return frame.subarray(0, random.int(1, frame.byteLength))
     }
     case 'never-ending':
-      return new Uint8Array(random.int(1, 64 * 1024)).fill(random.pick([0xff, 0x80, 0xfe]))
+      // Up to 1 MiB of continuation bytes (issue 19's attack: 4 MiB of 0xff on one stream).
+      return new Uint8Array(random.int(1, 1024 * 1024)).fill(random.pick([0xff, 0x80, 0xfe]))
     case 'ten-byte-varint': {
       const prefix = Array.from({ length: 9 }, () => 0x80 | (random.next() & 0x7f))
       return concat([Uint8Array.from([...prefix, random.int(1, 0x7f)]), random.bytes(1024)])
