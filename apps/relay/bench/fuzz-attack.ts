@@ -26,6 +26,7 @@ import {
   RC_ROUND,
   RC_STATES,
 } from '../../../packages/libp2p/src/codec.ts'
+import { encodeVarint } from '../../../packages/libp2p/src/framing/varint.ts'
 
 /** What one fuzzed stream carries. */
 export const FUZZ_KINDS = [
@@ -79,16 +80,7 @@ export class FuzzRandom {
   }
 }
 
-function varint(value: number): number[] {
-  const bytes: number[] = []
-  do {
-    let byte = value % 0x80
-    value = Math.floor(value / 0x80)
-    if (value > 0) byte |= 0x80
-    bytes.push(byte)
-  } while (value > 0)
-  return bytes
-}
+const varint = (value: number): number[] => [...encodeVarint(value)]
 
 function prefixed(body: Uint8Array, declared = body.byteLength): Uint8Array {
   const prefix = varint(declared)

@@ -233,6 +233,7 @@ export async function initiateReconcile(
   peer: string,
   report: BadFrameReporter,
 ): Promise<ReconcileOutcome> {
+  const fail = (why: string) => protocolError(framed, limits, peer, report, why)
   await send(framed, [RC_OPEN, space, driver.session.initiate()], limits)
   let rounds = 1
   let messages = 1
@@ -241,40 +242,22 @@ export async function initiateReconcile(
     const frame = await nextFrame(framed, limits, peer, report)
     if (frame.kind === 'end') {
       if (differing === null) {
-        throw protocolError(
-          framed,
-          limits,
-          peer,
-          report,
-          'the peer ended the rounds before this side was done',
-        )
+        throw fail('the peer ended the rounds before this side was done')
       }
       break
     }
     if (frame.kind !== 'round') {
-      throw protocolError(
-        framed,
-        limits,
-        peer,
-        report,
-        `unexpected ${frame.kind} frame during the rounds`,
-      )
+      throw fail(`unexpected ${frame.kind} frame during the rounds`)
     }
     if (differing !== null) {
-      throw protocolError(framed, limits, peer, report, 'a round after this side was done')
+      throw fail('a round after this side was done')
     }
     const result = await step(framed, driver.session, frame.message, limits, peer)
     if (result.done) differing = result.differing ?? []
     if (result.reply === null) break
     messages += 2
     if (messages > limits.maxMessages) {
-      throw protocolError(
-        framed,
-        limits,
-        peer,
-        report,
-        `over ${limits.maxMessages} session messages`,
-      )
+      throw fail(`over ${limits.maxMessages} session messages`)
     }
     await send(framed, [RC_ROUND, result.reply], limits)
     rounds += 1
@@ -305,6 +288,7 @@ export async function respondReconcile(
   peer: string,
   report: BadFrameReporter,
 ): Promise<void> {
+  const fail = (why: string) => protocolError(framed, limits, peer, report, why)
   let message = first
   let differing: readonly string[] | null = null
   let messages = 1
@@ -320,38 +304,20 @@ export async function respondReconcile(
     const frame = await nextFrame(framed, limits, peer, report)
     if (frame.kind === 'states' || frame.kind === 'done') {
       if (differing === null) {
-        throw protocolError(
-          framed,
-          limits,
-          peer,
-          report,
-          'the initiator ended the rounds before this side was done',
-        )
+        throw fail('the initiator ended the rounds before this side was done')
       }
       initiatorEnded = frame
       break
     }
     if (frame.kind !== 'round') {
-      throw protocolError(
-        framed,
-        limits,
-        peer,
-        report,
-        `unexpected ${frame.kind} frame during the rounds`,
-      )
+      throw fail(`unexpected ${frame.kind} frame during the rounds`)
     }
     if (differing !== null) {
-      throw protocolError(framed, limits, peer, report, 'a round after this side was done')
+      throw fail('a round after this side was done')
     }
     messages += 2
     if (messages > limits.maxMessages) {
-      throw protocolError(
-        framed,
-        limits,
-        peer,
-        report,
-        `over ${limits.maxMessages} session messages`,
-      )
+      throw fail(`over ${limits.maxMessages} session messages`)
     }
     message = frame.message
   }

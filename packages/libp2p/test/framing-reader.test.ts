@@ -11,33 +11,17 @@ import {
   type FrameReaderOptions,
   isFrameViolation,
   MAX_VARINT_BYTES,
-  varintLength,
 } from '../src/framing/frame-reader.js'
+import { encodeVarint, varintLength } from '../src/framing/varint.js'
 
-function varint(value: number): number[] {
-  const bytes: number[] = []
-  do {
-    let byte = value % 0x80
-    value = Math.floor(value / 0x80)
-    if (value > 0) byte |= 0x80
-    bytes.push(byte)
-  } while (value > 0)
-  return bytes
-}
+const varint = (value: number): number[] => [...encodeVarint(value)]
 
 function framed(body: Uint8Array): Uint8Array {
-  return Uint8Array.from([...varint(body.byteLength), ...body])
+  return Uint8Array.from([...encodeVarint(body.byteLength), ...body])
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
-}
+const concat = (parts: readonly Uint8Array[]): Uint8Array =>
+  Uint8Array.from(parts.flatMap((part) => [...part]))
 
 /** An iterator over `chunks` that counts how many were pulled. */
 function counted(chunks: Iterable<Chunk>): AsyncIterator<Chunk> & { pulls: number } {

@@ -39,16 +39,6 @@ export interface HeldFrame {
   readonly release: Release
 }
 
-/** Bytes the varint encoding of `value` takes. */
-export function varintLength(value: number): number {
-  let length = 1
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80)
-    length += 1
-  }
-  return length
-}
-
 /**
  * Whether a reader error is the peer's protocol violation (penalise it), as opposed to this
  * side's overload, a slow peer or a closed stream (reset without penalty).
