@@ -12,6 +12,7 @@ import type {
   SpaceHandlers,
 } from '@mendsync/replica/adapter'
 import { MAX_SPACE_NAME_LENGTH } from './constants.defaults.js'
+import { InboundBudget } from './framing/inbound-budget.js'
 import { Libp2pChannel } from './network/channel.js'
 import { GossipInbound } from './network/gossip-inbound.js'
 import { InboundProtocols } from './network/inbound.js'
@@ -53,6 +54,8 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   private readonly outbound: OutboundCalls
   private readonly inbound: InboundProtocols
   private readonly gossip: GossipInbound
+  /** What peers may make this node buffer (per peer, for peers without a grant, in all). */
+  private readonly budget: InboundBudget
   private stopFollowing: (() => void) | null = null
 
   constructor(node: MendsyncLibp2p, options: Libp2pNetworkOptions) {
@@ -68,6 +71,11 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
         'the libp2p node needs a gossipsub `pubsub` service',
       )
     }
+    this.budget = new InboundBudget(
+      options.inboundBudget ?? {},
+      this.settings.rpc.wire.maxFrameBytes,
+      (peer) => [...this.channels.values()].some((channel) => channel.allows(peer)),
+    )
     this.outbound = new OutboundCalls({
       node,
       settings: this.settings,
@@ -79,6 +87,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       settings: this.settings,
       report: this.report,
       logger: this.logger.child('inbound'),
+      budget: this.budget,
       channel: (space) => this.channels.get(space),
       refused: (refusal) => this.refused(refusal),
     })
@@ -117,6 +126,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       gossipRejected: counts.rejected,
       gossipIgnored: counts.ignored,
       inboundStreams: this.inbound.streams.size,
+      inboundBufferedBytes: this.budget.inUse,
     }
   }
 
@@ -206,6 +216,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     this.stopFollowing?.()
     this.stopFollowing = null
     await this.inbound.stop(error)
+    this.budget.close(error)
     this.outbound.close(error)
     if (this.settings.stopNodeOnClose) await this.node.stop()
   }

@@ -10,16 +10,16 @@
 //                               <-    states(chunk)* done
 //
 // Session messages are opaque bytes. Every frame is validated; an error frame carries a code.
-import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import {
-  describeHandlerError,
-  type KeyState,
-  type ReconcileDriver,
-  type ReconcileOutcome,
-  type ReconcileResponder,
-  type ReconcileSessionLike,
-  remoteError,
+import { MendsyncError } from '@mendsync/core'
+import { defaultLogger, describeError, type Logger } from '@mendsync/core/toolbox'
+import type {
+  KeyState,
+  ReconcileDriver,
+  ReconcileOutcome,
+  ReconcileResponder,
+  ReconcileSessionLike,
 } from '@mendsync/replica/adapter'
+import { describeHandlerError, remoteError } from '@mendsync/replica/adapter'
 import {
   chunkStates,
   decodeReconcileFrame,
@@ -34,6 +34,7 @@ import {
   statesToWire,
   type WireLimits,
 } from './codec.js'
+import { isFrameViolation } from './framing/frame-reader.js'
 import type { BadFrameReporter, FramedStream } from './rpc.js'
 
 /** Limits of reconciliation sessions. */
@@ -43,6 +44,38 @@ export interface ReconcileLimits {
   readonly maxMessages: number
   /** Most state bytes accepted from the peer in one session. */
   readonly maxStateBytes: number
+  /** Default `mendsync:libp2p:reconcile`. */
+  readonly logger?: Logger
+}
+
+const loggers = new WeakMap<ReconcileLimits, Logger>()
+
+/** The limits' logger (the default one is made once per limits object). */
+function loggerOf(limits: ReconcileLimits): Logger {
+  if (limits.logger) return limits.logger
+  let logger = loggers.get(limits)
+  if (!logger) {
+    logger = defaultLogger('mendsync:libp2p:reconcile')
+    loggers.set(limits, logger)
+  }
+  return logger
+}
+
+/** Sends an error frame before a reset; the stream may be gone already (then it is logged). */
+async function sendError(
+  framed: FramedStream,
+  limits: ReconcileLimits,
+  peer: string,
+  code: string,
+  message: string,
+): Promise<void> {
+  await framed.write(encodeReconcileError(code, message)).catch((error) => {
+    loggerOf(limits).debug('could not send an error frame', {
+      peer,
+      code,
+      error: describeError(error),
+    })
+  })
 }
 
 /** Reads and validates the next frame; a peer's error frame becomes the call's error. */
@@ -56,10 +89,12 @@ async function nextFrame(
   try {
     bytes = await framed.read()
   } catch (error) {
-    if (isMendsyncError(error) && error.code !== 'NETWORK_CLOSED') {
-      report(peer, error.message)
-      framed.reset(error)
-    }
+    // The stream is reset already; a framing violation also costs the peer points.
+    if (isFrameViolation(error)) report(peer, (error as Error).message)
+    loggerOf(limits).debug('reading a reconciliation frame failed', {
+      peer,
+      error: describeError(error),
+    })
     throw error
   }
   if (bytes === null) {
@@ -70,6 +105,10 @@ async function nextFrame(
     frame = decodeReconcileFrame(bytes, limits.wire)
   } catch (error) {
     report(peer, error instanceof Error ? error.message : 'bad reconcile frame')
+    loggerOf(limits).debug('the peer sent a bad reconciliation frame', {
+      peer,
+      error: describeError(error),
+    })
     framed.reset(error instanceof Error ? error : new Error('bad frame'))
     throw error
   }
@@ -149,6 +188,8 @@ async function step(
   framed: FramedStream,
   session: ReconcileSessionLike,
   message: Uint8Array,
+  limits: ReconcileLimits,
+  peer: string,
 ): Promise<ReturnType<ReconcileSessionLike['receive']>> {
   try {
     const result = session.receive(message)
@@ -161,16 +202,24 @@ async function step(
     return result
   } catch (error) {
     const { code, message: text } = describeHandlerError(error)
-    await framed.write(encodeReconcileError(code, text)).catch(() => {})
+    loggerOf(limits).debug('the local session failed', { peer, error: describeError(error) })
+    await sendError(framed, limits, peer, code, text)
     framed.reset(error instanceof Error ? error : new Error(text))
     throw error
   }
 }
 
-function protocolError(framed: FramedStream, peer: string, report: BadFrameReporter, why: string) {
+function protocolError(
+  framed: FramedStream,
+  limits: ReconcileLimits,
+  peer: string,
+  report: BadFrameReporter,
+  why: string,
+) {
   const error = new MendsyncError('PROTOCOL_ERROR', why)
   report(peer, why)
-  void framed.write(encodeReconcileError('PROTOCOL_ERROR', why)).catch(() => {})
+  loggerOf(limits).debug('the peer broke the reconciliation protocol', { peer, why })
+  void sendError(framed, limits, peer, 'PROTOCOL_ERROR', why)
   framed.reset(error)
   return error
 }
@@ -184,6 +233,7 @@ export async function initiateReconcile(
   peer: string,
   report: BadFrameReporter,
 ): Promise<ReconcileOutcome> {
+  const fail = (why: string) => protocolError(framed, limits, peer, report, why)
   await send(framed, [RC_OPEN, space, driver.session.initiate()], limits)
   let rounds = 1
   let messages = 1
@@ -192,27 +242,22 @@ export async function initiateReconcile(
     const frame = await nextFrame(framed, limits, peer, report)
     if (frame.kind === 'end') {
       if (differing === null) {
-        throw protocolError(
-          framed,
-          peer,
-          report,
-          'the peer ended the rounds before this side was done',
-        )
+        throw fail('the peer ended the rounds before this side was done')
       }
       break
     }
     if (frame.kind !== 'round') {
-      throw protocolError(framed, peer, report, `unexpected ${frame.kind} frame during the rounds`)
+      throw fail(`unexpected ${frame.kind} frame during the rounds`)
     }
     if (differing !== null) {
-      throw protocolError(framed, peer, report, 'a round after this side was done')
+      throw fail('a round after this side was done')
     }
-    const result = await step(framed, driver.session, frame.message)
+    const result = await step(framed, driver.session, frame.message, limits, peer)
     if (result.done) differing = result.differing ?? []
     if (result.reply === null) break
     messages += 2
     if (messages > limits.maxMessages) {
-      throw protocolError(framed, peer, report, `over ${limits.maxMessages} session messages`)
+      throw fail(`over ${limits.maxMessages} session messages`)
     }
     await send(framed, [RC_ROUND, result.reply], limits)
     rounds += 1
@@ -243,12 +288,13 @@ export async function respondReconcile(
   peer: string,
   report: BadFrameReporter,
 ): Promise<void> {
+  const fail = (why: string) => protocolError(framed, limits, peer, report, why)
   let message = first
   let differing: readonly string[] | null = null
   let messages = 1
   let initiatorEnded: ReconcileFrame | null = null
   for (;;) {
-    const result = await step(framed, responder.session, message)
+    const result = await step(framed, responder.session, message, limits, peer)
     if (result.done) differing = result.differing ?? []
     if (result.reply === null) {
       await send(framed, [RC_END], limits)
@@ -258,25 +304,20 @@ export async function respondReconcile(
     const frame = await nextFrame(framed, limits, peer, report)
     if (frame.kind === 'states' || frame.kind === 'done') {
       if (differing === null) {
-        throw protocolError(
-          framed,
-          peer,
-          report,
-          'the initiator ended the rounds before this side was done',
-        )
+        throw fail('the initiator ended the rounds before this side was done')
       }
       initiatorEnded = frame
       break
     }
     if (frame.kind !== 'round') {
-      throw protocolError(framed, peer, report, `unexpected ${frame.kind} frame during the rounds`)
+      throw fail(`unexpected ${frame.kind} frame during the rounds`)
     }
     if (differing !== null) {
-      throw protocolError(framed, peer, report, 'a round after this side was done')
+      throw fail('a round after this side was done')
     }
     messages += 2
     if (messages > limits.maxMessages) {
-      throw protocolError(framed, peer, report, `over ${limits.maxMessages} session messages`)
+      throw fail(`over ${limits.maxMessages} session messages`)
     }
     message = frame.message
   }
@@ -289,7 +330,11 @@ export async function respondReconcile(
     await responder.accept(received)
   } catch (error) {
     const { code, message: text } = describeHandlerError(error)
-    await framed.write(encodeReconcileError(code, text)).catch(() => {})
+    loggerOf(limits).debug('the responder refused the states', {
+      peer,
+      error: describeError(error),
+    })
+    await sendError(framed, limits, peer, code, text)
     await framed.close()
     return
   }
@@ -311,14 +356,19 @@ export async function acceptReconcile(
 ): Promise<void> {
   const open = await nextFrame(framed, limits, peer, report)
   if (open.kind !== 'open') {
-    throw protocolError(framed, peer, report, `expected open, got ${open.kind}`)
+    throw protocolError(framed, limits, peer, report, `expected open, got ${open.kind}`)
   }
   let responder: ReconcileResponder
   try {
     responder = await resolve(open.space)
   } catch (error) {
     const { code, message } = describeHandlerError(error)
-    await framed.write(encodeReconcileError(code, message)).catch(() => {})
+    loggerOf(limits).debug('refused a reconciliation', {
+      peer,
+      space: open.space,
+      error: describeError(error),
+    })
+    await sendError(framed, limits, peer, code, message)
     await framed.close()
     return
   }

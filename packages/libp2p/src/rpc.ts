@@ -5,51 +5,97 @@
 // all busy (so a fast sender is slowed by the stream's flow control rather than buffered).
 import type { Connection, PeerId as Libp2pPeerId, Stream } from '@libp2p/interface'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import { Semaphore } from '@mendsync/core/toolbox'
+import {
+  defaultLogger,
+  describeError,
+  type Logger,
+  type Release,
+  Semaphore,
+} from '@mendsync/core/toolbox'
 import { describeHandlerError } from '@mendsync/replica/adapter'
 import { lpStream } from 'it-length-prefixed-stream'
 import { decodeReply, encodeError, encodeReply, type Reply, type WireLimits } from './codec.js'
+import { FrameReader, type HeldFrame, isFrameViolation } from './framing/frame-reader.js'
+import type { InboundBudget } from './framing/inbound-budget.js'
 
 /** How long opening a request stream (protocol negotiation included) may take, ms. */
 const OPEN_TIMEOUT_MS = 10_000
 
-/** Frames over one stream: sequential reads, serialized writes, reset or graceful close. */
+/** Options of {@link FramedStream}; every one has a default. */
+export interface FramedStreamOptions {
+  /**
+   * Reserves room for each inbound frame body before it is buffered (see
+   * {@link InboundBudget.reserve}); rejecting resets the stream. Default: no reservation (the
+   * stream's own bound, one frame, still holds).
+   */
+  readonly admit?: (bytes: number) => Promise<Release>
+  /** How long a frame body may take to arrive, ms. Default `DEFAULT_FRAME_TIMEOUT_MS` (60 s). */
+  readonly frameTimeoutMs?: number
+  /** Default `mendsync:libp2p:framing`. */
+  readonly logger?: Logger
+}
+
+/**
+ * Frames over one stream: bounded reads (a {@link FrameReader}: a bad length prefix resets the
+ * stream at its first bad byte), serialized writes with a bounded queue, reset or graceful close.
+ * Writes go through `it-length-prefixed-stream`, whose write side sends one frame at a time.
+ */
 export class FramedStream {
   readonly stream: Stream
   private readonly lp: ReturnType<typeof lpStream>
+  private readonly reader: FrameReader
+  private readonly logger: Logger
+  private held: Release | null = null
   private writing: Promise<void> = Promise.resolve()
   private queuedWrites = 0
   private readonly maxQueuedWrites: number
   bytesWritten = 0
   bytesRead = 0
 
-  constructor(stream: Stream, maxFrameBytes: number, maxQueuedWrites = 1024) {
+  constructor(
+    stream: Stream,
+    maxFrameBytes: number,
+    maxQueuedWrites = 1024,
+    options: FramedStreamOptions = {},
+  ) {
     this.stream = stream
-    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
+    this.logger = options.logger ?? defaultLogger('mendsync:libp2p:framing')
+    this.lp = lpStream(stream)
+    this.reader = new FrameReader(stream.source[Symbol.asyncIterator](), {
+      maxFrameBytes,
+      ...(options.admit ? { admit: options.admit } : {}),
+      ...(options.frameTimeoutMs === undefined ? {} : { frameTimeoutMs: options.frameTimeoutMs }),
+    })
     this.maxQueuedWrites = maxQueuedWrites
   }
 
-  /** The next frame, or `null` when the remote closed its side cleanly between frames. */
+  /**
+   * The next frame, or `null` when the remote closed its side cleanly between frames. For a
+   * reader that handles one frame at a time: the frame's admitted room is released by the next
+   * `read`, `reset` or `close`. A bad frame resets the stream before this throws.
+   */
   async read(): Promise<Uint8Array | null> {
+    this.releaseHeld()
+    const frame = await this.readHeld()
+    if (frame === null) return null
+    this.held = frame.release
+    return frame.bytes
+  }
+
+  /**
+   * The next frame with the release of its admitted room (call it once the frame is handled),
+   * or `null` at a clean end. For a reader that handles several frames at once.
+   */
+  async readHeld(): Promise<HeldFrame | null> {
+    let frame: HeldFrame | null
     try {
-      const frame = await this.lp.read()
-      this.bytesRead += frame.byteLength
-      return frame.subarray()
+      frame = await this.reader.next()
     } catch (error) {
-      const name = (error as { name?: string } | null)?.name
-      if (name === 'UnexpectedEOFError') return null
-      if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
-        throw new MendsyncError('FRAME_TOO_LARGE', 'peer sent a frame over the size limit', {
-          cause: error,
-        })
-      }
-      if (name === 'InvalidMessageLengthError') {
-        throw new MendsyncError('PROTOCOL_ERROR', 'peer sent an invalid frame length', {
-          cause: error,
-        })
-      }
-      throw new MendsyncError('NETWORK_CLOSED', 'the stream closed', { cause: error })
+      this.reset(error instanceof Error ? error : new Error(String(error)))
+      throw error
     }
+    if (frame) this.bytesRead += frame.bytes.byteLength
+    return frame
   }
 
   /** Queues one frame; frames go out in call order. */
@@ -68,7 +114,10 @@ export class FramedStream {
         this.queuedWrites -= 1
       }
     })
-    this.writing = next.catch(() => {})
+    // The chain goes on after a failed write; the caller gets the failure below.
+    this.writing = next.catch((error) => {
+      this.logger.debug('a queued write failed', { error: describeError(error) })
+    })
     return next.catch((cause) => {
       throw new MendsyncError('NETWORK_CLOSED', 'the stream closed while writing', { cause })
     })
@@ -76,23 +125,34 @@ export class FramedStream {
 
   /** Resets the stream (both directions, at once) unless it already ended. */
   reset(error: Error): void {
+    this.releaseHeld()
     if (this.stream.status !== 'open') return
     try {
       this.stream.abort(error)
-    } catch {
-      // already closed
+    } catch (cause) {
+      this.logger.debug('resetting the stream failed (it was closing)', {
+        error: describeError(cause),
+      })
     }
   }
 
   /** Closes gracefully once queued frames are written; resets after `timeoutMs`. */
   async close(timeoutMs = 2_000): Promise<void> {
+    this.releaseHeld()
     const signal = AbortSignal.timeout(timeoutMs)
     try {
       await this.writing
       await this.stream.close({ signal })
     } catch (error) {
+      this.logger.debug('closing the stream failed; resetting it', { error: describeError(error) })
       this.reset(error instanceof Error ? error : new Error(String(error)))
     }
+  }
+
+  private releaseHeld(): void {
+    const release = this.held
+    this.held = null
+    release?.()
   }
 }
 
@@ -105,6 +165,12 @@ export interface RpcLimits {
   readonly maxQueued: number
   /** How long an inbound handler may take before the peer gets a `TIMEOUT` error reply, ms. */
   readonly handlerTimeoutMs: number
+  /** Default `mendsync:libp2p:rpc`. */
+  readonly logger?: Logger
+}
+
+function rpcLogger(limits: RpcLimits): Logger {
+  return limits.logger ?? defaultLogger('mendsync:libp2p:rpc')
 }
 
 /** How the network reports a peer's protocol violation (penalty, logging). */
@@ -125,6 +191,7 @@ class RequestStream {
   private readonly peer: string
   private readonly limits: RpcLimits
   private readonly report: BadFrameReporter
+  private readonly logger: Logger
 
   constructor(
     stream: Stream,
@@ -136,7 +203,10 @@ class RequestStream {
     this.peer = peer
     this.limits = limits
     this.report = report
-    this.framed = new FramedStream(stream, limits.wire.maxFrameBytes, limits.maxInFlight * 2)
+    this.logger = rpcLogger(limits)
+    this.framed = new FramedStream(stream, limits.wire.maxFrameBytes, limits.maxInFlight * 2, {
+      logger: this.logger,
+    })
     this.onClosed = onClosed
     void this.readLoop()
   }
@@ -211,9 +281,11 @@ class RequestStream {
       try {
         bytes = await this.framed.read()
       } catch (error) {
-        if (isMendsyncError(error) && error.code !== 'NETWORK_CLOSED') {
-          this.report(this.peer, error.message)
-        }
+        if (isFrameViolation(error)) this.report(this.peer, (error as Error).message)
+        this.logger.debug('the reply stream failed', {
+          peer: this.peer,
+          error: describeError(error),
+        })
         this.shutdown(error)
         return
       }
@@ -232,6 +304,10 @@ class RequestStream {
           ? error
           : new MendsyncError('PROTOCOL_ERROR', 'bad reply', { cause: error })
         this.report(this.peer, failure.message)
+        this.logger.debug('the peer sent a bad reply', {
+          peer: this.peer,
+          error: describeError(failure),
+        })
         this.shutdown(failure)
         return
       }
@@ -265,9 +341,11 @@ export class RpcClient {
   private readonly slots: Semaphore
   private closed = false
   private readonly options: RpcClientOptions
+  private readonly logger: Logger
 
   constructor(options: RpcClientOptions) {
     this.options = options
+    this.logger = rpcLogger(options.limits)
     this.slots = new Semaphore({
       limit: options.limits.maxInFlight,
       maxQueued: options.limits.maxQueued,
@@ -320,7 +398,14 @@ export class RpcClient {
       this.opening = null
     })
     const opening = this.opening
-    opening.catch(() => {})
+    // A caller whose signal aborted first does not wait for the outcome: log it here.
+    opening.catch((error) => {
+      this.logger.debug('opening a request stream failed', {
+        peer: this.options.peer.toString(),
+        protocol: this.options.protocol,
+        error: describeError(error),
+      })
+    })
     return await new Promise<RequestStream>((resolve, reject) => {
       const onAbort = (): void => reject(signal.reason)
       if (signal.aborted) return onAbort()
@@ -387,7 +472,8 @@ export interface InboundRequest {
 /**
  * Serves one inbound request stream until it ends. `decode` validates a frame (throwing on a bad
  * one, which resets the stream and reports the peer). At most `maxInFlight` requests run at once;
- * beyond that the stream is not read until one finishes.
+ * beyond that the stream is not read until one finishes. With a `budget`, each request frame is
+ * admitted before it is buffered and released once its reply is written.
  */
 export async function serveRequests(
   stream: Stream,
@@ -396,9 +482,14 @@ export async function serveRequests(
   decode: (bytes: Uint8Array) => InboundRequest,
   report: BadFrameReporter,
   track: { add(framed: FramedStream): void; delete(framed: FramedStream): void },
+  budget?: InboundBudget,
 ): Promise<void> {
   const peer = connection.remotePeer.toString()
-  const framed = new FramedStream(stream, limits.wire.maxFrameBytes, limits.maxInFlight * 2)
+  const logger = rpcLogger(limits)
+  const framed = new FramedStream(stream, limits.wire.maxFrameBytes, limits.maxInFlight * 2, {
+    logger,
+    ...(budget ? { admit: (bytes: number) => budget.reserve(peer, bytes) } : {}),
+  })
   track.add(framed)
   let running = 0
   let wake: (() => void) | null = null
@@ -430,7 +521,10 @@ export async function serveRequests(
     } finally {
       clearTimeout(timer)
     }
-    if (!failed) await framed.write(reply).catch(() => {})
+    if (failed) return
+    await framed.write(reply).catch((error) => {
+      logger.debug('writing a reply failed', { peer, id: request.id, error: describeError(error) })
+    })
   }
   try {
     for (;;) {
@@ -439,36 +533,39 @@ export async function serveRequests(
           wake = resolve
         })
       }
-      let bytes: Uint8Array | null
+      let frame: HeldFrame | null
       try {
-        bytes = await framed.read()
+        frame = await framed.readHeld()
       } catch (error) {
-        if (isMendsyncError(error) && error.code !== 'NETWORK_CLOSED') {
-          failed = true
-          report(peer, error.message)
-          framed.reset(error)
-        }
+        // The stream is reset already.
+        failed = true
+        if (isFrameViolation(error)) report(peer, (error as Error).message)
+        logger.debug('an inbound request stream failed', { peer, error: describeError(error) })
         return
       }
-      if (bytes === null) break
+      if (frame === null) break
       let request: InboundRequest
       try {
-        request = decode(bytes)
+        request = decode(frame.bytes)
         if (request.id <= lastId) {
           throw new MendsyncError('PROTOCOL_ERROR', `request id ${request.id} reused`)
         }
       } catch (error) {
+        frame.release()
         failed = true
         const failure = isMendsyncError(error)
           ? error
           : new MendsyncError('PROTOCOL_ERROR', 'bad request', { cause: error })
         report(peer, failure.message)
+        logger.debug('the peer sent a bad request', { peer, error: describeError(failure) })
         framed.reset(failure)
         return
       }
       lastId = request.id
       running += 1
+      const { release } = frame
       void answer(request).finally(() => {
+        release()
         running -= 1
         const resume = wake
         wake = null

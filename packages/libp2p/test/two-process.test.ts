@@ -102,7 +102,10 @@ describe('two OS processes', () => {
       states: [text('from-child'), null],
     })
     await channel.push(childId, [{ key: 'k-parent', state: text('from-parent') }])
-    expect(first.events.some((event) => event.event === 'pushed')).toBe(true)
+    // The child logs the push on stdout before it acknowledges; the pipe may still deliver later.
+    await waitFor('the child to log the push', () =>
+      first.events.some((event) => event.event === 'pushed'),
+    )
 
     // Let its sequence numbers run ahead of where the restarted child will be when it reconnects.
     await waitFor('30 gossip messages', () => Math.max(...gossip) >= 30)

@@ -7,6 +7,7 @@ import { describeError, type Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
 import { decodePullRequest, decodePushRequest } from '../codec.js'
 import { RECONCILE_MAX_QUEUED_WRITES } from '../constants.defaults.js'
+import type { InboundBudget } from '../framing/inbound-budget.js'
 import { acceptReconcile } from '../reconcile.js'
 import { type BadFrameReporter, FramedStream, type InboundRequest, serveRequests } from '../rpc.js'
 import type { Libp2pChannel } from './channel.js'
@@ -21,6 +22,8 @@ export interface InboundContext {
   readonly report: BadFrameReporter
   /** `mendsync:libp2p:inbound`. */
   readonly logger: Logger
+  /** The bytes peers may make this node buffer (admitted before a frame body is read). */
+  readonly budget: InboundBudget
   /** The open channel of `space`, if joined. */
   channel(space: string): Libp2pChannel | undefined
   /** Tells `onRefused` about a refusal. */
@@ -56,6 +59,7 @@ export class InboundProtocols {
             (bytes) => decode(bytes, peer),
             this.context.report,
             this.streams,
+            this.context.budget,
           ).catch((error: unknown) => {
             this.context.logger.debug('an inbound request stream failed', {
               peer,
@@ -155,6 +159,7 @@ export class InboundProtocols {
       stream,
       settings.reconcile.wire.maxFrameBytes,
       RECONCILE_MAX_QUEUED_WRITES,
+      { admit: (bytes) => this.context.budget.reserve(peer, bytes) },
     )
     this.streams.add(framed)
     const timer = setTimeout(

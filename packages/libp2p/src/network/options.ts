@@ -2,11 +2,14 @@
 // default is in `NETWORK_DEFAULTS` (constants.defaults.ts).
 import type { Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
+/** Options of `createLibp2pNetwork`; every one has a default (`NETWORK_DEFAULTS`). */
+import type { InboundBudgetOptions } from '../framing/inbound-budget.js'
 import type { GossipLimits } from '../gossip.js'
 import type { PeerPenalties } from '../penalties.js'
 
-/** Options of `createLibp2pNetwork`; every one has a default (`NETWORK_DEFAULTS`). */
 export interface Libp2pNetworkOptions {
+  /** Caps on what peers may make this node buffer (see the README's "Inbound limits"). Defaults: `DEFAULT_INBOUND_BUDGET` of `framing/inbound-budget.ts`. */
+  readonly inboundBudget?: InboundBudgetOptions
   /** Deadline of `pull` and `push` when the caller gives none, ms. Default `10_000`. */
   readonly defaultTimeoutMs?: number
   /** Deadline of `reconcile` (initiator) and of an inbound session (responder), ms. Default `60_000`. */
@@ -89,4 +92,6 @@ export interface Libp2pNetworkStats {
   readonly gossipRejected: number
   readonly gossipIgnored: number
   readonly inboundStreams: number
+  /** Inbound frame bytes reserved in the inbound budget now. */
+  readonly inboundBufferedBytes: number
 }
