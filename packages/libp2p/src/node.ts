@@ -65,6 +65,13 @@ export interface NodeLibp2pOptions {
   readonly maxIncomingPendingConnections?: number
   /** Deadline of an inbound connection's upgrade, ms. Default `10_000` (libp2p's). */
   readonly inboundUpgradeTimeoutMs?: number
+  /**
+   * Shortest wait for the answer to libp2p's liveness ping (sent on every connection every
+   * 10 s; a connection whose ping times out is aborted), ms. Default `5_000` (libp2p's, adaptive
+   * above it). A relay raises it: a burst of work that stalls its event loop for a few seconds
+   * must not abort every client's connection at once (they would all dial again).
+   */
+  readonly pingTimeoutMs?: number
   /** Start the node before returning. Default `true`. */
   readonly start?: boolean
 }
@@ -99,6 +106,9 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: banningGater(penalties, options.connectionGater),
+    ...(options.pingTimeoutMs === undefined
+      ? {}
+      : { connectionMonitor: { pingTimeout: { minTimeout: options.pingTimeoutMs } } }),
     connectionManager: {
       maxConnections: options.maxConnections ?? 300,
       inboundConnectionThreshold: options.inboundConnectionThreshold ?? 5,

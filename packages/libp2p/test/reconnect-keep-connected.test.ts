@@ -83,13 +83,17 @@ class FakeDialer implements ReconnectDialer {
   /** Settle every new dial at once with this outcome (undefined: leave it pending). */
   auto: 'fail' | 'succeed' | undefined = 'fail'
 
-  constructor(private readonly clock: FakeClock) {}
+  readonly #clock: FakeClock
+
+  constructor(clock: FakeClock) {
+    this.#clock = clock
+  }
 
   dial(peer: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       const dial: Dial = {
         peer,
-        at: this.clock.now(),
+        at: this.#clock.now(),
         signal,
         succeed: () => {
           this.connected.add(peer)
@@ -252,6 +256,22 @@ describe('reconnect KeepConnected', () => {
     dialer.auto = 'succeed'
     await keeper.redialNow()
     expect(dialer.dials.at(-1)?.at).toBe(before)
+    expect(keeper.peers()[0]).toMatchObject({ connected: true, failures: 0 })
+  })
+
+  it('follows a dial in flight with a fresh one when asked to redial now', async () => {
+    const { clock, dialer, keeper } = setup()
+    dialer.auto = undefined
+    keeper.addBootstrap('relay')
+    keeper.start()
+    await clock.runNext()
+    expect(dialer.dials).toHaveLength(1)
+    const redialled = keeper.redialNow()
+    dialer.auto = 'succeed'
+    dialer.dials[0]?.fail()
+    await redialled
+    expect(dialer.dials).toHaveLength(2)
+    expect(dialer.dials[1]?.at).toBe(dialer.dials[0]?.at)
     expect(keeper.peers()[0]).toMatchObject({ connected: true, failures: 0 })
   })
 

@@ -203,7 +203,15 @@ export class KeepConnected {
       if (state.connected) continue
       state.failures = 0
       if (state.dialing !== undefined) {
-        dials.push(state.dialing.done)
+        // A dial begun before (maybe doomed: the network was down) is followed by a fresh one.
+        dials.push(
+          state.dialing.done.then(() => {
+            if (!this.#running || state.connected || state.dialing !== undefined) return
+            this.#clearTimer(state)
+            state.failures = 0
+            return this.#dial(state)
+          }),
+        )
         continue
       }
       this.#clearTimer(state)
