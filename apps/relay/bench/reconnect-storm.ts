@@ -153,6 +153,7 @@ export async function runReconnectStorm(
       return {
         connected: all.reduce((sum, s) => sum + s.connected, 0),
         converged: all.reduce((sum, s) => sum + s.converged, 0),
+        linked: all.reduce((sum, s) => sum + s.linked, 0),
         missing: all.flatMap((s) => s.missing).slice(0, 10),
       }
     }
@@ -168,12 +169,12 @@ export async function runReconnectStorm(
         if (Date.now() - reported >= PROGRESS_MS) {
           reported = Date.now()
           log(
-            `  waiting for ${what}: ${now.connected}/${total} connected, ${now.converged}/${total} converged`,
+            `  waiting for ${what}: ${now.linked}/${total} linked, ${now.connected}/${total} connected and subscribed, ${now.converged}/${total} converged`,
           )
         }
         if (Date.now() > deadline) {
           throw new Error(
-            `timed out waiting for ${what}: ${now.connected}/${total} connected, ${now.converged}/${total} converged; not connected: ${now.missing.join(', ')}`,
+            `timed out waiting for ${what}: ${now.linked}/${total} linked, ${now.connected}/${total} connected and subscribed, ${now.converged}/${total} converged; not connected: ${now.missing.join(', ')}`,
           )
         }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS))

@@ -25,6 +25,8 @@ export interface StormStatus {
   readonly connected: number
   /** Clients holding all `totalKeys` keys. */
   readonly converged: number
+  /** Clients with a libp2p connection to the relay (subscribed or not yet). */
+  readonly linked: number
   /** Indexes of clients not connected (at most 10, for the report). */
   readonly missing: readonly number[]
 }
@@ -33,6 +35,7 @@ interface StormClient {
   readonly index: number
   readonly replica: Replica
   connectedToRelay(): boolean
+  linkedToRelay(): boolean
   close(): Promise<void>
 }
 
@@ -81,12 +84,14 @@ function status(): Omit<StormStatus, 'op'> {
   const missing: number[] = []
   let connected = 0
   let converged = 0
+  let linked = 0
   for (const client of clients) {
+    if (client.linkedToRelay()) linked += 1
     if (client.connectedToRelay()) connected += 1
     else if (missing.length < 10) missing.push(client.index)
     if (client.replica.status().keys >= total) converged += 1
   }
-  return { connected, converged, missing }
+  return { connected, converged, linked, missing }
 }
 
 /**
@@ -106,15 +111,18 @@ async function startClient(options: StormInit, index: number): Promise<StormClie
   })
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
   const replica = await openReplica({ space: options.space, storage: new MemoryStorage(), network })
+  const relay = options.relayPeerId
+  const linkedToRelay = (): boolean =>
+    node.getConnections().some((connection) => connection.remotePeer.toString() === relay)
+  // In the space with the relay, and its replica known (from its gossip, or from before).
+  const subscribedWithRelay = (): boolean =>
+    replica.status().peers.some(({ peer, replicaId }) => peer === relay && replicaId !== undefined)
   return {
     index,
     replica,
-    connectedToRelay: () =>
-      node.getConnections().some((c) => c.remotePeer.toString() === options.relayPeerId) &&
-      replica
-        .status()
-        .peers.some((peer) => peer.peer === options.relayPeerId && peer.replicaId !== undefined),
-    async close() {
+    linkedToRelay,
+    connectedToRelay: () => linkedToRelay() && subscribedWithRelay(),
+    close: async () => {
       await replica.close()
       await network.close()
     },
