@@ -7,6 +7,7 @@ import {
   generateIdentity,
   identityFromBytes,
   identityToBytes,
+  keepConnectedOf,
   type MendsyncLibp2p,
   type PrivateKey,
 } from '@mendsync/libp2p'
@@ -24,9 +25,6 @@ export interface NetworkState {
   /** Open libp2p connections (the relay, when connected). */
   readonly connections: number
 }
-
-/** How often the leader redials the relay while the switch is on and nothing is connected. */
-const REDIAL_MS = 2_000
 
 function base64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes))
@@ -67,14 +65,14 @@ async function identity(space: string): Promise<PrivateKey> {
 /**
  * The libp2p node with an on/off switch. Off: the connection gater refuses every dial and the open
  * connections are closed (the replica keeps working locally, its outbox grows). On: the relay is
- * dialled again, and redialled every 2 s while nothing is connected.
+ * dialled again at once. Keeping it connected after that (redialling with backoff when it drops)
+ * is the library's: `createBrowserLibp2p` keeps its bootstrap peers connected.
  */
 class NetworkSwitch {
   readonly node: MendsyncLibp2p
   readonly relay: string | undefined
   readonly #space: string
   readonly #gate: { enabled: boolean }
-  readonly #timer: ReturnType<typeof setInterval>
 
   constructor(
     node: MendsyncLibp2p,
@@ -86,15 +84,13 @@ class NetworkSwitch {
     this.relay = relay
     this.#space = space
     this.#gate = gate
-    this.#timer = setInterval(() => {
-      if (this.#gate.enabled && this.node.getConnections().length === 0) void this.#dial()
-    }, REDIAL_MS)
   }
 
   async setEnabled(on: boolean): Promise<NetworkState> {
     this.#gate.enabled = on
     writeSwitch(this.#space, on)
-    if (on) await this.#dial()
+    // While off, the library's redials were refused by the gate and backed off: dial now.
+    if (on) await keepConnectedOf(this.node)?.redialNow()
     else await Promise.all(this.node.getPeers().map((peer) => this.node.hangUp(peer)))
     return this.state()
   }
@@ -106,19 +102,6 @@ class NetworkSwitch {
       peerId: this.node.peerId.toString(),
       connections: this.node.getConnections().length,
     }
-  }
-
-  stop(): void {
-    clearInterval(this.#timer)
-  }
-
-  async #dial(): Promise<void> {
-    const peers = await this.node.peerStore.all()
-    await Promise.all(
-      peers
-        .filter((peer) => peer.addresses.length > 0)
-        .map((peer) => this.node.dial(peer.id).catch(() => undefined)),
-    )
   }
 }
 
@@ -144,7 +127,6 @@ export async function openLeaderReplica(
       denyDialPeer: async () => !gate.enabled,
     },
   })
-  current?.stop()
   current = new NetworkSwitch(node, options.space, options.relay, gate)
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
   return await openReplica({

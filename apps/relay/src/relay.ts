@@ -80,6 +80,30 @@ const packageVersion: { readonly version: string; readonly error?: unknown } = (
 /** The relay package's version. */
 export const RELAY_VERSION: string = packageVersion.version
 
+/**
+ * Inbound connections the relay upgrades (noise handshake, yamux) at once; past it a new one is
+ * refused at once and its client retries after its backoff. libp2p's default of 10 admits a
+ * reconnect storm (every client of a deployment dialling after a restart) too slowly; 64
+ * handshakes at a few ms of CPU each keep one core busy for well under a second, and each
+ * pending upgrade holds only a socket and a handshake state. See "Reconnect storms" in the README.
+ */
+const RELAY_MAX_INCOMING_PENDING_CONNECTIONS = 64
+
+/**
+ * Deadline of an inbound upgrade, ms (libp2p's default, kept explicit): long enough for a
+ * handshake queued behind a storm on a loaded machine, short enough that a peer which opens a
+ * socket and never completes the handshake frees its pending slot soon.
+ */
+const RELAY_INBOUND_UPGRADE_TIMEOUT_MS = 10_000
+
+/**
+ * Shortest wait for a liveness ping's answer before libp2p aborts the connection, ms (libp2p:
+ * 5 s). A relay busy with a storm of reconnects and reconciliations can stall for seconds; at
+ * 5 s its ping monitor then aborted most clients at once, which dialled again: a storm that
+ * feeds itself. A dead client is still found (its socket closes, or its ping times out here).
+ */
+const RELAY_PING_TIMEOUT_MS = 30_000
+
 /** Most peers whose refusal is remembered (logged once); older ones may be logged again. */
 const REFUSED_MEMORY = 10_000
 
@@ -156,6 +180,9 @@ async function start(
       relayServer: settings.circuitRelay ? { maxReservations: settings.maxReservations } : false,
       maxConnections: settings.maxConnections,
       inboundConnectionThreshold: settings.inboundConnectionThreshold,
+      maxIncomingPendingConnections: RELAY_MAX_INCOMING_PENDING_CONNECTIONS,
+      inboundUpgradeTimeoutMs: RELAY_INBOUND_UPGRADE_TIMEOUT_MS,
+      pingTimeoutMs: RELAY_PING_TIMEOUT_MS,
       connectionGater: gater,
     })
   } catch (error) {

@@ -1,6 +1,7 @@
 // The browser factory: a libp2p node that dials Node peers over WebSockets (ws:// only to the
 // local machine, wss:// anywhere), with noise, yamux, identify, gossipsub (StrictSign),
-// bootstrap and, optionally, the circuit-relay-v2 transport to reach peers through a relay.
+// bootstrap kept connected (reconnect/) and, optionally, the circuit-relay-v2 transport to reach
+// peers through a relay.
 import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -13,14 +14,30 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
 import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
+import type { KeepConnectedOptions } from './reconnect/keep-connected.js'
+import {
+  forgetPeersOnHangUp,
+  KEEP_CONNECTED_SERVICE,
+  keepConnectedService,
+} from './reconnect/service.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
 
 /** Options of {@link createBrowserLibp2p}. */
 export interface BrowserLibp2pOptions {
   /** The node's identity (required; keep its bytes, e.g. in IndexedDB, to keep the peer id). */
   readonly privateKey: PrivateKey
-  /** Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected. Default `[]`. */
+  /**
+   * Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected: redialled with
+   * full-jitter exponential backoff (500 ms base, 30 s cap) whenever disconnected, for ever.
+   * Default `[]`.
+   */
   readonly bootstrap?: readonly string[]
+  /**
+   * How bootstrap peers, and the peers this node dialled (at most 64, see `maxKnownPeers`), are
+   * kept connected. Default `{}`. `keepConnectedOf(node).redialNow()` dials at once (e.g. when
+   * the page learns it is online again).
+   */
+  readonly reconnect?: KeepConnectedOptions
   /**
    * Hosts that may be dialled over plain `ws://`; every other host needs `wss://`. Default
    * `['localhost', '127.0.0.1', '::1']`.
@@ -79,12 +96,18 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
     services: {
       identify: identify(),
       pubsub: mendsyncGossipsub(penalties, options.gossipsub),
+      [KEEP_CONNECTED_SERVICE]: keepConnectedService({
+        ...options.reconnect,
+        bootstrap: options.bootstrap ?? [],
+      }),
     } satisfies ServiceFactoryMap<Record<string, unknown>>,
   }
+  // As in node.ts: libp2p's bootstrap dials once; keepConnected does every later dial.
   if (options.bootstrap && options.bootstrap.length > 0) {
     config.peerDiscovery = [bootstrap({ list: [...options.bootstrap] })]
   }
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
+  forgetPeersOnHangUp(node)
   return node
 }

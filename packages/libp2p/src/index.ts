@@ -31,3 +31,23 @@ export {
 } from './network.js'
 export { createNodeLibp2p, type NodeLibp2pOptions } from './node.js'
 export { PeerPenalties, type PeerPenaltyOptions, penaltiesOf } from './penalties.js'
+export {
+  backoffCeiling,
+  fullJitterDelay,
+  RECONNECT_BASE_MS,
+  RECONNECT_CAP_MS,
+} from './reconnect/backoff.js'
+export {
+  DEFAULT_MAX_KNOWN_PEERS,
+  KeepConnected,
+  type KeepConnectedOptions,
+  type KeptPeer,
+  RECONNECT_DIAL_TIMEOUT_MS,
+  RECONNECT_STABLE_MS,
+  type ReconnectClock,
+  type ReconnectDialer,
+} from './reconnect/keep-connected.js'
+export {
+  type KeepConnectedHandle,
+  keepConnectedOf,
+} from './reconnect/service.js'

@@ -1,5 +1,6 @@
 // The Node factory: a libp2p node that listens on WebSockets, with noise, yamux, identify,
-// gossipsub (StrictSign), bootstrap and, optionally, a circuit-relay-v2 server.
+// gossipsub (StrictSign), bootstrap kept connected (reconnect/) and, optionally, a
+// circuit-relay-v2 server.
 import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -11,6 +12,12 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
 import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
+import type { KeepConnectedOptions } from './reconnect/keep-connected.js'
+import {
+  forgetPeersOnHangUp,
+  KEEP_CONNECTED_SERVICE,
+  keepConnectedService,
+} from './reconnect/service.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
 
 /** Options of {@link createNodeLibp2p}. */
@@ -21,8 +28,17 @@ export interface NodeLibp2pOptions {
   readonly listen?: readonly string[]
   /** Multiaddrs announced to peers instead of the listen addresses. Default: none (listen ones). */
   readonly announce?: readonly string[]
-  /** Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected. Default `[]`. */
+  /**
+   * Peers (`.../p2p/<peer id>` multiaddrs) dialled at start and kept connected: redialled with
+   * full-jitter exponential backoff (500 ms base, 30 s cap) whenever disconnected, for ever.
+   * Default `[]`.
+   */
   readonly bootstrap?: readonly string[]
+  /**
+   * How bootstrap peers, and the peers this node dialled (at most 64, see `maxKnownPeers`), are
+   * kept connected (backoff base and cap, logger, ...). Default `{}`. See `keepConnectedOf`.
+   */
+  readonly reconnect?: KeepConnectedOptions
   /**
    * Serve circuit-relay-v2 reservations, so peers that cannot be dialled (browsers) reach each
    * other through this node. `true` or the server's options. Default `false`.
@@ -41,6 +57,21 @@ export interface NodeLibp2pOptions {
    * many peers share one address (tests, a NAT). Default `5`.
    */
   readonly inboundConnectionThreshold?: number
+  /**
+   * Inbound connections being upgraded (noise handshake, muxer) at once; more are refused at
+   * once (the dialler backs off and retries). Default `10` (libp2p's); a relay raises it so a
+   * reconnect storm is admitted quickly.
+   */
+  readonly maxIncomingPendingConnections?: number
+  /** Deadline of an inbound connection's upgrade, ms. Default `10_000` (libp2p's). */
+  readonly inboundUpgradeTimeoutMs?: number
+  /**
+   * Shortest wait for the answer to libp2p's liveness ping (sent on every connection every
+   * 10 s; a connection whose ping times out is aborted), ms. Default `5_000` (libp2p's, adaptive
+   * above it). A relay raises it: a burst of work that stalls its event loop for a few seconds
+   * must not abort every client's connection at once (they would all dial again).
+   */
+  readonly pingTimeoutMs?: number
   /** Start the node before returning. Default `true`. */
   readonly start?: boolean
 }
@@ -52,6 +83,10 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
   const services: ServiceFactoryMap<Record<string, unknown>> = {
     identify: identify(),
     pubsub: mendsyncGossipsub(penalties, options.gossipsub),
+    [KEEP_CONNECTED_SERVICE]: keepConnectedService({
+      ...options.reconnect,
+      bootstrap: options.bootstrap ?? [],
+    }),
   }
   if (relay) {
     services.relay = circuitRelayServer(
@@ -71,16 +106,28 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: banningGater(penalties, options.connectionGater),
+    ...(options.pingTimeoutMs === undefined
+      ? {}
+      : { connectionMonitor: { pingTimeout: { minTimeout: options.pingTimeoutMs } } }),
     connectionManager: {
       maxConnections: options.maxConnections ?? 300,
       inboundConnectionThreshold: options.inboundConnectionThreshold ?? 5,
+      ...(options.maxIncomingPendingConnections === undefined
+        ? {}
+        : { maxIncomingPendingConnections: options.maxIncomingPendingConnections }),
+      ...(options.inboundUpgradeTimeoutMs === undefined
+        ? {}
+        : { inboundUpgradeTimeout: options.inboundUpgradeTimeoutMs }),
     },
     services,
   }
+  // libp2p's bootstrap dials once (after 1 s), tags the peers (the pruner keeps them) and emits
+  // `peer:discovery`; the keepConnected service does every dial after that.
   if (options.bootstrap && options.bootstrap.length > 0) {
     config.peerDiscovery = [bootstrap({ list: [...options.bootstrap] })]
   }
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
+  forgetPeersOnHangUp(node)
   return node
 }
