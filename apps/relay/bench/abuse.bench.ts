@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs'
 import { type Bench, median, startBench } from '@mendsync/bench'
 import { RELAY_CLI } from '../test/helpers.ts'
 import { HEAP_GROWTH_BOUND_MIB, runAbuseScenario } from './abuse-scenario.ts'
+import { recordReconnectStorm } from './reconnect-storm.ts'
 
 const options = {
   frames: { type: 'string' },
@@ -70,8 +71,12 @@ async function fuzzFigures(bench: AbuseBench): Promise<void> {
   bench.record({ figure: 'relay_rss_peak_under_fuzz_mib', value: median(rss), unit: 'MiB' })
 }
 
-// The scenarios, in order. The reconnect scenario (reconnect_all_after_restart_s, issue 19
-// deliverable 2) is added to this list.
-const scenarios: readonly ((bench: AbuseBench) => Promise<void>)[] = [fuzzFigures]
+/** The reconnect storm: 200 clients (60 under `--quick`) across a relay SIGKILL and restart. */
+async function reconnectFigures(bench: AbuseBench): Promise<void> {
+  await recordReconnectStorm(bench, { clients: bench.flags.quick ? 60 : 200, workers: 4 })
+}
+
+// The scenarios, in order.
+const scenarios: readonly ((bench: AbuseBench) => Promise<void>)[] = [fuzzFigures, reconnectFigures]
 for (const scenario of scenarios) await scenario(bench)
 bench.finish('abuse')

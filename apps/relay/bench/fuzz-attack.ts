@@ -16,17 +16,16 @@ import {
   PUSH_PROTOCOL,
   RECONCILE_PROTOCOL,
 } from '@mendsync/libp2p'
-import { multiaddr } from '@multiformats/multiaddr'
-// The wire format's own encoders (not exported by the package).
 import {
   encodeFrame,
   encodePullRequest,
   encodePushRequest,
+  encodeVarint,
   RC_OPEN,
   RC_ROUND,
   RC_STATES,
-} from '../../../packages/libp2p/src/codec.ts'
-import { encodeVarint } from '../../../packages/libp2p/src/framing/varint.ts'
+} from '@mendsync/libp2p/testing'
+import { multiaddr } from '@multiformats/multiaddr'
 
 /** What one fuzzed stream carries. */
 export const FUZZ_KINDS = [

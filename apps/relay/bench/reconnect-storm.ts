@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { median, startBench } from '@mendsync/bench'
+import { type Bench, median, startBench } from '@mendsync/bench'
 import { RelayProcess, sampleValue, scrape } from '../test/helpers.ts'
 import type { StormInit, StormStatus } from './storm-worker.ts'
 
@@ -236,21 +236,15 @@ async function relayKeyCount(metricsUrl: string): Promise<number> {
   return sampleValue(await scrape(metricsUrl), 'mendsync_replica_keys', { space: 'demo' }) ?? 0
 }
 
-async function main(): Promise<void> {
-  const bench = startBench({
-    name: 'abuse',
-    defaultRuns: 3,
-    options: {
-      clients: { type: 'string', default: '200' },
-      workers: { type: 'string', default: '4' },
-    },
-  })
-  const clients = Number(bench.values.clients)
-  const workers = Number(bench.values.workers)
-  if (!(Number.isInteger(clients) && clients > 0))
-    throw new Error('--clients must be a positive integer')
-  if (!(Number.isInteger(workers) && workers > 0))
-    throw new Error('--workers must be a positive integer')
+/**
+ * Runs the storm `bench.flags.runs` times with `clients` clients and records its figures
+ * (medians): `reconnect_all_after_restart_s` and the three that explain it. Used by this
+ * module's command and by `pnpm bench:abuse`.
+ */
+export async function recordReconnectStorm(
+  bench: Pick<Bench<Record<never, never>>, 'flags' | 'record'>,
+  { clients, workers }: { readonly clients: number; readonly workers: number },
+): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`)
   }
@@ -291,6 +285,24 @@ async function main(): Promise<void> {
     unit: 's',
     note: `all clients bootstrapping at once to a fresh relay; ${runs}`,
   })
+}
+
+async function main(): Promise<void> {
+  const bench = startBench({
+    name: 'abuse',
+    defaultRuns: 3,
+    options: {
+      clients: { type: 'string', default: '200' },
+      workers: { type: 'string', default: '4' },
+    },
+  })
+  const clients = Number(bench.values.clients)
+  const workers = Number(bench.values.workers)
+  if (!(Number.isInteger(clients) && clients > 0))
+    throw new Error('--clients must be a positive integer')
+  if (!(Number.isInteger(workers) && workers > 0))
+    throw new Error('--workers must be a positive integer')
+  await recordReconnectStorm(bench, { clients, workers })
   bench.finish(`Reconnect storm (${clients} clients, ${workers} worker processes)`)
 }
 

@@ -32,6 +32,7 @@ export {
   type Reply,
   statesToWire,
 } from './codec.js'
+export { encodeVarint } from './framing/varint.js'
 export {
   decodeGossip,
   encodeGossip,

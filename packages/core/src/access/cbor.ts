@@ -3,18 +3,8 @@
 // signed structure is refused rather than accepted under a different hash.
 import { decode, encode } from 'cborg'
 import { MendsyncError } from '../errors.js'
+import { STRICT_DECODE_OPTIONS } from '../model/codec.js'
 import { bytesEqual } from './keys.js'
-
-const DECODE_OPTIONS = {
-  strict: true,
-  allowIndefinite: false,
-  allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
-  rejectDuplicateMapKeys: true,
-  useMaps: false,
-} as const
 
 /** Encodes `value` (arrays of integers, strings and byte strings) canonically. */
 export function encodeCanonical(value: unknown): Uint8Array {
@@ -37,7 +27,7 @@ export function decodeCanonical(bytes: unknown, what: string, maxBytes: number):
   }
   let value: unknown
   try {
-    value = decode(bytes, DECODE_OPTIONS)
+    value = decode(bytes, STRICT_DECODE_OPTIONS)
   } catch (cause) {
     throw new MendsyncError('INVALID_ARGUMENT', `${what}: not valid CBOR`, { cause })
   }

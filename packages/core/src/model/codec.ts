@@ -41,7 +41,8 @@ export const FORMAT_VERSION = 1
 const TAG_REGISTER = 1
 const TAG_CART = 2
 
-const DECODE_OPTIONS: DecodeOptions = {
+/** cborg's options for decoding untrusted bytes strictly (shared by every mendsync decoder). */
+export const STRICT_DECODE_OPTIONS: DecodeOptions = {
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,
@@ -60,7 +61,7 @@ function decodeCbor(bytes: unknown, what: string): unknown {
   if (!(bytes instanceof Uint8Array)) bad(`${what}: expected a Uint8Array`)
   if (bytes.length > LIMITS.maxEncodedBytes) bad(`${what}: ${bytes.length} bytes exceeds the limit`)
   try {
-    return cborDecode(bytes, DECODE_OPTIONS)
+    return cborDecode(bytes, STRICT_DECODE_OPTIONS)
   } catch (error) {
     // Includes the RangeError of a nesting bomb overflowing cborg's recursion: the depth of
     // legitimate input is bounded (LIMITS.maxDepth is checked on the decoded data), so anything
