@@ -27,8 +27,14 @@ export type MendsyncErrorCode =
   | 'PROTOCOL_ERROR'
   /** A frame is larger than the negotiated maximum. */
   | 'FRAME_TOO_LARGE'
-  /** The peer is not on the space's allowlist, or the local side is not on the remote's. */
+  /**
+   * The peer is not on the space's allowlist, or the local side is not on the remote's; in a
+   * private space: no valid proof, a revoked or expired grant, or rights that do not cover the
+   * request (a write from a read-only device).
+   */
   | 'ACCESS_DENIED'
+  /** A space reached a quota of the peer that holds it (keys or bytes); nothing was stored. */
+  | 'QUOTA_EXCEEDED'
   /** A peer is unknown, unreachable, or its circuit breaker is open. */
   | 'PEER_UNAVAILABLE'
   /** A bounded queue or buffer is full; the caller should retry later. */

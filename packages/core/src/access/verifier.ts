@@ -5,6 +5,8 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes } from '@noble/hashes/utils.js'
 import { MendsyncError } from '../errors.js'
 import { BoundedMap } from '../toolbox/bounded-map.js'
+import { Listeners } from '../toolbox/listeners.js'
+import { defaultLogger, type Logger } from '../toolbox/logger.js'
 import { toHex } from '../toolbox/random-id.js'
 import { encodeGrantBody, GRANT_DOMAIN, type SignedGrant } from './grant.js'
 import { bytesEqual, verifyWithDomain } from './keys.js'
@@ -28,6 +30,8 @@ export interface AccessVerifierOptions {
   readonly signatureCache?: number
   /** Revoked keys held; default {@link DEFAULT_MAX_REVOCATIONS}. */
   readonly maxRevocations?: number
+  /** Where a throwing revocation listener is reported; default `mendsync:access`. */
+  readonly logger?: Logger
 }
 
 /** Verifies proofs and holds the verified revocations of one space. */
@@ -39,6 +43,7 @@ export class AccessVerifier {
   private readonly valid: BoundedMap<string, true>
   private readonly revoked = new Map<string, Revocation>()
   private readonly maxRevocations: number
+  private readonly revokedListeners: Listeners<Revocation>
 
   constructor(space: SpaceDescriptor, options: AccessVerifierOptions = {}) {
     this.space = space
@@ -47,6 +52,16 @@ export class AccessVerifier {
     this.skewSeconds = options.skewSeconds ?? CLOCK_SKEW_SECONDS
     this.valid = new BoundedMap(options.signatureCache ?? DEFAULT_SIGNATURE_CACHE)
     this.maxRevocations = options.maxRevocations ?? DEFAULT_MAX_REVOCATIONS
+    this.revokedListeners = new Listeners(options.logger ?? defaultLogger('mendsync:access'))
+  }
+
+  /**
+   * Calls `listener` once for every subject newly revoked by {@link addRevocation}, after the
+   * revocation holds (so `isRevoked` is already true): the network drops the subject's cached
+   * proofs and evicts it from the space's gossip. Returns the function that removes it.
+   */
+  onRevoked(listener: (revocation: Revocation) => void): () => void {
+    return this.revokedListeners.add(listener)
   }
 
   /**
@@ -149,6 +164,7 @@ export class AccessVerifier {
       )
     }
     this.revoked.set(key, revocation)
+    this.revokedListeners.emit(revocation)
   }
 
   private async grantSignatureValid(signed: SignedGrant): Promise<boolean> {

@@ -229,6 +229,21 @@ describe('revocations', () => {
     })
   })
 
+  it('tell revocation listeners once per newly revoked subject, after it holds', async () => {
+    const s = await makeSpace()
+    const [device] = await keys(1)
+    const seen: boolean[] = []
+    s.verifier.onRevoked((revocation) => seen.push(s.verifier.isRevoked(revocation.subject)))
+    const revocation = await signRevocation(s.owner, {
+      space: s.spaceId,
+      subject: device!.publicKey.raw,
+      revokedAt: NOW,
+    })
+    await s.verifier.addRevocation(revocation)
+    await s.verifier.addRevocation(revocation)
+    expect(seen).toEqual([true])
+  })
+
   it('accept a revocation by an admin and refuse one by a non-admin or a forger', async () => {
     const s = await makeSpace()
     const [admin, reader, victim] = await keys(3)

@@ -66,13 +66,14 @@ function abortedError(signal: AbortSignal): MendsyncError {
 const PASSED_THROUGH = new Set([
   'OVERLOADED',
   'ACCESS_DENIED',
+  'QUOTA_EXCEEDED',
   'PEER_UNAVAILABLE',
   'FRAME_TOO_LARGE',
 ])
 
 /**
  * Maps the error code a peer reported to what the caller sees: `OVERLOADED`, `ACCESS_DENIED`,
- * `PEER_UNAVAILABLE` (the peer does not serve the space) and `FRAME_TOO_LARGE` (the answer would
+ * `QUOTA_EXCEEDED`, `PEER_UNAVAILABLE` (the peer does not serve the space) and `FRAME_TOO_LARGE` (the answer would
  * not fit a frame) pass through; anything else becomes `REMOTE_ERROR` with the peer's reason.
  */
 export function remoteError(code: string, message: string): MendsyncError {

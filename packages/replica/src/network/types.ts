@@ -1,4 +1,5 @@
 import type { Dot, ReplicaId, VersionVector } from '@mendsync/core'
+import type { AccessProof, AccessVerifier } from '@mendsync/core/access'
 
 /** A network-level peer identity (a libp2p peer id string for the libp2p network). */
 export type PeerId = string
@@ -29,6 +30,30 @@ export interface JoinOptions {
    * Everyone else is refused on every protocol (`ACCESS_DENIED`) and their gossip is dropped.
    */
   readonly allow?: readonly PeerId[]
+  /**
+   * Makes the space private: who may do what is decided by signed proofs (see
+   * {@link SpaceAccess}). The space id joined must be `access.verifier.spaceId`.
+   */
+  readonly access?: SpaceAccess
+}
+
+/**
+ * How a peer takes part in a private space. Every remote peer presents its proof once per
+ * connection; it is verified offline with `verifier` (signature, chain, expiry, the space's
+ * revocations) and re-checked whenever a revocation arrives. `read` is needed to pull, reconcile
+ * and receive the space's gossip, `write` to push and to have states or gossip accepted.
+ */
+export interface SpaceAccess {
+  /** The space's verifier: its descriptor, the revocations known, the clock. */
+  readonly verifier: AccessVerifier
+  /** This peer's own proof, presented to every peer of the space; absent on a relay, which holds
+   * no grant and only serves. */
+  readonly proof?: AccessProof
+  /**
+   * Peers accepted without a proof, with read and write rights: the relays the application chose
+   * to trust with its data (a relay reads a private space's data; see the threat model).
+   */
+  readonly trustedPeers?: readonly PeerId[]
 }
 
 /** One space as seen through the network. */
