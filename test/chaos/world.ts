@@ -32,6 +32,7 @@ import {
   valueKind,
   writeRegister,
 } from '@mendsync/core'
+import { seededRandom } from '@mendsync/core/toolbox'
 import {
   MemoryStorage,
   MemoryStore,
@@ -152,17 +153,6 @@ function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }
@@ -249,7 +239,7 @@ export class World {
             defaultTimeoutMs: 2_000,
             reconcileTimeoutMs: 5_000,
           }),
-          random: mulberry32(config.seed + index),
+          random: seededRandom(config.seed + index).next,
           replica: undefined as unknown as Replica,
           skew: 0,
           incarnation: 0,

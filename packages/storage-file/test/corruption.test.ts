@@ -19,6 +19,7 @@ import {
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { isMendsyncError } from '@mendsync/core'
+import { type SeededRandom, seededRandom } from '@mendsync/core/toolbox'
 import { type Namespace, scanAll } from '@mendsync/replica/adapter'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fileStoragePath, openFileStorage, TABLES } from '../src/index.js'
@@ -33,26 +34,7 @@ const KEY_INDEX: Record<Namespace, string> = {
   meta: `sqlite_autoindex_${TABLES.meta}_1`,
 }
 
-// TOOLBOX: a seeded PRNG (mulberry32); the replica's storage suite and the chaos world have their own.
-function seeded(seed: number) {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    bytes(length: number): Uint8Array {
-      const out = new Uint8Array(length)
-      for (let i = 0; i < length; i++) out[i] = Math.floor(next() * 256)
-      return out
-    },
-  }
-}
-type Random = ReturnType<typeof seeded>
+type Random = SeededRandom
 
 type Contents = Record<Namespace, Map<string, Uint8Array>>
 
@@ -242,7 +224,7 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
       const tally: Record<string, number> = {}
       for (let trial = 0; trial < TRIALS; trial++) {
         const seed = BASE_SEED + trial * 3 + ['index', 'table', 'wal'].indexOf(region)
-        const random = seeded(seed)
+        const random = seededRandom(seed)
         const base = join(temp.directory, `${region}-${trial}`)
         const pristine = join(base, 'pristine')
         const damaged = join(base, 'damaged')
@@ -281,7 +263,7 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
     async (_what, offset, damage) => {
       const live = join(temp.directory, `no-shm-live-${offset}`)
       const pristine = join(temp.directory, `no-shm-${offset}`)
-      await writeStore(live, seeded(BASE_SEED + 1), 5, () => copyStore(live, pristine))
+      await writeStore(live, seededRandom(BASE_SEED + 1), 5, () => copyStore(live, pristine))
       const path = fileStoragePath(pristine, SPACE)
       rmSync(`${path}-shm`)
       // In the first transaction, followed by five more.
@@ -298,7 +280,7 @@ describe('bit flips in real files: STORAGE_CORRUPT or the data written, never a 
 
   it('a key whose index entry names another key is STORAGE_CORRUPT on get, also without integrity_check', async () => {
     const directory = join(temp.directory, 'renamed')
-    const contents = await writeStore(directory, seeded(BASE_SEED), 0)
+    const contents = await writeStore(directory, seededRandom(BASE_SEED), 0)
     const path = fileStoragePath(directory, SPACE)
     // Rename item/00010's index entry to item/00011 (last byte '0' -> '1'), the defect of issue
     // 19: the table still holds item/00010, a lookup of it misses the index.

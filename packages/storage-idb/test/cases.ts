@@ -2,6 +2,7 @@
 // cover what is specific to IndexedDB (connections, versionchange, blocking, raw corruption)
 // plus the Storage contract until the shared acceptance suite is hooked up.
 import { isMendsyncError, type MendsyncErrorCode } from '@mendsync/core'
+import { seededRandom } from '@mendsync/core/toolbox'
 import { MIN_SCAN_PAGE_BYTES, type Namespace, type Storage } from '@mendsync/replica/adapter'
 import { openDB } from 'idb'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -45,18 +46,6 @@ async function scanAll(storage: Storage, namespace: Namespace, limit?: number) {
     keys.push(...page.entries.map((entry) => entry.key))
     if (page.cursor === undefined) return keys
     after = page.cursor
-  }
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number) {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
@@ -121,7 +110,7 @@ export function defineIdbStorageTests() {
       const keyUnits = ['a', 'b', '\uffff', '\ud83d\ude00']
       // Bounds may be any strings, lone surrogates included.
       const boundUnits = [...keyUnits, '\ud83d', '\ude00', '\ud83e']
-      const next = random(42)
+      const next = seededRandom(42).next
       const pick = (units: string[], max: number) => {
         let key = ''
         const length = 1 + Math.floor(next() * max)

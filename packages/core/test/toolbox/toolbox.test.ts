@@ -13,6 +13,7 @@ import {
   patternFilter,
   randomHexId,
   Semaphore,
+  seededRandom,
   silentLogger,
   TokenBucket,
 } from '../../src/toolbox/index.js'
@@ -238,5 +239,23 @@ describe('Listeners and KeyedListeners', () => {
     off()
     keyed.emit({ key: 'cart/a' })
     expect(seen).toEqual(['key:cart/a', 'prefix:cart/a', 'key:cart/a'])
+  })
+})
+
+describe('seededRandom', () => {
+  it('repeats its sequence for a seed and differs across seeds', () => {
+    const draw = (seed: number) => {
+      const random = seededRandom(seed)
+      return [random.next(), random.int(1000), ...random.bytes(7)]
+    }
+    expect(draw(7)).toEqual(draw(7))
+    expect(draw(7)).not.toEqual(draw(8))
+    const random = seededRandom(1)
+    for (let i = 0; i < 1000; i++) {
+      const value = random.next()
+      expect(value >= 0 && value < 1).toBe(true)
+      expect(random.int(10)).toBeLessThan(10)
+    }
+    expect(random.bytes(5)).toHaveLength(5)
   })
 })

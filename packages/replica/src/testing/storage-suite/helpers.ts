@@ -1,6 +1,7 @@
 // Helpers of the storage acceptance suite: key sets, mutation builders, page checks, typed-error
 // checks, a deterministic PRNG and a model of what a correct storage holds.
 
+import { type SeededRandom, seededRandom } from '@mendsync/core/toolbox'
 import { expect } from 'vitest'
 import { scanPages } from '../../storage/scan-all.js'
 import {
@@ -166,34 +167,11 @@ export async function expectError(code: string, call: () => Promise<unknown>): P
   return expect.fail(`expected the call to fail with ${code}, but it succeeded`)
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function prng(seed: number) {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return {
-    int: (n: number) => Math.floor(next() * n),
-    bytes(length: number): Uint8Array {
-      const out = new Uint8Array(length)
-      for (let i = 0; i < length; i += 4) {
-        const word = (next() * 4294967296) >>> 0
-        out[i] = word
-        out[i + 1] = word >>> 8
-        out[i + 2] = word >>> 16
-        out[i + 3] = word >>> 24
-      }
-      return out
-    },
-  }
-}
+/** The seeded generator the suite draws from (`seededRandom` of the toolbox), so failures reproduce. */
+export const prng = seededRandom
 
 /** The generator {@link prng} returns. */
-export type Rng = ReturnType<typeof prng>
+export type Rng = SeededRandom
 
 /** Characters of random keys: ASCII, separators, and code units on each side of the surrogate range. */
 export const ALPHABET = [
