@@ -76,3 +76,13 @@ export const MAX_SPACE_NAME_LENGTH = 256
  * (`maxGossipBytes`, 64 KiB) with room for gossipsub's framing and the signature.
  */
 export const GOSSIPSUB_MAX_INBOUND_DATA_BYTES = 256 * 1024
+
+/**
+ * gossipsub outbound streams negotiated at once (see gossipsub-outbound.ts): enough that a relay
+ * restarted under hundreds of clients tells them all its subscriptions within a few round trips,
+ * few enough that a burst does not starve the other protocols.
+ */
+export const GOSSIPSUB_OUTBOUND_STREAM_CONCURRENCY = 32
+
+/** How often dead gossipsub outbound streams of still-connected peers are replaced, ms. */
+export const GOSSIPSUB_DEAD_STREAM_SWEEP_MS = 2_000

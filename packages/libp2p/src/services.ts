@@ -2,20 +2,23 @@
 // gater that refuses banned peers.
 import { type GossipsubOpts, gossipsub } from '@chainsafe/libp2p-gossipsub'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import { defaultLogger } from '@mendsync/core/toolbox'
 import { GOSSIPSUB_MAX_INBOUND_DATA_BYTES } from './constants.defaults.js'
+import { openOutboundStreamsConcurrently } from './gossipsub-outbound.js'
 import type { PeerPenalties } from './penalties.js'
 
 /**
  * gossipsub with: StrictSign (every message signed, unsigned ones dropped), no error when a
  * space has no subscribed peer yet (gossip is best effort), no self-delivery, and the penalty
  * book as the application-specific score, loopback addresses exempt from the IP colocation
- * penalty. `overrides` are merged last.
+ * penalty, and outbound streams opened concurrently (gossipsub-outbound.ts). `overrides` are
+ * merged last.
  */
 export function mendsyncGossipsub(
   penalties: PeerPenalties,
   overrides: Partial<GossipsubOpts> = {},
 ) {
-  return gossipsub({
+  const factory = gossipsub({
     globalSignaturePolicy: 'StrictSign',
     allowPublishToZeroTopicPeers: true,
     emitSelf: false,
@@ -31,6 +34,11 @@ export function mendsyncGossipsub(
       ...overrides.scoreParams,
     },
   })
+  return (components: Parameters<typeof factory>[0]) => {
+    const service = factory(components)
+    openOutboundStreamsConcurrently(service, defaultLogger('mendsync:libp2p:gossipsub'))
+    return service
+  }
 }
 
 /** `gater` with the ban list of `penalties` in front of its peer checks. */
