@@ -1,6 +1,7 @@
 import { isMendsyncError } from '@mendsync/core'
-import { encodeProof } from '@mendsync/core/access'
+import { decodeProof, encodeProof } from '@mendsync/core/access'
 import {
+  createInviteToken,
   createSpace,
   grantAccess,
   MemoryStorage,
@@ -193,6 +194,41 @@ describe('openReplica of a private space', () => {
       await codeOf(redeemInviteToken(flipped, device.peerId)),
     )
     expect(await codeOf(redeemInviteToken('not an invite!', device.peerId))).toBe(
+      'INVALID_ARGUMENT',
+    )
+  })
+
+  it('lets an app server holding an admin grant issue invites and direct grants, as the access docs show', async () => {
+    fixture = await SpaceFixture.create()
+    const owner = await fixture.openOwner()
+    const server = await newDevice()
+    const serverProof = decodeProof(
+      encodeProof(
+        await owner.replica.grant(server.peerId, {
+          rights: ['read', 'write', 'admin', 'invite'],
+        }),
+      ),
+    )
+    const token = await createInviteToken(server.key, serverProof, {
+      rights: ['read', 'write'],
+      ttlSeconds: 600,
+    })
+    const phone = await newDevice()
+    const { spaceId, proof } = await redeemInviteToken(token, phone.peerId)
+    expect(spaceId).toBe(fixture.spaceId)
+    const member = await fixture.openDevice(phone, proof)
+    expect(member.replica.access().rights).toEqual(['read', 'write'])
+    const laptop = await newDevice()
+    const direct = await grantAccess(server.key, serverProof, laptop.peerId, {
+      rights: ['read', 'write'],
+      ttlSeconds: 30 * 86_400,
+    })
+    expect((await fixture.openDevice(laptop, direct)).replica.access().rights).toEqual([
+      'read',
+      'write',
+    ])
+    // The server's key with someone else's proof is refused before anything is signed.
+    expect(await codeOf(createInviteToken(server.key, proof, { rights: ['read'] }))).toBe(
       'INVALID_ARGUMENT',
     )
   })

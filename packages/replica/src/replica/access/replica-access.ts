@@ -111,11 +111,12 @@ export async function openSpaceGuard(options: GuardOptions): Promise<SpaceGuard>
   if (!Array.isArray(trustedPeers) || trustedPeers.some((p) => typeof p !== 'string' || p === '')) {
     throw invalid('openReplica: access.trustedPeers must be an array of peer ids')
   }
+  const logger = options.logger.child('access')
   const verifier = new AccessVerifier(
     { owner: descriptor.owner, name: descriptor.name },
-    { now: options.now, logger: options.logger.child('access') },
+    { now: options.now, logger },
   )
-  await loadRevocations(options.storage, verifier, options.logger)
+  await loadRevocations(options.storage, verifier, logger)
   const verified =
     proof === undefined
       ? undefined
