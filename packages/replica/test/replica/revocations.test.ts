@@ -115,6 +115,12 @@ describe('revocation records', () => {
     expect(b.replica.revocations()).toEqual([
       expect.objectContaining({ peer: c.device.peerId, by: fixture.owner.peerId }),
     ])
+    // Revoking again changes nothing: still one record, one sibling.
+    await owner.replica.revoke(c.device.peerId)
+    const [record] = await new MemoryStorage({ store: owner.store }).get('values', [
+      revocationKeyOf(c.device.peerId),
+    ])
+    expect(decodeValue(record as Uint8Array).register).toHaveLength(1)
   })
 
   it('tell the revoked device itself: its access turns revoked and read-only', async () => {

@@ -121,7 +121,7 @@ export async function openSpaceGuard(options: GuardOptions): Promise<SpaceGuard>
     proof === undefined
       ? undefined
       : await verifier.verify(proof, ownKey(options.network, signer, proof))
-  return new SpaceGuard({
+  return SpaceGuard.private({
     verifier,
     proof,
     verified,

@@ -64,12 +64,17 @@ export class SpaceGuard {
 
   /** The guard of a named open space. */
   static open(space: string): SpaceGuard {
-    return new SpaceGuard(undefined, space)
+    return new SpaceGuard(space, undefined)
   }
 
-  constructor(privateSpace: PrivateSpace | undefined, space?: string) {
+  /** The guard of the private space of `privateSpace.verifier`. */
+  static private(privateSpace: PrivateSpace): SpaceGuard {
+    return new SpaceGuard(privateSpace.verifier.spaceId, privateSpace)
+  }
+
+  private constructor(space: string, privateSpace: PrivateSpace | undefined) {
+    this.space = space
     this.privateSpace = privateSpace
-    this.space = privateSpace?.verifier.spaceId ?? (space as string)
   }
 
   /** The space's verifier; `undefined` for an open space. */
@@ -151,8 +156,10 @@ export class SpaceGuard {
         try {
           await verifier.verifyRevocation(revocation)
         } catch (error) {
-          throw denied(
+          throw new MendsyncError(
+            'ACCESS_DENIED',
             `refused the revocation record ${JSON.stringify(key)}: ${(error as Error).message}`,
+            { cause: error },
           )
         }
       }
@@ -182,14 +189,15 @@ export class SpaceGuard {
       throw new MendsyncError('INVALID_ARGUMENT', 'the owner of a space cannot be revoked')
     }
     const issuerProof = this.signerProof(p, signer)
-    if (p.verifier.isRevoked(subject)) return undefined
     const revocation = await signRevocation(signer, {
       space: this.space,
       subject,
       ...(issuerProof.chain.length === 0 ? {} : { issuerProof }),
       revokedAt: Math.floor(p.now() / 1000),
     })
+    // Checked first, so that a signer without admin hears so even for a revoked peer.
     await p.verifier.verifyRevocation(revocation)
+    if (p.verifier.isRevoked(subject)) return undefined
     await p.verifier.addRevocation(revocation)
     return { key: revocationKey(subject), record: encodeRevocation(revocation) }
   }
