@@ -8,7 +8,9 @@ import {
 } from '@mendsync/core'
 import {
   AccessVerifier,
+  decodeInvite,
   encodeRevocation,
+  peerIdOfPublicKey,
   publicKeyOfPeerId,
   signRevocation,
 } from '@mendsync/core/access'
@@ -20,6 +22,7 @@ import {
   openReplica,
   RESERVED_KEY_PREFIX,
   REVOCATION_KEY_PREFIX,
+  redeemInviteToken,
 } from '@mendsync/replica'
 import type { KeyState, SpaceChannel, SpaceHandlers } from '@mendsync/replica/adapter'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -147,6 +150,22 @@ describe('revocation records', () => {
     await expect(owner.replica.grant(c.device.peerId, { rights: ['read'] })).rejects.toMatchObject({
       code: 'ACCESS_DENIED',
     })
+  })
+
+  it('of an invite key void every device that joined through it', async () => {
+    fixture = await SpaceFixture.create()
+    const owner = await fixture.openOwner()
+    const token = await owner.replica.invite({ rights: ['read', 'write'] })
+    const device = await newDevice()
+    const member = await fixture.openDevice(
+      device,
+      (await redeemInviteToken(token, device.peerId)).proof,
+    )
+    expect(member.replica.access().revoked).toBe(false)
+    const inviteKey = decodeInvite(token).proof.chain.at(-1)?.grant.subject as Uint8Array
+    await owner.replica.revoke(peerIdOfPublicKey(inviteKey))
+    await revokedOn(member.replica, peerIdOfPublicKey(inviteKey))
+    expect(member.replica.access()).toMatchObject({ revoked: true, readOnly: true })
   })
 
   it('are loaded into the verifier again when a replica reopens', async () => {
