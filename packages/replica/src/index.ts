@@ -1,7 +1,26 @@
 // `@mendsync/replica`: the engine as an application uses it. Adapter authors take the Storage
 // and Network contracts from `@mendsync/replica/adapter`; tests take the in-process network,
 // fakes and acceptance suites from `@mendsync/replica/testing`.
+export {
+  type AccessProof,
+  type RightName,
+  type SigningKey,
+  type SpaceDescriptor,
+  signingKeyOf,
+} from '@mendsync/core/access'
 export type { Network, PeerId } from './network/types.js'
+export type { ReplicaAccess, ReplicaAccessStatus } from './replica/access/replica-access.js'
+export { RESERVED_KEY_PREFIX, REVOCATION_KEY_PREFIX } from './replica/access/reserved-keys.js'
+export type { RevokedPeer } from './replica/access/space-guard.js'
+export {
+  createInviteToken,
+  createSpace,
+  type GrantOptions,
+  grantAccess,
+  type InviteTokenOptions,
+  redeemInviteToken,
+  type SpaceCredentials,
+} from './replica/access/spaces.js'
 export type { Change, ChangeListener, ChangeOrigin, SubscriptionTarget } from './replica/change.js'
 export { type Histogram, LATENCY_BUCKETS_MS, type ReplicaMetricValues } from './replica/metrics.js'
 export {

@@ -23,6 +23,28 @@ export interface SigningKey {
   sign(data: Uint8Array): Uint8Array | Promise<Uint8Array>
 }
 
+/**
+ * The signing key of a libp2p private key (a node's `privateKey`, or one read back with
+ * `privateKeyFromProtobuf`): the device's own peer key signs the grants and revocations it is
+ * entitled to. `INVALID_ARGUMENT` unless it is an Ed25519 key, the only type grants name.
+ */
+export function signingKeyOf(privateKey: {
+  readonly type: string
+  readonly publicKey: { readonly raw: Uint8Array }
+  sign(data: Uint8Array): Uint8Array | Promise<Uint8Array>
+}): SigningKey {
+  if (privateKey?.type !== 'Ed25519' || typeof privateKey.sign !== 'function') {
+    throw new MendsyncError(
+      'INVALID_ARGUMENT',
+      `private spaces sign with Ed25519 keys, got ${String(privateKey?.type)}`,
+    )
+  }
+  if (!(privateKey.publicKey?.raw instanceof Uint8Array)) {
+    throw new MendsyncError('INVALID_ARGUMENT', 'the private key has no raw public key')
+  }
+  return privateKey as SigningKey
+}
+
 /** A fresh Ed25519 signing key. */
 export async function generateSigningKey(): Promise<SigningKey> {
   return await generateKeyPair('Ed25519')

@@ -69,7 +69,7 @@ export class AccessVerifier {
    * the reason when it gives none (wrong space, bad signature, expired, revoked, over-delegated).
    */
   async verify(proof: AccessProof, subject: Uint8Array): Promise<VerifiedAccess> {
-    if (!bytesEqual(proof.space.owner, this.space.owner) || proof.space.name !== this.space.name) {
+    if (!this.isThisSpace(proof.space)) {
       throw new MendsyncError(
         'ACCESS_DENIED',
         `the proof is for another space than ${this.spaceId}`,
@@ -110,6 +110,32 @@ export class AccessVerifier {
    * space holds {@link DEFAULT_MAX_REVOCATIONS} already.
    */
   async addRevocation(revocation: Revocation): Promise<void> {
+    this.checkRevocationFields(revocation)
+    const key = toHex(revocation.subject)
+    if (this.revoked.has(key)) return
+    await this.checkRevocationAuthority(revocation)
+    if (this.revoked.size >= this.maxRevocations) {
+      throw new MendsyncError(
+        'OVERLOADED',
+        `space ${this.spaceId} holds ${this.maxRevocations} revocations already`,
+      )
+    }
+    this.revoked.set(key, revocation)
+    this.revokedListeners.emit(revocation)
+  }
+
+  /**
+   * Checks `revocation` completely (space, fields, signature, date, the issuer's authority)
+   * without revoking anything, even when its subject is revoked already: what a replica runs on
+   * every revocation record before storing it, so that a forged record never sits beside a
+   * valid one. `ACCESS_DENIED` with the reason when it is not valid.
+   */
+  async verifyRevocation(revocation: Revocation): Promise<void> {
+    this.checkRevocationFields(revocation)
+    await this.checkRevocationAuthority(revocation)
+  }
+
+  private checkRevocationFields(revocation: Revocation): void {
     if (revocation.space !== this.spaceId) {
       throw new MendsyncError(
         'ACCESS_DENIED',
@@ -123,8 +149,9 @@ export class AccessVerifier {
         'the revocation has a bad signature: its fields were changed',
       )
     }
-    const key = toHex(revocation.subject)
-    if (this.revoked.has(key)) return
+  }
+
+  private async checkRevocationAuthority(revocation: Revocation): Promise<void> {
     if (
       !(await verifyWithDomain(
         revocation.issuer,
@@ -138,33 +165,35 @@ export class AccessVerifier {
     if (revocation.revokedAt > Math.floor(this.now() / 1000) + this.skewSeconds) {
       throw new MendsyncError('ACCESS_DENIED', 'the revocation is dated in the future')
     }
-    if (!bytesEqual(revocation.issuer, this.space.owner)) {
-      if (revocation.issuerProof === undefined) {
-        throw new MendsyncError(
-          'ACCESS_DENIED',
-          'the revocation is not by the owner and shows no admin grant',
-        )
-      }
-      // The issuer's admin rights are judged at the revocation's own date and without the
-      // space's other revocations: two admins revoking each other both stay revoked (deny wins).
-      const access = await checkChain(revocation.issuerProof, revocation.issuer, {
-        now: revocation.revokedAt,
-        skewSeconds: this.skewSeconds,
-        isRevoked: () => false,
-        signatureValid: (signed) => this.grantSignatureValid(signed),
-      })
-      if ((access.rights & ADMIN) === 0) {
-        throw new MendsyncError('ACCESS_DENIED', 'the revocation is by a peer without admin rights')
-      }
-    }
-    if (this.revoked.size >= this.maxRevocations) {
+    if (bytesEqual(revocation.issuer, this.space.owner)) return
+    if (revocation.issuerProof === undefined) {
       throw new MendsyncError(
-        'OVERLOADED',
-        `space ${this.spaceId} holds ${this.maxRevocations} revocations already`,
+        'ACCESS_DENIED',
+        'the revocation is not by the owner and shows no admin grant',
       )
     }
-    this.revoked.set(key, revocation)
-    this.revokedListeners.emit(revocation)
+    // The proof must be of this space: anyone owns some other space, and would "prove" admin there.
+    if (!this.isThisSpace(revocation.issuerProof.space)) {
+      throw new MendsyncError(
+        'ACCESS_DENIED',
+        `the revocation's admin proof is for another space than ${this.spaceId}`,
+      )
+    }
+    // The issuer's admin rights are judged at the revocation's own date and without the
+    // space's other revocations: two admins revoking each other both stay revoked (deny wins).
+    const access = await checkChain(revocation.issuerProof, revocation.issuer, {
+      now: revocation.revokedAt,
+      skewSeconds: this.skewSeconds,
+      isRevoked: () => false,
+      signatureValid: (signed) => this.grantSignatureValid(signed),
+    })
+    if ((access.rights & ADMIN) === 0) {
+      throw new MendsyncError('ACCESS_DENIED', 'the revocation is by a peer without admin rights')
+    }
+  }
+
+  private isThisSpace(space: SpaceDescriptor): boolean {
+    return bytesEqual(space.owner, this.space.owner) && space.name === this.space.name
   }
 
   private async grantSignatureValid(signed: SignedGrant): Promise<boolean> {

@@ -2,6 +2,7 @@ import type { ReplicaId, VersionVector } from '@mendsync/core'
 import type { Logger } from '@mendsync/core/toolbox'
 import type { SpaceChannel } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
+import type { SpaceGuard } from './access/space-guard.js'
 import type { ChangeLog } from './handoff/change-log.js'
 import type { ReplicaMetrics } from './metrics.js'
 import type { ReplicaTunables } from './options.js'
@@ -30,6 +31,8 @@ export interface ReplicaComponents {
   readonly log: ChangeLog
   readonly hints: HintStore
   readonly peers: PeerDirectory
+  /** The space's access rules: local writes, reserved keys, revocations. */
+  readonly guard: SpaceGuard
   /** The space's channel while online, `undefined` offline or once closing. */
   channel(): SpaceChannel | undefined
   /** This replica's id (set once the persisted state is recovered). */

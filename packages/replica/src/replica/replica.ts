@@ -10,10 +10,14 @@ import {
   type ReplicaId,
   writeRegister,
 } from '@mendsync/core'
+import type { AccessProof } from '@mendsync/core/access'
 import { defaultLogger, KeyedListeners, type Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId, SpaceChannel } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
-import { assertKey } from '../storage/validate.js'
+import { openSpaceGuard, type ReplicaAccessStatus } from './access/replica-access.js'
+import { assertApplicationKey, isReservedKey } from './access/reserved-keys.js'
+import type { RevokedPeer, SpaceGuard } from './access/space-guard.js'
+import type { GrantOptions, InviteTokenOptions } from './access/spaces.js'
 import { AntiEntropy } from './anti-entropy.js'
 import type { Change, ChangeListener, SubscriptionTarget } from './change.js'
 import type { ReplicaComponents } from './components.js'
@@ -39,12 +43,22 @@ import type { CartHandle, ReplicaOptions, ReplicaStatus } from './types.js'
 import type { ReadResult } from './views.js'
 
 /**
- * Opens the replica of `options.space` kept in `options.storage`: recovers its identity, version
- * vector, handoff log and reconciliation tree, and joins the network when one is given.
+ * Opens the replica of `options.space` kept in `options.storage`: checks `options.access` of a
+ * private space (before anything is stored), recovers its identity, version vector, handoff log
+ * and reconciliation tree, and joins the network when one is given.
  */
 export async function openReplica(options: ReplicaOptions): Promise<Replica> {
   const tunables = resolveReplicaOptions(options)
-  const replica = new Replica(options, tunables)
+  const logger = options.logger ?? defaultLogger('mendsync:replica')
+  const guard = await openSpaceGuard({
+    space: options.space,
+    access: options.access,
+    storage: options.storage,
+    network: options.network,
+    now: options.now ?? Date.now,
+    logger,
+  })
+  const replica = new Replica({ ...options, logger }, tunables, guard)
   await replica.start()
   return replica
 }
@@ -72,12 +86,14 @@ export class Replica {
   private readonly handoff: Handoff
   private readonly antiEntropy: AntiEntropy
   private readonly gossip: Gossip
+  private readonly guard: SpaceGuard
   private channel: SpaceChannel | undefined
   private closed = false
 
   /** @internal Use {@link openReplica}. */
-  constructor(options: ReplicaOptions, tunables: ReplicaTunables) {
+  constructor(options: ReplicaOptions, tunables: ReplicaTunables, guard: SpaceGuard) {
     this.space = options.space
+    this.guard = guard
     this.storage = options.storage
     this.network = options.network
     this.allow = options.allow
@@ -104,6 +120,7 @@ export class Replica {
       }),
       hints: new HintStore(MAX_HINT_KEYS),
       peers: new PeerDirectory(),
+      guard,
       channel: () => this.channel,
       replicaId: () => this.replica,
       versionVector: () => this.writer.versionVector,
@@ -111,7 +128,8 @@ export class Replica {
     }
     const components = this.components
     this.writer = new ChangeWriter(components, (key, state, origin) => {
-      this.subscriptions.emit({ key, origin, state })
+      // The engine's own keys replicate like any key but are not the application's to see.
+      if (!isReservedKey(key)) this.subscriptions.emit({ key, origin, state })
       this.gossip.changed(key, state, GOSSIP_DEBOUNCE_MS)
       for (const peer of this.channel?.peers() ?? []) this.handoff.trigger(peer)
     })
@@ -169,11 +187,10 @@ export class Replica {
   }
 
   private async goOnline(network: Network): Promise<void> {
-    const channel = await network.join(
-      this.space,
-      servePeers(this.components, this.writer),
-      this.allow === undefined ? {} : { allow: this.allow },
-    )
+    const channel = await network.join(this.space, servePeers(this.components, this.writer), {
+      ...(this.allow === undefined ? {} : { allow: this.allow }),
+      ...this.guard.joinOptions(),
+    })
     this.channel = channel
     this.repairer.attach(channel)
     channel.on('peer:connect', ({ peer }) => {
@@ -215,28 +232,102 @@ export class Replica {
    * read saw; without, it adds a sibling beside whatever is there (a blind write).
    */
   async put(key: string, value: unknown, context?: ReadContext): Promise<void> {
-    await this.writer.mutate(key, (state) =>
-      writeRegister(state, this.writer.actor(), value, context),
-    )
+    await this.write(key, (state) => writeRegister(state, this.writer.actor(), value, context))
   }
 
   /** Deletes the key: removes what `context` saw (default: everything this replica holds). */
   async delete(key: string, context?: ReadContext): Promise<void> {
-    await this.writer.mutate(key, (state) => deleteValue(state, context ?? state.context))
+    await this.write(key, (state) => deleteValue(state, context ?? state.context))
   }
 
   /** The cart held at `key`. */
   cart(key: string): CartHandle {
-    assertKey(key, 'cart')
-    const writer = this.writer
+    assertApplicationKey(key, 'cart')
+    const actor = () => this.writer.actor()
     return {
-      add: (sku, qty = 1, meta) =>
-        writer.mutate(key, (s) => cartAdd(s, writer.actor(), sku, qty, meta)),
-      setQty: (sku, qty) => writer.mutate(key, (s) => cartSetQuantity(s, writer.actor(), sku, qty)),
-      remove: (sku) => writer.mutate(key, (s) => cartRemove(s, sku)),
-      setMeta: (sku, meta) => writer.mutate(key, (s) => cartSetMeta(s, writer.actor(), sku, meta)),
+      add: (sku, qty = 1, meta) => this.write(key, (s) => cartAdd(s, actor(), sku, qty, meta)),
+      setQty: (sku, qty) => this.write(key, (s) => cartSetQuantity(s, actor(), sku, qty)),
+      remove: (sku) => this.write(key, (s) => cartRemove(s, sku)),
+      setMeta: (sku, meta) => this.write(key, (s) => cartSetMeta(s, actor(), sku, meta)),
       view: (options) => this.get(key, options),
     }
+  }
+
+  /**
+   * A local write of an application key: refused before anything is written when the key is
+   * reserved (`INVALID_ARGUMENT`) or this replica may not write (`ACCESS_DENIED`, see `access()`).
+   */
+  private async write(
+    key: string,
+    operation: Parameters<ChangeWriter['mutate']>[1],
+  ): Promise<void> {
+    this.ensureOpen()
+    assertApplicationKey(key, 'write')
+    this.guard.assertWritable()
+    await this.writer.mutate(key, operation)
+  }
+
+  // ---- private spaces ----------------------------------------------------------------------
+
+  /**
+   * What this replica may do now: rights, read-only, expiry, revoked. A named open space holds
+   * every right; a relay (opened with only the descriptor) holds none. Re-derived at every call,
+   * so it follows revocations as they arrive and the proof's expiry.
+   */
+  access(): ReplicaAccessStatus {
+    return this.guard.status()
+  }
+
+  /**
+   * Revokes `peer` (a libp2p peer id) in this private space: signs a revocation with
+   * `access.signer`, refuses the peer in this replica's verifier at once, and stores the record
+   * under the reserved revocation key, from where it replicates to every peer and relay like
+   * any write (handoff, gossip, reconciliation). Revocation is final for that key; revoking a
+   * revoked peer does nothing.
+   * `INVALID_ARGUMENT` in an open space, without a signer or for the owner; `ACCESS_DENIED` when
+   * the signer holds no `admin`.
+   */
+  async revoke(peer: PeerId): Promise<void> {
+    this.ensureOpen()
+    const revocation = await this.guard.revoke(peer)
+    if (revocation === undefined) return
+    await this.writer.mutate(revocation.key, (state) =>
+      writeRegister(state, this.writer.actor(), revocation.record),
+    )
+  }
+
+  /** The peers revoked in this space, as far as this replica knows. */
+  revocations(): RevokedPeer[] {
+    return this.guard.revocations()
+  }
+
+  /**
+   * Calls `listener` when a peer is newly revoked (by this replica or by a record received from
+   * a peer). Returns the function that unsubscribes.
+   */
+  onRevoked(listener: (revoked: RevokedPeer) => void): () => void {
+    this.ensureOpen()
+    return this.guard.onRevoked(listener)
+  }
+
+  /**
+   * Grants `peer` `options.rights` in this private space, signed by `access.signer`, and returns
+   * the peer's proof (send it to the peer; `encodeProof` makes bytes of it). The signer must be
+   * the owner or hold `admin`. Errors as `grantAccess`.
+   */
+  async grant(peer: PeerId, options: GrantOptions): Promise<AccessProof> {
+    this.ensureOpen()
+    return await this.guard.grant(peer, options)
+  }
+
+  /**
+   * An invite token for this private space signed by `access.signer` (the owner, or an admin
+   * holding `invite`): a device redeems it with `redeemInviteToken`. Errors as
+   * `createInviteToken`.
+   */
+  async invite(options: InviteTokenOptions): Promise<string> {
+    this.ensureOpen()
+    return await this.guard.invite(options)
   }
 
   /**
@@ -260,6 +351,9 @@ export class Replica {
     this.ensureOpen()
     if (typeof target !== 'string' && typeof target?.prefix !== 'string') {
       throw new MendsyncError('INVALID_ARGUMENT', 'subscribe needs a key or { prefix }')
+    }
+    if (typeof target === 'string' && isReservedKey(target)) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'subscribe: reserved keys are the engine’s own')
     }
     return this.subscriptions.add(target, listener)
   }

@@ -2,6 +2,7 @@ import type { ReplicaId, VersionVector } from '@mendsync/core'
 import type { Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
+import type { ReplicaAccess } from './access/replica-access.js'
 import type { ReadOptions, ReplicaTunables } from './options.js'
 import type { BreakerState } from './repair/circuit-breaker.js'
 import type { ReadResult } from './views.js'
@@ -21,6 +22,12 @@ export interface ReplicaOptions extends Partial<ReplicaTunables> {
   readonly replicaId?: ReplicaId
   /** Peer ids allowed to read and write this space over the network. Default: everyone. */
   readonly allow?: readonly PeerId[]
+  /**
+   * Makes the space private (`space` is then its `ms1…` id): this device's proof, or only the
+   * descriptor on a relay, the signer of its revocations and grants, the trusted relays. See
+   * {@link ReplicaAccess}. Absent: a named open space.
+   */
+  readonly access?: ReplicaAccess
   /** The physical clock, ms since the epoch. Default `Date.now`; tests inject skew. */
   readonly now?: () => number
   /** Random numbers in [0, 1) (repair sampling, jitter). Default `Math.random`. */

@@ -1,6 +1,6 @@
 import { type CausalValue, MendsyncError } from '@mendsync/core'
 import type { PeerId } from '../../network/types.js'
-import { assertKey } from '../../storage/validate.js'
+import { assertApplicationKey } from '../access/reserved-keys.js'
 import type { ReplicaComponents } from '../components.js'
 import type { ReadOptions } from '../options.js'
 import { type ReadResult, viewOf } from '../views.js'
@@ -21,7 +21,7 @@ export async function readKeys(
   components.ensureOpen()
   if (!Array.isArray(keys))
     throw new MendsyncError('INVALID_ARGUMENT', 'getMany needs an array of keys')
-  for (const key of keys) assertKey(key, 'get')
+  for (const key of keys) assertApplicationKey(key, 'get')
   const tunables = components.options
   const mode = options.repair ?? tunables.repair
   const selection = options.peers ?? tunables.peers

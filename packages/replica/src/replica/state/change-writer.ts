@@ -100,7 +100,8 @@ export class ChangeWriter {
 
   /**
    * Joins remote states into the replica in one atomic batch; returns the keys that changed.
-   * A state that does not decode fails the whole call with `DECODE_ERROR`: nothing is stored.
+   * A state that does not decode fails the whole call with `DECODE_ERROR`, and an invalid
+   * revocation record with `ACCESS_DENIED`: nothing is stored.
    */
   join(states: readonly KeyState[], origin: ChangeOrigin, from: ReplicaId): Promise<string[]> {
     this.components.ensureOpen()
@@ -117,6 +118,9 @@ export class ChangeWriter {
     const { components } = this
     components.ensureOpen()
     if (decoded.length === 0) return []
+    // Reserved keys (revocation records) are checked before anything is stored; a bad one
+    // refuses the whole batch, as a state that does not decode does.
+    await components.guard.admit(decoded)
     const keys = [...new Set(decoded.map((d) => d.key))]
     return this.locks.run(keys, async () => {
       const current = new Map<string, CausalValue>()
@@ -135,6 +139,7 @@ export class ChangeWriter {
           after: current.get(key) as CausalValue,
         }))
       if (changes.length === 0) return []
+      for (const change of changes) components.guard.checkJoined(change.key, change.after)
       await this.persist(changes, from, durability)
       components.metrics.add('remote_changes_total', changes.length)
       for (const change of changes) this.announce(change.key, change.after, origin)

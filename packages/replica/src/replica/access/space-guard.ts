@@ -1,0 +1,286 @@
+// The access rules of one open replica: what it may write locally, which states of the engine's
+// reserved keys it admits from peers (valid revocation records only, each handed to the
+// verifier), and the revocations, grants and invites its signer issues.
+import { type CausalValue, MendsyncError } from '@mendsync/core'
+import {
+  type AccessProof,
+  type AccessVerifier,
+  bytesEqual,
+  encodeRevocation,
+  hasRights,
+  peerIdOfPublicKey,
+  publicKeyOfPeerId,
+  type Revocation,
+  rightNames,
+  type SigningKey,
+  signRevocation,
+  type VerifiedAccess,
+  WRITE,
+} from '@mendsync/core/access'
+import type { JoinOptions, PeerId } from '../../network/types.js'
+import type { DecodedState } from '../repair/repair-types.js'
+import type { ReplicaAccessStatus } from './replica-access.js'
+import { isReservedKey, revocationKey } from './reserved-keys.js'
+import { revocationsOfState } from './revocation-records.js'
+import { type GrantOptions, type InviteTokenOptions, issueGrant, issueInvite } from './spaces.js'
+
+/** A revoked key as `Replica.revocations()` reports it. */
+export interface RevokedPeer {
+  /** The revoked peer (the libp2p peer id of the revoked key). */
+  readonly peer: PeerId
+  /** The peer that signed the revocation (the owner or an admin). */
+  readonly by: PeerId
+  /** When it was signed, Unix seconds. */
+  readonly revokedAt: number
+}
+
+/** What a private space's guard is built from (see `openSpaceGuard`). */
+export interface PrivateSpace {
+  readonly verifier: AccessVerifier
+  readonly proof: AccessProof | undefined
+  /** What `proof` gave this replica at open; absent on a relay. */
+  readonly verified: VerifiedAccess | undefined
+  readonly signer: SigningKey | undefined
+  readonly trustedPeers: readonly PeerId[]
+  /** The clock, ms. */
+  readonly now: () => number
+}
+
+/** A signed revocation ready to be written as a record of the space. */
+export interface RevocationRecord {
+  readonly key: string
+  /** The encoded revocation (`encodeRevocation`), the register value stored under `key`. */
+  readonly record: Uint8Array
+}
+
+function denied(message: string): MendsyncError {
+  return new MendsyncError('ACCESS_DENIED', message)
+}
+
+/** The access rules of one replica: open (everything allowed) or private. */
+export class SpaceGuard {
+  private readonly space: string
+  private readonly privateSpace: PrivateSpace | undefined
+
+  /** The guard of a named open space. */
+  static open(space: string): SpaceGuard {
+    return new SpaceGuard(space, undefined)
+  }
+
+  /** The guard of the private space of `privateSpace.verifier`. */
+  static private(privateSpace: PrivateSpace): SpaceGuard {
+    return new SpaceGuard(privateSpace.verifier.spaceId, privateSpace)
+  }
+
+  private constructor(space: string, privateSpace: PrivateSpace | undefined) {
+    this.space = space
+    this.privateSpace = privateSpace
+  }
+
+  /** The space's verifier; `undefined` for an open space. */
+  get verifier(): AccessVerifier | undefined {
+    return this.privateSpace?.verifier
+  }
+
+  /** The `access` part of `Network.join`'s options (none for an open space). */
+  joinOptions(): Pick<JoinOptions, 'access'> {
+    const p = this.privateSpace
+    if (p === undefined) return {}
+    return {
+      access: {
+        verifier: p.verifier,
+        ...(p.proof === undefined ? {} : { proof: p.proof }),
+        trustedPeers: p.trustedPeers,
+      },
+    }
+  }
+
+  /** What this replica may do now (re-derived at every call: revocations and expiry count). */
+  status(): ReplicaAccessStatus {
+    const p = this.privateSpace
+    if (p === undefined) {
+      return {
+        space: this.space,
+        private: false,
+        rights: ['read', 'write'],
+        readOnly: false,
+        expiresAt: 0,
+        revoked: false,
+      }
+    }
+    const verified = p.verified
+    const chain = p.proof?.chain ?? []
+    const revoked = chain.some(({ grant }) => p.verifier.isRevoked(grant.subject))
+    const expiresAt = verified?.expiresAt ?? 0
+    const expired = expiresAt !== 0 && p.now() >= expiresAt * 1000
+    const rights = verified === undefined || revoked || expired ? 0 : verified.rights
+    return {
+      space: this.space,
+      private: true,
+      rights: rightNames(rights),
+      readOnly: !hasRights(rights, WRITE),
+      expiresAt,
+      revoked,
+    }
+  }
+
+  /** Throws `ACCESS_DENIED` (saying why) unless this replica may write locally now. */
+  assertWritable(): void {
+    const status = this.status()
+    if (!status.readOnly) return
+    const why = status.revoked
+      ? 'its key (or a key its grant passes through) was revoked'
+      : this.privateSpace?.verified === undefined
+        ? 'it holds no grant (it serves the space as a relay)'
+        : status.expiresAt !== 0 && status.rights.length === 0
+          ? `its grant expired at ${new Date(status.expiresAt * 1000).toISOString()}`
+          : `its grant gives only ${status.rights.join(', ')}`
+    throw denied(`this replica may not write in space ${this.space}: ${why}`)
+  }
+
+  /**
+   * Checks the states of reserved keys among `states` received from a peer, before any is
+   * stored: only valid revocation records of a private space pass, and each revocation is put
+   * into the verifier at once (a valid revocation holds even if the batch fails later).
+   * `ACCESS_DENIED` (the whole batch is refused) otherwise.
+   */
+  async admit(states: readonly DecodedState[]): Promise<void> {
+    for (const { key, value } of states) {
+      if (!isReservedKey(key)) continue
+      const verifier = this.privateSpace?.verifier
+      if (verifier === undefined) {
+        throw denied(`space ${this.space} is open: it has no reserved key ${JSON.stringify(key)}`)
+      }
+      const revocations = revocationsOfState(key, value)
+      for (const revocation of revocations) {
+        try {
+          await verifier.verifyRevocation(revocation)
+        } catch (error) {
+          throw new MendsyncError(
+            'ACCESS_DENIED',
+            `refused the revocation record ${JSON.stringify(key)}: ${(error as Error).message}`,
+            { cause: error },
+          )
+        }
+      }
+      for (const revocation of revocations) await verifier.addRevocation(revocation)
+    }
+  }
+
+  /**
+   * Checks the state a join produced for a reserved key: it must still hold a record (joining
+   * admitted states cannot add a bad one, but a crafted context could remove every record).
+   */
+  checkJoined(key: string, state: CausalValue): void {
+    if (isReservedKey(key)) revocationsOfState(key, state)
+  }
+
+  /**
+   * Signs a revocation of `peer` with the signer and revokes it in the verifier; returns the
+   * record to store, or `undefined` when `peer` is revoked already (its record is in the space).
+   * `INVALID_ARGUMENT` in an open space, without a signer, for the owner; `ACCESS_DENIED` when
+   * the signer holds no `admin`.
+   */
+  async revoke(peer: PeerId): Promise<RevocationRecord | undefined> {
+    const p = this.requirePrivate('revoke')
+    const signer = this.requireSigner(p, 'revoke')
+    const subject = publicKeyOfPeerId(peer)
+    if (bytesEqual(subject, p.verifier.space.owner)) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'the owner of a space cannot be revoked')
+    }
+    const issuerProof = this.signerProof(p, signer)
+    const revocation = await signRevocation(signer, {
+      space: this.space,
+      subject,
+      ...(issuerProof.chain.length === 0 ? {} : { issuerProof }),
+      revokedAt: Math.floor(p.now() / 1000),
+    })
+    // Checked first, so that a signer without admin hears so even for a revoked peer.
+    await p.verifier.verifyRevocation(revocation)
+    if (p.verifier.isRevoked(subject)) return undefined
+    await p.verifier.addRevocation(revocation)
+    return { key: revocationKey(subject), record: encodeRevocation(revocation) }
+  }
+
+  /** Every revocation this replica holds. */
+  revocations(): RevokedPeer[] {
+    return (this.privateSpace?.verifier.revocations() ?? []).map(revokedPeer)
+  }
+
+  /** Calls `listener` for every newly revoked peer; returns the function that unsubscribes. */
+  onRevoked(listener: (revoked: RevokedPeer) => void): () => void {
+    const verifier = this.privateSpace?.verifier
+    if (verifier === undefined) return () => {}
+    return verifier.onRevoked((revocation) => listener(revokedPeer(revocation)))
+  }
+
+  /** A grant to `peer` signed by the signer; returns the peer's proof (see `grantAccess`). */
+  async grant(peer: PeerId, options: GrantOptions): Promise<AccessProof> {
+    const p = this.requirePrivate('grant')
+    const signer = this.requireSigner(p, 'grant')
+    return await issueGrant(
+      signer,
+      this.signerProof(p, signer),
+      peer,
+      this.clocked(p, options),
+      p.verifier,
+    )
+  }
+
+  /** An invite token signed by the signer (see `createInviteToken`). */
+  async invite(options: InviteTokenOptions): Promise<string> {
+    const p = this.requirePrivate('invite')
+    const signer = this.requireSigner(p, 'invite')
+    return await issueInvite(
+      signer,
+      this.signerProof(p, signer),
+      this.clocked(p, options),
+      p.verifier,
+    )
+  }
+
+  private clocked<T extends { readonly now?: number }>(p: PrivateSpace, options: T): T {
+    return { ...options, now: options.now ?? Math.floor(p.now() / 1000) }
+  }
+
+  private requirePrivate(operation: string): PrivateSpace {
+    if (this.privateSpace === undefined) {
+      throw new MendsyncError(
+        'INVALID_ARGUMENT',
+        `${operation}: space ${this.space} is open; only private spaces have grants and revocations`,
+      )
+    }
+    return this.privateSpace
+  }
+
+  private requireSigner(p: PrivateSpace, operation: string): SigningKey {
+    if (p.signer === undefined) {
+      throw new MendsyncError(
+        'INVALID_ARGUMENT',
+        `${operation}: openReplica was given no access.signer to sign with`,
+      )
+    }
+    return p.signer
+  }
+
+  /** The signer's own proof: the owner's empty chain, or this replica's proof when it ends there. */
+  private signerProof(p: PrivateSpace, signer: SigningKey): AccessProof {
+    const key = signer.publicKey.raw
+    if (bytesEqual(key, p.verifier.space.owner)) return { space: p.verifier.space, chain: [] }
+    const last = p.proof?.chain[p.proof.chain.length - 1]
+    if (p.proof !== undefined && last !== undefined && bytesEqual(last.grant.subject, key)) {
+      return p.proof
+    }
+    throw denied(
+      `access.signer is neither the owner of space ${this.space} nor the key this replica's proof is for`,
+    )
+  }
+}
+
+function revokedPeer(revocation: Revocation): RevokedPeer {
+  return {
+    peer: peerIdOfPublicKey(revocation.subject),
+    by: peerIdOfPublicKey(revocation.issuer),
+    revokedAt: revocation.revokedAt,
+  }
+}
