@@ -244,6 +244,21 @@ describe('revocations', () => {
     expect(seen).toEqual([true])
   })
 
+  it('refuse a revocation whose admin proof is of another space (anyone owns a space of their own)', async () => {
+    const s = await makeSpace()
+    const elsewhere = await makeSpace('mine')
+    const [victim] = await keys(1)
+    const ownAdmin = await elsewhere.chain([], [])
+    const revocation = await signRevocation(elsewhere.owner, {
+      space: s.spaceId,
+      subject: victim!.publicKey.raw,
+      issuerProof: ownAdmin,
+      revokedAt: NOW,
+    })
+    expect(await denial(s.verifier.addRevocation(revocation))).toMatch(/another space/)
+    expect(s.verifier.isRevoked(victim!.publicKey.raw)).toBe(false)
+  })
+
   it('accept a revocation by an admin and refuse one by a non-admin or a forger', async () => {
     const s = await makeSpace()
     const [admin, reader, victim] = await keys(3)

@@ -9,7 +9,7 @@ export const RECONNECT_BASE_MS = 500
  * Largest ceiling of a redial delay, ms: a peer that has been unreachable for a long time is
  * still tried about every 15 s on average (uniform in [0, 30 s)), and never given up.
  */
-export const RECONNECT_CAP_MS = 10_000
+export const RECONNECT_CAP_MS = 30_000
 
 /** Settings of {@link fullJitterDelay}. */
 export interface BackoffSchedule {
