@@ -128,6 +128,16 @@ export async function openLeaderReplica(
     },
   })
   current = new NetworkSwitch(node, options.space, options.relay, gate)
+  // Back from a browser-level outage: redial now rather than at the end of the backoff.
+  addEventListener('online', () => {
+    if (gate.enabled) {
+      keepConnectedOf(node)
+        ?.redialNow()
+        .catch((error: unknown) =>
+          console.debug('mendsync demo: redial after online failed', error),
+        )
+    }
+  })
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
   return await openReplica({
     space: options.space,
