@@ -97,6 +97,16 @@ describe('cart demo in Chromium', () => {
     return { a, b }
   }
 
+  /** Two new profiles in `space`, both online through the relay. */
+  async function twoProfilesOnline(space: string): Promise<{ alice: Page; bob: Page }> {
+    const url = at(space)
+    const alice = await openApp(await profile(), url)
+    const bob = await openApp(await profile(), url)
+    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
+    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    return { alice, bob }
+  }
+
   it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
     const { a, b } = await twoTabsWithoutRelay('e2e-tabs')
 
@@ -117,11 +127,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('converges the edits of two profiles through the relay', async () => {
-    const url = at('e2e-sync')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-sync')
 
     await add(alice, 'coffee')
     await waitForCart(bob, { coffee: 1 })
@@ -134,11 +140,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('merges concurrent offline edits as the cart semantics say', async () => {
-    const url = at('e2e-merge')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-merge')
     // Both see Y (eggs) and Z (pasta, quantity 2).
     await add(alice, 'eggs')
     await add(alice, 'pasta')
@@ -362,11 +364,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('labels the peers (relay) and the version vector (this device, via relay), and aggregates handoffs in the activity log', async () => {
-    const url = at('e2e-peers')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-peers')
     await add(bob, 'milk')
     await waitForCart(alice, { milk: 1 })
     // Each add reaches Bob before the next: at least one handoff per add from Alice's replica.
@@ -401,11 +399,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('explains a removed line that came back because another device added to it meanwhile', async () => {
-    const url = at('e2e-comeback')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-comeback')
     await add(alice, 'eggs')
     await waitForCart(bob, { eggs: 1 })
     await setOnline(alice, false)

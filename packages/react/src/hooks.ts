@@ -1,10 +1,10 @@
 import { type CartLine, type Data, MendsyncError, type SiblingView } from '@mendsync/core'
 import type { ReadResult, ReplicaStatus } from '@mendsync/replica'
 import { useCallback, useContext, useMemo, useSyncExternalStore } from 'react'
-import { type KeySnapshot, LOADING_KEY } from './key-store.js'
+import type { KeySnapshot } from './key-store.js'
 import { ReplicaContext, type ReplicaContextValue, type ReplicaState } from './provider.js'
+import { LOADING, type Progress } from './snapshot.js'
 import type { ReplicaSource } from './source.js'
-import { LOADING_STATUS } from './status-store.js'
 
 function useReplicaContext(hook: string): ReplicaContextValue {
   const context = useContext(ReplicaContext)
@@ -45,15 +45,12 @@ function useKeySnapshot(hook: string, key: string): [ReplicaContextValue, KeySna
     (onChange: () => void) => keys?.watch(key, onChange) ?? IGNORE(),
     [keys, key],
   )
-  const snapshot = useSyncExternalStore(watch, () => keys?.snapshot(key) ?? LOADING_KEY)
+  const snapshot = useSyncExternalStore(watch, () => keys?.snapshot(key) ?? LOADING)
   return [context, snapshot]
 }
 
 /** Loading and error of a hook: the provider's own state first, then the key's or status's. */
-function progressOf(
-  context: ReplicaContextValue,
-  own: { loading: boolean; error: Error | undefined },
-): { loading: boolean; error: Error | undefined } {
+function progressOf(context: ReplicaContextValue, own: Progress): Progress {
   if (context.error !== undefined) return { loading: false, error: context.error }
   return { loading: context.loading || own.loading, error: own.error }
 }
@@ -98,7 +95,7 @@ export interface KeyState {
 export function useKey(key: string): KeyState {
   const [context, snapshot] = useKeySnapshot('useKey', key)
   const { loading, error } = progressOf(context, snapshot)
-  const result = snapshot.result
+  const result = snapshot.data
   const put = useCallback(
     async (value: unknown) => await ready(context).put(key, value, result?.context),
     [context, key, result],
@@ -166,7 +163,7 @@ export interface CartState {
 export function useCart(key: string): CartState {
   const [context, snapshot] = useKeySnapshot('useCart', key)
   const { loading, error } = progressOf(context, snapshot)
-  const result = snapshot.result
+  const result = snapshot.data
   return useMemo(() => {
     const cart = () => ready(context).cart(key)
     return {
@@ -200,7 +197,7 @@ export function useStatus(): StatusState {
   const context = useReplicaContext('useStatus')
   const store = context.statusStore
   const watch = useCallback((onChange: () => void) => store?.watch(onChange) ?? IGNORE(), [store])
-  const snapshot = useSyncExternalStore(watch, () => store?.snapshot() ?? LOADING_STATUS)
+  const snapshot = useSyncExternalStore(watch, () => store?.snapshot() ?? LOADING)
   const { loading, error } = progressOf(context, snapshot)
-  return useMemo(() => ({ loading, error, status: snapshot.status }), [loading, error, snapshot])
+  return useMemo(() => ({ loading, error, status: snapshot.data }), [loading, error, snapshot])
 }

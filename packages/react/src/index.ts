@@ -10,7 +10,7 @@ export {
   useReplica,
   useStatus,
 } from './hooks.js'
-export { IDLE_SNAPSHOTS, type KeySnapshot } from './key-store.js'
+export { IDLE_SNAPSHOTS } from './key-store.js'
 export {
   ReplicaProvider,
   type ReplicaProviderProps,

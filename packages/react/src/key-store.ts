@@ -1,23 +1,10 @@
 import { BoundedMap, callListener, type Logger } from '@mendsync/core/toolbox'
 import type { ReadResult } from '@mendsync/replica'
+import { LOADING, type Snapshot } from './snapshot.js'
 import { asError, type ReplicaSource } from './source.js'
 
-/** What the store knows about one key: a snapshot object replaced (never mutated) on change. */
-export interface KeySnapshot {
-  /** True until the first read of the key answered. */
-  readonly loading: boolean
-  /** Why the last read failed; cleared by the next read that succeeds. */
-  readonly error: Error | undefined
-  /** The last successful read (kept while a later read fails). */
-  readonly result: ReadResult | undefined
-}
-
-/** The snapshot of a key nobody has read yet (one shared object, so React sees no change). */
-export const LOADING_KEY: KeySnapshot = Object.freeze({
-  loading: true,
-  error: undefined,
-  result: undefined,
-})
+/** What the store knows about one key: its last read. */
+export type KeySnapshot = Snapshot<ReadResult>
 
 /** How many snapshots of keys no component watches are kept, so a remount shows them at once. */
 export const IDLE_SNAPSHOTS = 256
@@ -50,7 +37,7 @@ export class KeyStore {
 
   /** The key's current snapshot (the same object until the key changes). */
   snapshot(key: string): KeySnapshot {
-    return this.#watched.get(key)?.snapshot ?? this.#idle.peek(key) ?? LOADING_KEY
+    return this.#watched.get(key)?.snapshot ?? this.#idle.peek(key) ?? LOADING
   }
 
   /** Calls `onChange` whenever the key's snapshot is replaced; returns the unsubscribe. */
@@ -58,7 +45,7 @@ export class KeyStore {
     let watched = this.#watched.get(key)
     if (watched === undefined) {
       const entry: Watched = {
-        snapshot: this.#idle.get(key) ?? LOADING_KEY,
+        snapshot: this.#idle.get(key) ?? LOADING,
         listeners: new Set(),
         stop: () => {},
         reading: false,
@@ -92,17 +79,17 @@ export class KeyStore {
     entry.stale = false
     // The first read may repair from peers as the replica's default says; a re-read after a
     // change only shows the local state (a repair's own change must not start another repair).
-    const options = entry.snapshot === LOADING_KEY ? {} : { repair: 'none' as const }
+    const options = entry.snapshot === LOADING ? {} : { repair: 'none' as const }
     this.#source
       .get(key, options)
       .then(
-        (result) => this.#publish(entry, { loading: false, error: undefined, result }),
+        (data) => this.#publish(entry, { loading: false, error: undefined, data }),
         (error: unknown) => {
           this.#logger.debug('reading a key failed', { error, key })
           this.#publish(entry, {
             loading: false,
             error: asError(error),
-            result: entry.snapshot.result,
+            data: entry.snapshot.data,
           })
         },
       )

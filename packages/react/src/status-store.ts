@@ -1,24 +1,11 @@
 import { callListener, type Logger } from '@mendsync/core/toolbox'
 import type { ReplicaStatus } from '@mendsync/replica'
 import { sameData } from './same-data.js'
+import { LOADING, type Snapshot } from './snapshot.js'
 import { asError, type ReplicaSource } from './source.js'
 
-/** What `useStatus` shows: the replica's last status read. */
-export interface StatusSnapshot {
-  /** True until the first status read answered. */
-  readonly loading: boolean
-  /** Why the last status read failed (e.g. no leader tab answers); cleared by the next success. */
-  readonly error: Error | undefined
-  /** The last status read that succeeded. */
-  readonly status: ReplicaStatus | undefined
-}
-
-/** The snapshot before the first status read. */
-export const LOADING_STATUS: StatusSnapshot = Object.freeze({
-  loading: true,
-  error: undefined,
-  status: undefined,
-})
+/** What `useStatus` shows: the replica's last status read (with `Tabs`, one fails when no leader tab answers). */
+export type StatusSnapshot = Snapshot<ReplicaStatus>
 
 /** How often `useStatus` re-reads the status by default, ms. */
 export const DEFAULT_STATUS_INTERVAL_MS = 1_000
@@ -34,7 +21,7 @@ export class StatusStore {
   readonly #logger: Logger
   readonly #intervalMs: number
   readonly #listeners = new Set<() => void>()
-  #snapshot: StatusSnapshot = LOADING_STATUS
+  #snapshot: StatusSnapshot = LOADING
   #stop: (() => void) | undefined
   #reading = false
   #stale = false
@@ -84,12 +71,12 @@ export class StatusStore {
       .then(
         (status) => {
           const previous = this.#snapshot
-          if (previous.error === undefined && sameData(previous.status, status)) return
-          this.#publish({ loading: false, error: undefined, status })
+          if (previous.error === undefined && sameData(previous.data, status)) return
+          this.#publish({ loading: false, error: undefined, data: status })
         },
         (error: unknown) => {
           this.#logger.debug('reading the status failed', { error })
-          this.#publish({ loading: false, error: asError(error), status: this.#snapshot.status })
+          this.#publish({ loading: false, error: asError(error), data: this.#snapshot.data })
         },
       )
       .finally(() => {
