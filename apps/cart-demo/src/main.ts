@@ -7,6 +7,7 @@ import { openTabs, type Tabs } from '@mendsync/tabs'
 import { CATALOGUE, money, product } from './catalogue.js'
 import { escapeHtml } from './html.js'
 import { leaderCommands, type NetworkState, openLeaderReplica, storageKey } from './leader.js'
+import { demoLogger } from './logger.js'
 import { Panel } from './panel.js'
 import './styles.css'
 
@@ -44,8 +45,9 @@ async function resolveRelay(): Promise<string | undefined> {
         return body.relay
       }
     }
-  } catch {
-    // offline, or served without a relay: fall back to the last one known
+  } catch (error) {
+    // Offline, or served without a relay: fall back to the last one known.
+    demoLogger.debug('no /relay.json; using the last relay known', { error })
   }
   return localStorage.getItem(remembered) ?? undefined
 }
