@@ -135,7 +135,10 @@ export function cartFromEntries(entries: Iterable<Entry>) {
       sku,
       qty,
       meta: metas.at(-1)?.value,
-      metaSiblings: metas.map((e) => e.value),
+      // Distinct values, each at its first occurrence in dot order.
+      metaSiblings: metas
+        .map((e) => e.value)
+        .filter((value, i, all) => all.findIndex((other) => sameData(other, value)) === i),
     }
   })
 }

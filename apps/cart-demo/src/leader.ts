@@ -14,6 +14,7 @@ import {
 import { openReplica, type Replica } from '@mendsync/replica'
 import { openIdbStorage } from '@mendsync/storage-idb'
 import type { LeaderContext } from '@mendsync/tabs'
+import { demoLogger } from './logger.js'
 
 /** What the status panel shows about the leader's network. */
 export interface NetworkState {
@@ -53,8 +54,8 @@ async function identity(space: string): Promise<PrivateKey> {
   if (stored !== null) {
     try {
       return identityFromBytes(unbase64(stored))
-    } catch {
-      // unreadable: make a new one below
+    } catch (error) {
+      demoLogger.warn('the stored peer identity is unreadable; making a new one', { error })
     }
   }
   const key = await generateIdentity()
@@ -128,6 +129,16 @@ export async function openLeaderReplica(
     },
   })
   current = new NetworkSwitch(node, options.space, options.relay, gate)
+  // Back from a browser-level outage: redial now rather than at the end of the backoff.
+  addEventListener('online', () => {
+    if (gate.enabled) {
+      keepConnectedOf(node)
+        ?.redialNow()
+        .catch((error: unknown) =>
+          demoLogger.debug('redialling after the browser came back online failed', { error }),
+        )
+    }
+  })
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
   return await openReplica({
     space: options.space,

@@ -1,16 +1,28 @@
 // The cart demo: a shared shopping cart kept in an IndexedDB replica. One tab of the profile (the
 // leader) runs the replica and the libp2p node; every tab shows the cart and the status panel.
-import { type CartLine, readCart } from '@mendsync/core'
+import { type CartLine, LIMITS, readCart } from '@mendsync/core'
+import { BoundedMap } from '@mendsync/core/toolbox'
 import type { ReadResult } from '@mendsync/replica'
 import { openTabs, type Tabs } from '@mendsync/tabs'
 import { CATALOGUE, money, product } from './catalogue.js'
 import { escapeHtml } from './html.js'
 import { leaderCommands, type NetworkState, openLeaderReplica, storageKey } from './leader.js'
+import { demoLogger } from './logger.js'
 import { Panel } from './panel.js'
 import './styles.css'
 
 const CART_KEY = 'cart'
 const NOTE_KEY = 'note'
+/** Lines this tab removed whose comeback it would explain (one per sku; the cart is small). */
+const REMOVALS_REMEMBERED = 100
+
+/** Why a typed quantity cannot be set, or undefined when it can. */
+function quantityProblem(typed: string, qty: number): string | undefined {
+  const empty = typed.trim() === ''
+  if (!empty && Number.isInteger(qty) && qty >= 0 && qty <= LIMITS.maxQuantity) return undefined
+  const shown = empty ? 'An empty field' : `“${typed}”`
+  return `${shown} is not a quantity: type a whole number from 0 to ${LIMITS.maxQuantity} (0 removes the line).`
+}
 
 const params = new URLSearchParams(location.search)
 // The relay's default space is 'demo'.
@@ -33,8 +45,9 @@ async function resolveRelay(): Promise<string | undefined> {
         return body.relay
       }
     }
-  } catch {
-    // offline, or served without a relay: fall back to the last one known
+  } catch (error) {
+    // Offline, or served without a relay: fall back to the last one known.
+    demoLogger.debug('no /relay.json; using the last relay known', { error })
   }
   return localStorage.getItem(remembered) ?? undefined
 }
@@ -63,7 +76,8 @@ function cartLineElement(sku: string): HTMLElement {
       <button data-action="inc" data-sku="${s}" data-testid="inc-${s}" aria-label="one more">+</button>
     </span>
     <span class="price"></span>
-    <button class="remove" data-action="remove" data-sku="${s}" data-testid="remove-${s}" aria-label="remove">✕</button>`
+    <button class="remove" data-action="remove" data-sku="${s}" data-testid="remove-${s}" aria-label="remove">✕</button>
+    <p class="line-note" data-testid="note-${s}" role="status" hidden></p>`
   return item
 }
 
@@ -84,6 +98,10 @@ class CartApp {
   #lines: readonly CartLine[] = []
   #note: ReadResult | undefined
   #network: NetworkState | undefined
+  /** Lines this tab removed, until they come back or the user acts on them again. */
+  readonly #removed = new BoundedMap<string, true>(REMOVALS_REMEMBERED)
+  /** What each line's note explains (a refused quantity, an add-wins comeback). */
+  readonly #lineNotes = new Map<string, { kind: 'invalid' | 'comeback'; text: string }>()
 
   constructor(tabs: Tabs) {
     this.#tabs = tabs
@@ -95,6 +113,7 @@ class CartApp {
     this.#bindEvents()
     this.#tabs.subscribe(CART_KEY, (change) => {
       this.#lines = readCart(change.state)
+      if (change.origin !== 'local') this.#explainComebacks()
       this.#renderCart()
     })
     this.#tabs.subscribe(NOTE_KEY, () => void this.#loadNote())
@@ -139,7 +158,11 @@ class CartApp {
       const sku = target.dataset.sku ?? ''
       const cart = this.#tabs.cart(CART_KEY)
       const line = this.#lines.find((entry) => entry.sku === sku)
-      switch (target.dataset.action) {
+      const action = target.dataset.action
+      if (action === 'add' || action === 'inc' || action === 'dec' || action === 'remove') {
+        this.#acted(sku)
+      }
+      switch (action) {
         case 'add': {
           const known = product(sku)
           // The first add names the line (meta); later adds only count.
@@ -151,11 +174,14 @@ class CartApp {
         case 'inc':
           this.#run(cart.add(sku, 1))
           break
-        case 'dec':
-          this.#run(cart.setQty(sku, Math.max(0, (line?.qty ?? 1) - 1)))
+        case 'dec': {
+          const qty = Math.max(0, (line?.qty ?? 1) - 1)
+          const set = cart.setQty(sku, qty)
+          this.#run(qty === 0 ? set.then(() => this.#removed.set(sku, true)) : set)
           break
+        }
         case 'remove':
-          this.#run(cart.remove(sku))
+          this.#run(cart.remove(sku).then(() => this.#removed.set(sku, true)))
           break
         case 'keep-note': {
           const index = Number(target.dataset.index)
@@ -170,9 +196,17 @@ class CartApp {
     document.addEventListener('change', (event) => {
       const target = event.target as HTMLInputElement
       if (target.dataset.action === 'qty') {
-        const qty = Number.parseInt(target.value, 10)
-        if (Number.isInteger(qty) && qty >= 0) {
-          this.#run(this.#tabs.cart(CART_KEY).setQty(target.dataset.sku ?? '', qty))
+        const sku = target.dataset.sku ?? ''
+        const qty = Number(target.value)
+        const problem = quantityProblem(target.value, qty)
+        this.#acted(sku)
+        if (problem === undefined) {
+          const set = this.#tabs.cart(CART_KEY).setQty(sku, qty)
+          this.#run(qty === 0 ? set.then(() => this.#removed.set(sku, true)) : set)
+        } else {
+          // Shown on the line; the input goes back to the cart's quantity when it loses focus.
+          this.#lineNotes.set(sku, { kind: 'invalid', text: problem })
+          this.#renderCart()
         }
       }
       if (target.id === 'online') this.#setOnline(target.checked)
@@ -211,6 +245,28 @@ class CartApp {
       .finally(() => {
         toggle.disabled = false
       })
+  }
+
+  /** The user acted on line `sku`: what its note explained is no longer news. */
+  #acted(sku: string): void {
+    this.#removed.delete(sku)
+    if (this.#lineNotes.delete(sku)) this.#renderCart()
+  }
+
+  /**
+   * A line this tab removed is back after a change from elsewhere: another device added to it
+   * (concurrently, or after the removal). A removal removes only what this device had seen, so
+   * the line returns with the other device's additions: say so, rather than let it reappear.
+   */
+  #explainComebacks(): void {
+    for (const line of this.#lines) {
+      if (!this.#removed.has(line.sku)) continue
+      this.#removed.delete(line.sku)
+      this.#lineNotes.set(line.sku, {
+        kind: 'comeback',
+        text: `Back in the cart: another device added ${line.qty === 1 ? 'one' : line.qty} while your removal was on its way. A removal only takes out what this device had seen, so their addition stays. Remove it again if you don't want it.`,
+      })
+    }
   }
 
   #run(work: Promise<unknown>): void {
@@ -274,6 +330,12 @@ class CartApp {
         `${chip(name, known?.color ?? '#7f8c8d')}<span class="name">${escapeHtml(name)}${conflict}</span>`,
       )
       part(item, '.price').textContent = money(price * line.qty)
+      const note = part(item, '.line-note')
+      const explained = this.#lineNotes.get(line.sku)
+      note.hidden = explained === undefined
+      note.textContent = explained?.text ?? ''
+      note.className = `line-note ${explained?.kind ?? ''}`
+      part(item, 'input').setAttribute('aria-invalid', String(explained?.kind === 'invalid'))
       const input = part<HTMLInputElement>(item, 'input')
       if (document.activeElement !== input) input.value = String(line.qty)
       const next = previous === undefined ? list.firstElementChild : previous.nextElementSibling

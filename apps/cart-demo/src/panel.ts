@@ -6,14 +6,55 @@ import type { MetricEvent, Tabs } from '@mendsync/tabs'
 import { escapeHtml } from './html.js'
 import type { NetworkState } from './leader.js'
 
+type ActivityKind = 'repair' | 'reconcile' | 'handoff' | 'repair-failure' | 'reconcile-failure'
+
+/** One line of the activity log: every event of its kind in a row, summed. */
 interface Activity {
+  /** When the line was last added to. */
   readonly at: number
-  readonly kind: 'repair' | 'reconcile' | 'handoff' | 'failure'
-  readonly text: string
+  readonly kind: ActivityKind
+  /** Keys pulled, rounds, changes delivered or failures, summed over the events of the line. */
+  readonly count: number
+  /** Reconciled bytes (reconcile lines only). */
+  readonly bytes: number
 }
 
 const REFRESH_MS = 1_000
 const MAX_ACTIVITY = 10
+/**
+ * Events of one kind that follow each other within this many ms add to one line: a burst of
+ * handed-off changes is one "12 changes delivered", not twelve lines.
+ */
+const AGGREGATE_MS = 10_000
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}
+
+function describeActivity(entry: Activity): string {
+  switch (entry.kind) {
+    case 'repair':
+      return `read repair: ${plural(entry.count, 'key')} pulled`
+    case 'repair-failure':
+      return `read repair failed ${plural(entry.count, 'time')} (a peer did not answer)`
+    case 'reconcile':
+      return `reconciliation: ${plural(entry.count, 'round')}${entry.bytes > 0 ? `, ${bytes(entry.bytes)}` : ''}`
+    case 'reconcile-failure':
+      return `reconciliation failed ${plural(entry.count, 'time')}`
+    case 'handoff':
+      return `handoff: ${plural(entry.count, 'change')} delivered`
+  }
+}
+
+/** The peer id at the end of a multiaddr (`…/p2p/<id>`), if it names one. */
+function peerIdOfAddress(address: string | undefined): string | undefined {
+  const parts = address?.split('/') ?? []
+  const at = parts.lastIndexOf('p2p')
+  return at >= 0 ? parts[at + 1] : undefined
+}
+
+/** What a peer or replica is to this device, as the panel labels it. */
+type PeerRole = 'relay' | 'direct' | 'this device' | 'via relay'
 
 function short(id: string | undefined, length = 8): string {
   if (id === undefined) return '—'
@@ -64,6 +105,8 @@ export class Panel {
     })
     this.#tabs.subscribe({ prefix: '' }, () => this.refresh())
     setInterval(() => this.refresh(), REFRESH_MS)
+    addEventListener('online', () => this.refresh())
+    addEventListener('offline', () => this.refresh())
     this.refresh()
   }
 
@@ -119,57 +162,47 @@ export class Panel {
     const previous = this.#last.get(event.name)
     this.#last.set(event.name, event.value)
     const delta = previous === undefined ? 0 : event.value - previous
-    const now = Date.now()
-    const latest = this.#activity[0]
-    switch (event.name) {
-      case 'keys_repaired':
-        if (delta > 0)
-          this.#log({
-            at: now,
-            kind: 'repair',
-            text: `read repair: ${delta} key${delta === 1 ? '' : 's'} pulled`,
-          })
-        break
-      case 'repairs_failed':
-        if (delta > 0)
-          this.#log({
-            at: now,
-            kind: 'failure',
-            text: 'read repair failed (a peer did not answer)',
-          })
-        break
-      case 'reconcile_rounds':
-        if (delta > 0)
-          this.#log({
-            at: now,
-            kind: 'reconcile',
-            text: `reconciliation: ${delta} round${delta === 1 ? '' : 's'}`,
-          })
-        break
-      case 'reconcile_bytes':
-        if (delta > 0 && latest?.kind === 'reconcile' && now - latest.at < 1_000) {
-          this.#activity[0] = { ...latest, text: `${latest.text}, ${bytes(delta)}` }
-          this.#render()
-        }
-        break
-      case 'reconcile_failures':
-        if (delta > 0) this.#log({ at: now, kind: 'failure', text: 'reconciliation failed' })
-        break
-      case 'handoff_delivered':
-        if (delta > 0)
-          this.#log({
-            at: now,
-            kind: 'handoff',
-            text: `handoff: ${delta} change${delta === 1 ? '' : 's'} delivered`,
-          })
-        break
+    if (delta > 0) {
+      switch (event.name) {
+        case 'keys_repaired':
+          this.#log('repair', delta)
+          break
+        case 'repairs_failed':
+          this.#log('repair-failure', delta)
+          break
+        case 'reconcile_rounds':
+          this.#log('reconcile', delta)
+          break
+        case 'reconcile_bytes':
+          this.#log('reconcile', 0, delta)
+          break
+        case 'reconcile_failures':
+          this.#log('reconcile-failure', delta)
+          break
+        case 'handoff_delivered':
+          this.#log('handoff', delta)
+          break
+      }
     }
     this.refresh()
   }
 
-  #log(activity: Activity): void {
-    this.#activity.unshift(activity)
-    this.#activity.length = Math.min(this.#activity.length, MAX_ACTIVITY)
+  /** Adds to the latest line when it is of the same kind and recent, else starts a new line. */
+  #log(kind: ActivityKind, count: number, byteCount = 0): void {
+    const now = Date.now()
+    const latest = this.#activity[0]
+    if (latest?.kind === kind && now - latest.at < AGGREGATE_MS) {
+      this.#activity[0] = {
+        at: now,
+        kind,
+        count: latest.count + count,
+        bytes: latest.bytes + byteCount,
+      }
+    } else {
+      // Bytes counted before the rounds of their session arrive start its line with 0 rounds.
+      this.#activity.unshift({ at: now, kind, count, bytes: byteCount })
+      this.#activity.length = Math.min(this.#activity.length, MAX_ACTIVITY)
+    }
     this.#render()
   }
 
@@ -181,7 +214,9 @@ export class Panel {
     if (network === undefined) return { state: 'unknown', text: 'starting', tone: 'info' }
     if (network.relay === undefined)
       return { state: 'local', text: 'local only (no relay)', tone: 'info' }
-    if (!network.enabled) return { state: 'offline', text: 'offline', tone: 'bad' }
+    if (!network.enabled) return { state: 'offline', text: 'offline (switched off)', tone: 'bad' }
+    // The browser knows it has no network (a connection to the relay may linger a while).
+    if (!navigator.onLine) return { state: 'offline', text: 'offline (no network)', tone: 'bad' }
     if (peers > 0) return { state: 'online', text: 'online', tone: 'good' }
     return { state: 'connecting', text: 'connecting…', tone: 'warn' }
   }
@@ -202,9 +237,23 @@ export class Panel {
     body.keys = String(status?.keys ?? 0)
     body.conflicts = String(this.#conflicts.length)
 
+    const relayPeer = peerIdOfAddress(this.#network?.relay)
+    const peerRole = (peer: string): PeerRole => (peer === relayPeer ? 'relay' : 'direct')
+    // A replica id is labelled by the connected peer that holds it; the others reach this
+    // device's replica through the relay (or reached it once).
+    const replicaRoles = new Map<string, PeerRole>()
+    for (const peer of status?.peers ?? []) {
+      if (peer.replicaId !== undefined) replicaRoles.set(peer.replicaId, peerRole(peer.peer))
+    }
+    if (status !== undefined) replicaRoles.set(status.replicaId, 'this device')
+    const replicaRole = (replica: string): PeerRole => replicaRoles.get(replica) ?? 'via relay'
+    const roleBadge = (role: PeerRole) =>
+      `<span class="badge ${role === 'this device' ? 'good' : 'info'}" data-role="${role}">${role}</span>`
+
     const peers = (status?.peers ?? [])
       .map(
-        (peer) => `<li>
+        (peer) => `<li data-role="${peerRole(peer.peer)}">
+          ${roleBadge(peerRole(peer.peer))}
           <span class="mono" title="${escapeHtml(peer.peer)}">${escapeHtml(short(peer.peer, 14))}</span>
           <span class="badge ${peer.inSync ? 'good' : 'warn'}">${peer.inSync ? 'in sync' : 'differs'}</span>
           ${peer.outbox > 0 ? `<span class="badge info">${peer.outbox} queued</span>` : ''}
@@ -221,7 +270,7 @@ export class Panel {
     const vectorBars = vector
       .map(([replica, count]) =>
         bar(
-          `<span class="mono" title="${escapeHtml(replica)}">${escapeHtml(short(replica, 6))}</span>${replica === status?.replicaId ? ' <span class="badge good">this profile</span>' : ''}`,
+          `<span class="mono" title="${escapeHtml(replica)}">${escapeHtml(short(replica, 6))}</span> ${roleBadge(replicaRole(replica))}`,
           count,
           vectorMax,
           String(count),
@@ -266,7 +315,7 @@ export class Panel {
     const activity = this.#activity
       .map((entry) => {
         const seconds = Math.max(0, Math.round((Date.now() - entry.at) / 1000))
-        return `<li class="${entry.kind}"><span class="dot"></span>${escapeHtml(entry.text)}<span class="ago">${seconds} s ago</span></li>`
+        return `<li class="${entry.kind.endsWith('failure') ? 'failure' : entry.kind}" data-kind="${entry.kind}" data-count="${entry.count}"><span class="dot"></span>${escapeHtml(describeActivity(entry))}<span class="ago">${seconds} s ago</span></li>`
       })
       .join('')
 
@@ -295,7 +344,7 @@ export class Panel {
         ${bar('for connected peers', queuedConnected, outboxMax, String(queuedConnected), queuedConnected > 0 ? 'warn' : '')}
         ${bar('for peers out of reach', outbox - queuedConnected, outboxMax, String(outbox - queuedConnected), 'warn')}
         <h4>Version vector</h4>
-        ${vectorBars || '<p class="muted">empty</p>'}
+        <div class="vector">${vectorBars || '<p class="muted">empty</p>'}</div>
       </section>
       <section>
         <h3>Activity</h3>

@@ -22,7 +22,17 @@ import {
   waitForCart,
 } from './helpers.js'
 
-const SPACES = ['e2e-tabs', 'e2e-sync', 'e2e-merge', 'e2e-handover', 'e2e-offline']
+const SPACES = [
+  'e2e-tabs',
+  'e2e-sync',
+  'e2e-merge',
+  'e2e-handover',
+  'e2e-offline',
+  'e2e-browser-offline',
+  'e2e-narrow',
+  'e2e-peers',
+  'e2e-comeback',
+]
 
 describe('cart demo in Chromium', () => {
   let dist: string
@@ -87,6 +97,16 @@ describe('cart demo in Chromium', () => {
     return { a, b }
   }
 
+  /** Two new profiles in `space`, both online through the relay. */
+  async function twoProfilesOnline(space: string): Promise<{ alice: Page; bob: Page }> {
+    const url = at(space)
+    const alice = await openApp(await profile(), url)
+    const bob = await openApp(await profile(), url)
+    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
+    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    return { alice, bob }
+  }
+
   it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
     const { a, b } = await twoTabsWithoutRelay('e2e-tabs')
 
@@ -107,11 +127,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('converges the edits of two profiles through the relay', async () => {
-    const url = at('e2e-sync')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-sync')
 
     await add(alice, 'coffee')
     await waitForCart(bob, { coffee: 1 })
@@ -124,11 +140,7 @@ describe('cart demo in Chromium', () => {
   })
 
   it('merges concurrent offline edits as the cart semantics say', async () => {
-    const url = at('e2e-merge')
-    const alice = await openApp(await profile(), url)
-    const bob = await openApp(await profile(), url)
-    await waitFor(alice, 'alice online', () => document.body.dataset.net === 'online')
-    await waitFor(bob, 'bob online', () => document.body.dataset.net === 'online')
+    const { alice, bob } = await twoProfilesOnline('e2e-merge')
     // Both see Y (eggs) and Z (pasta, quantity 2).
     await add(alice, 'eggs')
     await add(alice, 'pasta')
@@ -259,5 +271,154 @@ describe('cart demo in Chromium', () => {
     await waitForCart(page, { apple: 1, cheese: 1, milk: 1 })
     await screenshot(page, '5-offline-reload')
     await context.setOffline(false)
+  })
+
+  it('says offline when the browser is offline, also after an offline reload, and reconnects when it is back', async () => {
+    const context = await profile()
+    const page = await openApp(context, at('e2e-browser-offline'))
+    await waitFor(page, 'online', () => document.body.dataset.net === 'online')
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready
+    })
+    await context.setOffline(true)
+    await waitFor(page, 'offline shown', () => document.body.dataset.net === 'offline')
+    expect(await page.locator('#net-badge').textContent()).toBe('offline (no network)')
+    await page.reload()
+    await waitFor(page, 'the app to start offline', () => document.body.dataset.ready === 'true')
+    await waitFor(page, 'offline after the reload', () => document.body.dataset.net === 'offline')
+    expect(await page.locator('#net-badge').textContent()).toBe('offline (no network)')
+    await screenshot(page, '7-browser-offline')
+    await context.setOffline(false)
+    await waitFor(
+      page,
+      'online again',
+      () => document.body.dataset.net === 'online',
+      undefined,
+      30_000,
+    )
+  })
+
+  it('fits a phone from 360 to 430 px wide: no horizontal overflow, Add and remove buttons on screen', async () => {
+    const page = await openApp(await profile(), at('e2e-narrow'))
+    await waitFor(page, 'online', () => document.body.dataset.net === 'online')
+    for (const sku of ['bread', 'coffee', 'eggs', 'cheese']) await add(page, sku)
+    // A line with its explanation showing, the widest state a line has.
+    const input = page.locator('[data-testid="qty-bread"]')
+    await input.fill('-3')
+    await input.press('Enter')
+    await page.locator('[data-testid="note-bread"]').waitFor()
+    for (const width of [360, 375, 390, 414, 430]) {
+      await page.setViewportSize({ width, height: 800 })
+      const layout = await page.evaluate(() => {
+        const buttons = Array.from(
+          document.querySelectorAll<HTMLElement>('[data-action="add"], [data-action="remove"]'),
+        )
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          innerWidth: window.innerWidth,
+          buttons: buttons.length,
+          offScreen: buttons
+            .map((button) => ({ id: button.dataset.testid, box: button.getBoundingClientRect() }))
+            .filter(({ box }) => box.left < 0 || box.right > window.innerWidth || box.width === 0)
+            .map(({ id }) => id),
+        }
+      })
+      expect({ width, ...layout }).toEqual({
+        width,
+        scrollWidth: width,
+        innerWidth: width,
+        buttons: 8 + 4,
+        offScreen: [],
+      })
+    }
+    await screenshot(page, '8-phone-390')
+  })
+
+  it('explains a refused quantity on its line and writes nothing', async () => {
+    const { a, b } = await twoTabsWithoutRelay('e2e-quantity')
+    await add(a, 'apple')
+    await setQty(a, 'apple', 4)
+    await waitForCart(b, { apple: 4 })
+    const input = a.locator('[data-testid="qty-apple"]')
+    const note = a.locator('[data-testid="note-apple"]')
+    for (const typed of ['-3', '2.5']) {
+      await input.fill(typed)
+      await input.press('Enter')
+      await note.waitFor()
+      expect(await note.textContent()).toContain(
+        `“${typed}” is not a quantity: type a whole number`,
+      )
+      expect(await input.getAttribute('aria-invalid')).toBe('true')
+    }
+    await input.blur()
+    expect(await input.inputValue()).toBe('4') // back to the cart's quantity
+    await add(b, 'bread') // had a refused quantity been written, tab B would show it by now
+    await waitForCart(b, { apple: 4, bread: 1 })
+    await waitForCart(a, { apple: 4, bread: 1 })
+    await setQty(a, 'apple', 2) // a good quantity clears the explanation
+    await waitFor(a, 'the note hidden', () => {
+      const shown = document.querySelector<HTMLElement>('[data-testid="note-apple"]')
+      return shown?.hidden === true
+    })
+    await waitForCart(b, { apple: 2, bread: 1 })
+  })
+
+  it('labels the peers (relay) and the version vector (this device, via relay), and aggregates handoffs in the activity log', async () => {
+    const { alice, bob } = await twoProfilesOnline('e2e-peers')
+    await add(bob, 'milk')
+    await waitForCart(alice, { milk: 1 })
+    // Each add reaches Bob before the next: at least one handoff per add from Alice's replica.
+    const added: Record<string, number> = { milk: 1 }
+    for (const sku of ['apple', 'bread', 'cheese', 'coffee', 'eggs', 'pasta']) {
+      await add(alice, sku)
+      added[sku] = 1
+      await waitForCart(bob, added)
+    }
+    await waitFor(
+      alice,
+      'the relay labelled among the connected peers',
+      () => document.querySelector('.peers li[data-role="relay"]') !== null,
+    )
+    await waitFor(
+      alice,
+      "this device's and Bob's rows of the version vector labelled",
+      () =>
+        document.querySelectorAll('.vector [data-role="this device"]').length === 1 &&
+        document.querySelectorAll('.vector [data-role="via relay"]').length >= 1,
+    )
+    const handoffs = await alice.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>('.activity li[data-kind="handoff"]')).map(
+        (line) => Number(line.dataset.count),
+      ),
+    )
+    // Six handed-off writes in a row: one line (two if another kind of event came in between).
+    expect(handoffs.length).toBeGreaterThanOrEqual(1)
+    expect(handoffs.length).toBeLessThanOrEqual(2)
+    expect(Math.max(...handoffs)).toBeGreaterThanOrEqual(2)
+    await screenshot(alice, '9-peers-alice')
+  })
+
+  it('explains a removed line that came back because another device added to it meanwhile', async () => {
+    const { alice, bob } = await twoProfilesOnline('e2e-comeback')
+    await add(alice, 'eggs')
+    await waitForCart(bob, { eggs: 1 })
+    await setOnline(alice, false)
+    await setOnline(bob, false)
+    await remove(bob, 'eggs') // Bob removes the eggs he saw...
+    await alice.click('[data-testid="inc-eggs"]') // ...while Alice adds one more
+    await waitForCart(alice, { eggs: 2 })
+    await setOnline(bob, true)
+    await setOnline(alice, true)
+    // Add wins: Alice's unseen +1 survives Bob's removal, and Bob is told why the line is back.
+    await waitForCart(bob, { eggs: 1 }, 20_000)
+    await waitForCart(alice, { eggs: 1 }, 20_000)
+    const note = bob.locator('[data-testid="note-eggs"]')
+    await note.waitFor()
+    expect(await note.textContent()).toMatch(/^Back in the cart: another device added one/)
+    expect(await alice.locator('[data-testid="note-eggs"]').isHidden()).toBe(true)
+    await screenshot(bob, '10-comeback-bob')
+    await bob.click('[data-testid="remove-eggs"]') // acting on the line again clears the note
+    await waitForCart(bob, {})
+    await waitForCart(alice, {})
   })
 })

@@ -43,6 +43,8 @@ export type MendsyncErrorCode =
   | 'REMOTE_ERROR'
   /** The replica, network or node was used after it was closed. */
   | 'CLOSED'
+  /** Used while it is still opening (a React hook's replica has not resolved): wait for it. */
+  | 'NOT_READY'
 
 /**
  * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;

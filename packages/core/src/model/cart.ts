@@ -12,7 +12,7 @@ import {
   type DeltaMutation,
   emptyValue,
 } from './causal-value.js'
-import { type Data, toData } from './data.js'
+import { type Data, dataEquals, toData } from './data.js'
 import { type DotEntry, type DotFun, storeInsert } from './dot-store.js'
 import { invalid, isWellFormed } from './guards.js'
 import { LIMITS } from './limits.js'
@@ -43,7 +43,11 @@ export interface CartLine {
   readonly qty: number
   /** The line's meta (the one with the greatest dot among concurrent ones), if any. */
   readonly meta: Data | undefined
-  /** Every live meta value in dot order: more than one means concurrent meta edits. */
+  /**
+   * Every distinct live meta value, each at its first occurrence in dot order: more than one
+   * means concurrent meta edits that disagree. Concurrent edits that wrote the same value (two
+   * devices adding the same product with the same name) are one sibling, not a conflict.
+   */
   readonly metaSiblings: readonly Data[]
 }
 
@@ -81,8 +85,17 @@ function lineQuantity(line: CartLineStore): number {
   return base + sum
 }
 
+/** The distinct values of `entries`, each at its first occurrence (meta entries are few). */
+function distinctValues(entries: DotFun<Data>): Data[] {
+  const out: Data[] = []
+  for (const entry of entries) {
+    if (!out.some((seen) => dataEquals(seen, entry.value))) out.push(entry.value)
+  }
+  return out
+}
+
 function lineView(sku: string, line: CartLineStore): CartLine {
-  const metaSiblings = line.meta.map((entry) => entry.value)
+  const metaSiblings = distinctValues(line.meta)
   const last = line.meta[line.meta.length - 1]
   return { sku, qty: lineQuantity(line), meta: last?.value, metaSiblings }
 }

@@ -83,7 +83,8 @@ class ReplicaModel {
         sku,
         qty,
         meta: metas[metas.length - 1]?.value as Data | undefined,
-        metaSiblings: metas.map((t) => t.value as Data),
+        // Distinct values, first occurrence in dot order (the values are strings here).
+        metaSiblings: [...new Set(metas.map((t) => t.value as Data))],
       })
     }
     return lines

@@ -122,6 +122,33 @@ describe('cart (add-wins observed-remove map)', () => {
     expect(ab?.qty).toBe(1)
   })
 
+  it('concurrent meta edits that wrote the same value are one sibling, not a conflict', () => {
+    // Two devices add the same product, with the same details, while apart.
+    const a = cartAdd(emptyValue(), alice, 'apple', 1, { name: 'Apple' }).state
+    const b = cartAdd(emptyValue(), bob, 'apple', 2, { name: 'Apple' }).state
+    const line = readCartLine(joinValues(a, b), 'apple')
+    expect(line?.metaSiblings).toEqual([{ name: 'Apple' }])
+    expect(line?.meta).toEqual({ name: 'Apple' })
+    expect(line?.qty).toBe(3)
+  })
+
+  it('metaSiblings lists every distinct live meta value exactly once, the read meta among them', () => {
+    fc.assert(
+      fc.property(historyArb('cart', 60), (steps) => {
+        const { states } = runHistory(steps)
+        for (const state of states) {
+          for (const line of readCart(state)) {
+            const live = (state.cart.get(line.sku)?.meta ?? []).map((entry) => entry.value)
+            expect(new Set(line.metaSiblings).size).toBe(line.metaSiblings.length)
+            expect(new Set(line.metaSiblings)).toEqual(new Set(live))
+            if (line.meta !== undefined) expect(line.metaSiblings).toContain(line.meta)
+          }
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
   it('a line whose value becomes empty is erased, and removes leave no tombstones (the context stays compact)', () => {
     let a = emptyValue()
     let b = emptyValue()
