@@ -18,6 +18,7 @@ import {
   KEEP_CONNECTED_SERVICE,
   keepConnectedService,
 } from './reconnect/service.js'
+import { ReservationGate, registerReservationGate } from './relay-reservations.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
 
 /** Options of {@link createNodeLibp2p}. */
@@ -79,6 +80,7 @@ export interface NodeLibp2pOptions {
 /** Creates (and by default starts) a Node libp2p node for mendsync. */
 export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<MendsyncLibp2p> {
   const penalties = new PeerPenalties(options.penalties)
+  const reservations = new ReservationGate()
   const relay = options.relayServer
   const services: ServiceFactoryMap<Record<string, unknown>> = {
     identify: identify(),
@@ -105,7 +107,7 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
     transports: [webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: banningGater(penalties, options.connectionGater),
+    connectionGater: banningGater(penalties, options.connectionGater, reservations),
     ...(options.pingTimeoutMs === undefined
       ? {}
       : { connectionMonitor: { pingTimeout: { minTimeout: options.pingTimeoutMs } } }),
@@ -128,6 +130,7 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
   }
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
+  registerReservationGate(node, reservations)
   forgetPeersOnHangUp(node)
   return node
 }

@@ -1,6 +1,6 @@
-// Gossip arriving on the space topics: gossipsub's topic validator (signature, allowlist, the
-// receiver's checks; a rejected message penalises its forwarder) and the delivery of validated
-// messages to their channel's `gossip` listeners.
+// Gossip arriving on the space topics: gossipsub's topic validator (signature, allowlist or, in a
+// private space, the origin's `write`, the receiver's checks; a rejected message penalises its
+// forwarder) and the delivery of validated messages to their channel's `gossip` listeners.
 import type { PeerId as Libp2pPeerId, Message } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/interface'
 import { describeError, type Logger } from '@mendsync/core/toolbox'
@@ -54,7 +54,7 @@ export class GossipInbound {
     try {
       const signed = message.type === 'signed'
       const from = signed ? message.from.toString() : forwarder
-      const allowed = channel.allows(from)
+      const allowed = channel.acceptsGossip(from, forwarder)
       const result = channel.receiver.validate(from, signed, allowed, message.data)
       if (signed && !allowed) {
         this.context.refused({ peer: from, space: channel.space, protocol: 'gossip' })
