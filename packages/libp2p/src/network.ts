@@ -115,7 +115,11 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       refused: (refusal) => this.refused(refusal),
     })
     this.requests = options.onSpaceRequested
-      ? new SpaceRequests(options.onSpaceRequested, this.logger.child('spaces'))
+      ? new SpaceRequests(
+          options.onSpaceRequested,
+          (space) => this.channels.has(space),
+          this.logger.child('spaces'),
+        )
       : undefined
     this.access = new AccessExchange({
       node,

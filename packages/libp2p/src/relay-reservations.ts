@@ -61,7 +61,7 @@ export class ReservationGate {
   changed(peer: PeerId): void {
     const set = this.waiting.get(peer)
     const policy = this.policy
-    if (!set || (policy !== null && policy.restricted() && !policy.allows(peer))) return
+    if (!set || (policy?.restricted() && !policy.allows(peer))) return
     for (const entry of [...set]) entry(true)
   }
 }

@@ -21,6 +21,8 @@ import type { SpaceRequest } from './options.js'
 /** The `onSpaceRequested` hook, bounded and deduplicated per space. */
 export class SpaceRequests {
   private readonly hook: (request: SpaceRequest) => Promise<boolean>
+  /** Whether the network has joined a space (it may have while a proof was being verified). */
+  private readonly joined: (spaceId: string) => boolean
   private readonly logger: Logger
   private readonly slots = new Semaphore({
     limit: ACCESS_DEFAULTS.spaceRequestConcurrency,
@@ -30,8 +32,13 @@ export class SpaceRequests {
   /** Spaces being opened: whether the hook accepted, once it answers. */
   private readonly opening = new Map<string, Promise<boolean>>()
 
-  constructor(hook: (request: SpaceRequest) => Promise<boolean>, logger: Logger) {
+  constructor(
+    hook: (request: SpaceRequest) => Promise<boolean>,
+    joined: (spaceId: string) => boolean,
+    logger: Logger,
+  ) {
     this.hook = hook
+    this.joined = joined
     this.logger = logger
   }
 
@@ -56,6 +63,7 @@ export class SpaceRequests {
     if ((verified.rights & (READ | WRITE)) === 0) {
       throw new MendsyncError('ACCESS_DENIED', `the proof gives no read or write in ${spaceId}`)
     }
+    if (this.joined(spaceId)) return
     let opening = this.opening.get(spaceId)
     if (opening === undefined) {
       opening = this.run({ spaceId, space: proof.space, peer })
