@@ -6,6 +6,7 @@
 // carries one bounded frame each way, is rate-limited per peer and reset on anything malformed.
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import type { AccessProof } from '@mendsync/core/access'
 import { describeError, KeyedRateLimiter, type Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
 import { ACCESS_DEFAULTS } from '../constants.defaults.js'
@@ -253,12 +254,8 @@ export class AccessExchange {
     peer: PeerId,
     connection: Connection,
     spaceId: string,
-    proof: ReturnType<typeof decodeAccessRequest>['proof'],
-  ): Promise<{
-    code: string
-    message: string
-    proof?: ReturnType<typeof decodeAccessRequest>['proof'] & {}
-  }> {
+    proof: AccessProof | null,
+  ): Promise<{ code: string; message: string; proof?: AccessProof }> {
     const { requests } = this.context
     try {
       let channel = this.context.channel(spaceId)
