@@ -5,12 +5,7 @@
 // change nothing; a revoked member is evicted from gossipsub's tables; bad access frames are
 // refused with typed errors; spaces open on demand only for a verified proof.
 import { readFileSync } from 'node:fs'
-import { gossipsub } from '@chainsafe/libp2p-gossipsub'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerId as Libp2pPeerId, PubSub, Stream } from '@libp2p/interface'
-import { webSockets } from '@libp2p/websockets'
+import type { PeerId as Libp2pPeerId, Stream } from '@libp2p/interface'
 import {
   AccessVerifier,
   generateSigningKey,
@@ -25,11 +20,9 @@ import type { GossipMessage, SpaceChannel } from '@mendsync/replica/adapter'
 import { createSuiteSpace, FakeSpaceStore, type SuiteSpace, text } from '@mendsync/replica/testing'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from 'it-length-prefixed-stream'
-import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GOSSIPSUB_VERSION_CHECKED } from '../src/constants.defaults.js'
 import {
-  generateIdentity,
   type Libp2pNetwork,
   type Libp2pNetworkOptions,
   PULL_PROTOCOL,
@@ -51,9 +44,10 @@ import {
   firstFrameOrClosed,
   RC_OPEN,
 } from '../src/testing.js'
-import { dial, LOOPBACK, startNetwork, waitFor } from './helpers.js'
+import { type StockNode, startStockNode } from './fixtures/stock-node.js'
+import { dial, startNetwork, waitFor } from './helpers.js'
 
-type Stock = Libp2p<{ pubsub: PubSub; identify: unknown }>
+type Stock = StockNode
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -73,30 +67,19 @@ interface TopicTally {
   bytes: number
 }
 
+const NOTHING: TopicTally = {
+  messages: 0,
+  ihave: 0,
+  subscriptions: 0,
+  grafts: 0,
+  prunes: 0,
+  bytes: 0,
+}
+
 /** A stock libp2p node with gossipsub that counts every RPC item of `topic` it receives. */
 async function outsiderNode(topic: string): Promise<{ node: Stock; tally: TopicTally }> {
-  const node = (await createLibp2p({
-    privateKey: await generateIdentity(),
-    addresses: { listen: [LOOPBACK] },
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
-    },
-  })) as unknown as Stock
-  cleanup.push(async () => {
-    await node.stop()
-  })
-  const tally: TopicTally = {
-    messages: 0,
-    ihave: 0,
-    subscriptions: 0,
-    grafts: 0,
-    prunes: 0,
-    bytes: 0,
-  }
+  const node = await startStockNode((stop) => cleanup.push(stop))
+  const tally: TopicTally = { ...NOTHING }
   // Instrumentation only: every RPC the outsider's gossipsub handles goes through this method.
   const pubsub = node.services.pubsub as unknown as {
     handleReceivedRpc(from: Libp2pPeerId, rpc: RpcShape): Promise<void>
@@ -257,14 +240,7 @@ describe('a private space on libp2p', () => {
     await waitFor("b receives a's later message", () =>
       (atB.get('replica-a') ?? []).includes(later),
     )
-    expect(tally).toEqual({
-      messages: 0,
-      ihave: 0,
-      subscriptions: 0,
-      grafts: 0,
-      prunes: 0,
-      bytes: 0,
-    })
+    expect(tally).toEqual(NOTHING)
     expect(atOutsider).toEqual([])
     expect(outsider.services.pubsub.getSubscribers(topic).map(String)).toEqual([])
     expect(relay.channel.peers()).not.toContain(outsider.peerId.toString())
