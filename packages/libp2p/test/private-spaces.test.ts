@@ -5,7 +5,13 @@
 // change nothing; a revoked member is evicted from gossipsub's tables; bad access frames are
 // refused with typed errors; spaces open on demand only for a verified proof.
 import { readFileSync } from 'node:fs'
+import { gossipsub } from '@chainsafe/libp2p-gossipsub'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
 import type { PeerId as Libp2pPeerId, Stream } from '@libp2p/interface'
+import { webSockets } from '@libp2p/websockets'
 import {
   AccessVerifier,
   generateSigningKey,
@@ -20,11 +26,16 @@ import type { GossipMessage, SpaceChannel } from '@mendsync/replica/adapter'
 import { createSuiteSpace, FakeSpaceStore, type SuiteSpace, text } from '@mendsync/replica/testing'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from 'it-length-prefixed-stream'
+import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GOSSIPSUB_VERSION_CHECKED } from '../src/constants.defaults.js'
 import {
+  createLibp2pNetwork,
+  createNodeLibp2p,
+  generateIdentity,
   type Libp2pNetwork,
   type Libp2pNetworkOptions,
+  type MendsyncLibp2p,
   PULL_PROTOCOL,
   PUSH_PROTOCOL,
   RECONCILE_PROTOCOL,
@@ -45,7 +56,7 @@ import {
   RC_OPEN,
 } from '../src/testing.js'
 import { type StockNode, startStockNode } from './fixtures/stock-node.js'
-import { dial, startNetwork, waitFor } from './helpers.js'
+import { dial, LOOPBACK, startNetwork, waitFor } from './helpers.js'
 
 type Stock = StockNode
 
@@ -390,20 +401,65 @@ describe('a private space on libp2p', () => {
     })
   })
 
-  it('grants relay reservations only to peers that proved a right when the node serves private spaces', async () => {
+  it('grants circuit-relay reservations only to peers that proved a right when the node serves private spaces', async () => {
     const space = await createSuiteSpace()
-    const relay = await server(space)
-    const a = await member(space, READ, [relay.net.peerId])
-    const { node: outsider } = await outsiderNode(spaceTopic(space.id))
-    const gate = reservationGateOf(relay.net.node)
-    expect(gate).toBeDefined()
-    await dial(a.net.node, relay.net.node)
-    await waitFor('the relay sees the member', () => relay.channel.peers().includes(a.net.peerId))
-    expect(await gate!.denies(a.net.peerId)).toBe(false)
-    await outsider.dial(multiaddr(relay.net.node.getMultiaddrs()[0]!.toString()))
-    expect(await gate!.denies(outsider.peerId.toString())).toBe(true)
+    const relayNode = await createNodeLibp2p({
+      privateKey: await generateIdentity(),
+      listen: [LOOPBACK],
+      relayServer: true,
+      inboundConnectionThreshold: 100,
+    })
+    const relay = await createLibp2pNetwork(relayNode, { stopNodeOnClose: true })
+    cleanup.push(() => relay.close())
+    const relayChannel = await relay.join(space.id, new FakeSpaceStore(), {
+      access: { verifier: new AccessVerifier(space.descriptor) },
+    })
+    const reservations = (
+      relayNode.services as unknown as { relay: { reservations: Map<unknown, unknown> } }
+    ).relay.reservations
+
+    const [memberNode, outsiderNode] = await Promise.all([circuitClient(), circuitClient()])
+    const member = await createLibp2pNetwork(memberNode, { stopNodeOnClose: true })
+    cleanup.push(() => member.close())
+    await member.join(space.id, new FakeSpaceStore(), {
+      access: {
+        verifier: new AccessVerifier(space.descriptor),
+        proof: await space.proofFor(member.peerId, READ),
+        trustedPeers: [relay.peerId],
+      },
+    })
+    const gate = reservationGateOf(relayNode)!
+    await dial(outsiderNode as unknown as MendsyncLibp2p, relayNode)
+    await waitFor('the outsider asks for a reservation', () => gate.pending === 1)
+    await dial(memberNode as unknown as MendsyncLibp2p, relayNode)
+    await waitFor('the member holds a relayed address', () =>
+      memberNode.getMultiaddrs().some((address) => address.toString().includes('/p2p-circuit')),
+    )
+    expect(relayChannel.peers()).toEqual([member.peerId])
+    // The outsider's request waited for a proof that never came, then was refused.
+    await waitFor('the outsider reservation is decided', () => gate.pending === 0)
+    expect(reservations.size).toBe(1)
+    expect(outsiderNode.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit'))).toBe(
+      false,
+    )
   })
 })
+
+/** A stock libp2p node that listens through circuit-relay-v2 (asks connected relays for one). */
+async function circuitClient() {
+  const node = await createLibp2p({
+    privateKey: await generateIdentity(),
+    addresses: { listen: [LOOPBACK, '/p2p-circuit'] },
+    transports: [webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+  })
+  cleanup.push(async () => {
+    await node.stop()
+  })
+  return node as unknown as MendsyncLibp2p
+}
 
 describe('the topic gate and gossipsub', () => {
   it(`was checked against the installed gossipsub (${GOSSIPSUB_VERSION_CHECKED}) and finds every internal it wraps`, async () => {
