@@ -1,7 +1,9 @@
 // An in-process Network for tests: several networks attach to one hub, which carries gossip and
 // requests between them with a configurable latency and lets a test take any link down or up
 // (partition and heal). It follows the same contract as the libp2p network, checked by the same
-// acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets.
+// acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets; in a
+// private space (`access`) each channel verifies a linked peer's proof once per link, with the
+// rights cache the libp2p network uses, and enforces the same rights on calls and gossip.
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
 import { READ, WRITE } from '@mendsync/core/access'
 import { BoundedSet, defaultLogger, describeError, type Logger } from '@mendsync/core/toolbox'
@@ -91,7 +93,11 @@ type Route = Omit<ScheduledMessage, 'deliver' | 'drop'>
 
 /** Options of {@link InProcessHub.createNetwork}. */
 export interface InProcessNetworkOptions {
-  /** The network's peer id. Default: `peer-<n>` with `n` counting networks of the hub. */
+  /**
+   * The network's peer id. Default: `peer-<n>` with `n` counting networks of the hub. A network
+   * that joins private spaces needs an Ed25519 libp2p peer id (a grant's subject is the key in
+   * it): `peerIdOfPublicKey(key.publicKey.raw)` of `@mendsync/core/access`.
+   */
   readonly peerId?: PeerId
   /** Deadline of `pull` and `push` when the caller gives none, ms. Default `10_000`. */
   readonly defaultTimeoutMs?: number
