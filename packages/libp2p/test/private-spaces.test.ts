@@ -257,6 +257,36 @@ describe('a private space on libp2p', () => {
     expect(relay.channel.peers()).not.toContain(outsider.peerId.toString())
   })
 
+  it('gives a stock outsider that dials a member directly no message, IHAVE or GRAFT of the topic (only the subscription it already knew)', async () => {
+    const space = await createSuiteSpace()
+    const topic = spaceTopic(space.id)
+    const a = await member(space, READ | WRITE, [])
+    const b = await member(space, READ | WRITE, [])
+    const { node: outsider, tally } = await outsiderNode(topic)
+    await outsider.dial(multiaddr(a.net.node.getMultiaddrs()[0]!.toString()))
+    outsider.services.pubsub.subscribe(topic)
+    await waitFor(
+      'a holds back the outsider subscription',
+      () => a.net.stats().heldSubscriptions >= 1,
+    )
+    await dial(a.net.node, b.net.node)
+    await waitFor('a and b see each other', () => a.channel.peers().includes(b.net.peerId))
+    const atB = gossipCounters(b.channel)
+    let counter = 0
+    for (; counter < 200 && !atB.has('replica-a'); counter++) {
+      await a.channel.publish(hint('replica-a', counter + 1))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const later = counter + 10
+    await a.channel.publish(hint('replica-a', later))
+    await waitFor("b receives a's later message", () =>
+      (atB.get('replica-a') ?? []).includes(later),
+    )
+    expect({ ...tally, subscriptions: 0 }).toEqual(NOTHING)
+    expect(a.channel.peers()).toEqual([b.net.peerId])
+    await refusedOnEveryProtocol(outsider, a.net, space.id)
+  })
+
   it('evicts a revoked member from the topic at the serving node once addRevocation runs, and rejects its later gossip', async () => {
     const space = await createSuiteSpace()
     const topic = spaceTopic(space.id)
