@@ -78,6 +78,38 @@ export const MAX_SPACE_NAME_LENGTH = 256
 export const GOSSIPSUB_MAX_INBOUND_DATA_BYTES = 256 * 1024
 
 /**
+ * The numbers of private spaces (the access exchange, the gossip gate, spaces opened on demand,
+ * relay reservations), by name. Times in ms, sizes in bytes.
+ */
+export const ACCESS_DEFAULTS = {
+  /** Largest access frame (a request with the largest proof, or a reply), bytes. */
+  maxAccessFrameBytes: 4608,
+  /** Deadline of one access exchange (open, request, verify, reply), ms. */
+  accessTimeoutMs: 10_000,
+  /** Access exchanges one peer may start per second (refill of its token bucket). */
+  accessRatePerSecond: 10,
+  /** Access exchanges one peer may start in a burst. */
+  accessBurst: 64,
+  /** Access streams one connection may have open at once. */
+  maxInboundAccessStreams: 8,
+  /** Private-topic subscriptions held back per peer until it proves `read`; more are dropped. */
+  maxHeldSubscriptionsPerPeer: 64,
+  /** `onSpaceRequested` calls running at once. */
+  spaceRequestConcurrency: 8,
+  /** `onSpaceRequested` calls waiting for a slot; one more is refused `OVERLOADED`. */
+  maxQueuedSpaceRequests: 256,
+  /** How long a request for a space being opened waits for it, ms. */
+  spaceOpenWaitMs: 10_000,
+  /** How long a relay reservation waits for its peer to prove a right, ms. */
+  reservationProofWaitMs: 5_000,
+  /** Relay reservations waiting for a proof at once; one more is refused. */
+  maxWaitingReservations: 1024,
+} as const
+
+/** The @chainsafe/libp2p-gossipsub release whose internals the topic gate was checked against. */
+export const GOSSIPSUB_VERSION_CHECKED = '14.1.2'
+
+/**
  * gossipsub outbound streams negotiated at once (see gossipsub-outbound.ts): enough that a relay
  * restarted under hundreds of clients tells them all its subscriptions within a few round trips,
  * few enough that a burst does not starve the other protocols.

@@ -4,6 +4,7 @@
 export { type BrowserLibp2pOptions, createBrowserLibp2p } from './browser.js'
 export type { WireLimits } from './codec.js'
 export {
+  ACCESS_DEFAULTS,
   DEFAULT_GOSSIP_LIMITS,
   DEFAULT_WIRE_LIMITS,
   NETWORK_DEFAULTS,
@@ -17,8 +18,14 @@ export {
   type PrivateKey,
   peerIdOf,
 } from './identity.js'
-export type { Libp2pNetworkOptions, Libp2pNetworkStats, Refusal } from './network/options.js'
+export type {
+  Libp2pNetworkOptions,
+  Libp2pNetworkStats,
+  Refusal,
+  SpaceRequest,
+} from './network/options.js'
 export {
+  ACCESS_PROTOCOL,
   PULL_PROTOCOL,
   PUSH_PROTOCOL,
   RECONCILE_PROTOCOL,

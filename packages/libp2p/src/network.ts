@@ -2,17 +2,21 @@
 // settings, the joined spaces' channels, the inbound protocol handlers, the outbound calls, the
 // gossip validator and the peer events, with the penalty book and the logger they share.
 import type { Libp2p, PeerId as Libp2pPeerId, PubSub } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { MendsyncError } from '@mendsync/core'
 import { callListener, defaultLogger, describeError, type Logger } from '@mendsync/core/toolbox'
-import type {
-  JoinOptions,
-  Network,
-  PeerId,
-  SpaceChannel,
-  SpaceHandlers,
+import {
+  checkSpaceAccess,
+  type JoinOptions,
+  type Network,
+  type PeerId,
+  SpaceAccessCache,
+  type SpaceChannel,
+  type SpaceHandlers,
 } from '@mendsync/replica/adapter'
 import { MAX_SPACE_NAME_LENGTH } from './constants.defaults.js'
 import { InboundBudget } from './framing/inbound-budget.js'
+import { AccessExchange } from './network/access-exchange.js'
 import { Libp2pChannel } from './network/channel.js'
 import { GossipInbound } from './network/gossip-inbound.js'
 import { InboundProtocols } from './network/inbound.js'
@@ -20,7 +24,10 @@ import type { Libp2pNetworkOptions, Libp2pNetworkStats, Refusal } from './networ
 import { isConnected, OutboundCalls } from './network/outbound.js'
 import { followPeerEvents } from './network/peer-events.js'
 import { resolveSettings, type Settings } from './network/settings.js'
+import { SpaceRequests } from './network/space-requests.js'
+import { gossipsubIncompatibility, TopicGate } from './network/topic-gate.js'
 import { type PeerPenalties, penaltiesOf } from './penalties.js'
+import { type ReservationGate, reservationGateOf } from './relay-reservations.js'
 
 /** A libp2p node the network can drive: it needs a gossipsub (or other PubSub) `pubsub` service. */
 export type MendsyncLibp2p = Libp2p<{ pubsub: PubSub }>
@@ -56,6 +63,15 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   private readonly gossip: GossipInbound
   /** What peers may make this node buffer (per peer, for peers without a grant, in all). */
   private readonly budget: InboundBudget
+  /** The proof exchange of private spaces. */
+  private readonly access: AccessExchange
+  /** Private spaces opened on demand, when `onSpaceRequested` is set. */
+  private readonly requests: SpaceRequests | undefined
+  /** Keeps private topics from peers that proved nothing; `null` when pubsub is not gossipsub. */
+  private readonly gate: TopicGate | null
+  /** The node's relay reservation check (nodes from `createNodeLibp2p`). */
+  private readonly reservations: ReservationGate | undefined
+  private readonly reservationAllowlist: ReadonlySet<PeerId>
   private stopFollowing: (() => void) | null = null
 
   constructor(node: MendsyncLibp2p, options: Libp2pNetworkOptions) {
@@ -89,6 +105,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       logger: this.logger.child('inbound'),
       budget: this.budget,
       channel: (space) => this.channels.get(space),
+      opening: (space) => this.requests?.settled(space) ?? Promise.resolve(),
       refused: (refusal) => this.refused(refusal),
     })
     this.gossip = new GossipInbound({
@@ -96,6 +113,49 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       logger: this.logger.child('gossip'),
       channelOf: (topic) => this.byTopic.get(topic),
       refused: (refusal) => this.refused(refusal),
+    })
+    this.requests = options.onSpaceRequested
+      ? new SpaceRequests(
+          options.onSpaceRequested,
+          (space) => this.channels.has(space),
+          this.logger.child('spaces'),
+        )
+      : undefined
+    this.access = new AccessExchange({
+      node,
+      settings: this.settings,
+      report: this.report,
+      logger: this.logger.child('access'),
+      budget: this.budget,
+      channel: (space) => this.channels.get(space),
+      requests: this.requests,
+    })
+    this.gate =
+      gossipsubIncompatibility(node.services.pubsub) === null
+        ? new TopicGate(
+            node.services.pubsub,
+            {
+              admits: (peer, topic) => this.byTopic.get(topic)?.admits(peer) ?? false,
+              announces: (topic) => this.byTopic.get(topic)?.access?.proof !== undefined,
+              held: (peer, topic) => {
+                const channel = this.byTopic.get(topic)
+                if (channel?.access) this.access.present(peer, channel)
+              },
+            },
+            this.logger.child('gate'),
+          )
+        : null
+    this.reservationAllowlist = new Set(options.reservationAllowlist ?? [])
+    this.reservations = reservationGateOf(node)
+    this.reservations?.setPolicy({
+      restricted: () =>
+        this.requests !== undefined ||
+        [...this.channels.values()].some((channel) => channel.access !== null),
+      allows: (peer) =>
+        this.reservationAllowlist.has(peer) ||
+        [...this.channels.values()].some(
+          (channel) => channel.access !== null && channel.allows(peer),
+        ),
     })
   }
 
@@ -105,6 +165,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
 
   async start(): Promise<void> {
     await this.inbound.start()
+    await this.access.start()
     this.stopFollowing = followPeerEvents({
       node: this.node,
       pubsub: this.pubsub,
@@ -115,6 +176,15 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       isConnected: (peer) => isConnected(this.node, peer),
       onGossip: (message) => this.gossip.deliver(message),
       onDisconnect: (peer) => this.outbound.disconnected(peer),
+      onConnect: (peer) => {
+        for (const channel of this.channels.values()) {
+          if (channel.access?.isTrusted(peer)) this.access.present(peer, channel)
+        }
+      },
+      onConnectionClose: (peer, connectionId) => {
+        this.access.connectionClosed(connectionId)
+        for (const channel of this.channels.values()) channel.access?.forget(peer, connectionId)
+      },
     })
   }
 
@@ -127,6 +197,8 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       gossipIgnored: counts.ignored,
       inboundStreams: this.inbound.streams.size,
       inboundBufferedBytes: this.budget.inUse,
+      ...this.access.counts,
+      heldSubscriptions: this.gate?.heldCount ?? 0,
     }
   }
 
@@ -164,6 +236,15 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     ) {
       throw new MendsyncError('INVALID_ARGUMENT', 'allow must be a list of peer ids')
     }
+    const access = options?.access
+    checkSpaceAccess(space, access, allow)
+    if (access !== undefined && this.gate === null) {
+      throw new MendsyncError(
+        'INVALID_ARGUMENT',
+        `private spaces need gossipsub as the pubsub service: ${gossipsubIncompatibility(this.pubsub)}`,
+      )
+    }
+    const cache = access ? new SpaceAccessCache(access, this.logger.child('access')) : null
     const channel = new Libp2pChannel(
       {
         peerId: this.peerId,
@@ -178,7 +259,9 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       space,
       handlers,
       allow,
+      cache,
     )
+    cache?.onChange((peer) => this.accessChanged(channel, peer))
     this.channels.set(space, channel)
     this.byTopic.set(channel.topic, channel)
     this.pubsub.topicValidators.set(channel.topic, (peer, message) =>
@@ -188,7 +271,29 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     for (const peer of this.pubsub.getSubscribers(channel.topic)) {
       if (isConnected(this.node, peer as Libp2pPeerId)) channel.add(peer.toString())
     }
+    if (cache) {
+      this.gate?.updateTopic(channel.topic)
+      const presentTo = new Set(this.gate?.heldPeers(channel.topic) ?? [])
+      for (const connection of this.node.getConnections()) {
+        const peer = connection.remotePeer.toString()
+        if (cache.isTrusted(peer)) presentTo.add(peer)
+      }
+      for (const peer of presentTo) this.access.present(peer, channel)
+    }
     return channel
+  }
+
+  /** `peer`'s rights in `channel`'s space may have changed: apply them to gossip and peers. */
+  private accessChanged(channel: Libp2pChannel, peer: PeerId): void {
+    if (channel.closed) return
+    this.gate?.update(peer, channel.topic)
+    const subscribed = this.gate?.isSubscribed(peer, channel.topic) ?? false
+    if (channel.admits(peer) && subscribed && isConnected(this.node, peerIdFromString(peer))) {
+      channel.add(peer)
+    } else if (!channel.admits(peer)) {
+      channel.remove(peer)
+    }
+    this.reservations?.changed(peer)
   }
 
   /** Forgets a channel that shut down: its topic, validator and subscription. */
@@ -197,6 +302,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     this.channels.delete(channel.space)
     this.byTopic.delete(channel.topic)
     this.pubsub.topicValidators.delete(channel.topic)
+    if (channel.access) this.gate?.updateTopic(channel.topic)
     try {
       this.pubsub.unsubscribe(channel.topic)
     } catch (error) {
@@ -216,6 +322,8 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     this.stopFollowing?.()
     this.stopFollowing = null
     await this.inbound.stop(error)
+    await this.access.stop(error)
+    this.reservations?.setPolicy(null)
     this.budget.close(error)
     this.outbound.close(error)
     if (this.settings.stopNodeOnClose) await this.node.stop()

@@ -18,6 +18,7 @@ import {
   KEEP_CONNECTED_SERVICE,
   keepConnectedService,
 } from './reconnect/service.js'
+import { ReservationGate, registerReservationGate } from './relay-reservations.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
 
 /** Options of {@link createNodeLibp2p}. */
@@ -41,7 +42,9 @@ export interface NodeLibp2pOptions {
   readonly reconnect?: KeepConnectedOptions
   /**
    * Serve circuit-relay-v2 reservations, so peers that cannot be dialled (browsers) reach each
-   * other through this node. `true` or the server's options. Default `false`.
+   * other through this node. `true` or the server's options. When the network on this node
+   * serves private spaces, reservations go only to peers that proved a right in one of them
+   * (or are on the network's `reservationAllowlist`). Default `false`.
    */
   readonly relayServer?: boolean | { readonly maxReservations?: number }
   /** gossipsub options merged over mendsync's (see `mendsyncGossipsub`). Default `{}`. */
@@ -79,6 +82,7 @@ export interface NodeLibp2pOptions {
 /** Creates (and by default starts) a Node libp2p node for mendsync. */
 export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<MendsyncLibp2p> {
   const penalties = new PeerPenalties(options.penalties)
+  const reservations = new ReservationGate()
   const relay = options.relayServer
   const services: ServiceFactoryMap<Record<string, unknown>> = {
     identify: identify(),
@@ -105,7 +109,7 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
     transports: [webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: banningGater(penalties, options.connectionGater),
+    connectionGater: banningGater(penalties, options.connectionGater, reservations),
     ...(options.pingTimeoutMs === undefined
       ? {}
       : { connectionMonitor: { pingTimeout: { minTimeout: options.pingTimeoutMs } } }),
@@ -128,6 +132,7 @@ export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<Mend
   }
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
+  registerReservationGate(node, reservations)
   forgetPeersOnHangUp(node)
   return node
 }

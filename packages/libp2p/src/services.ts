@@ -6,6 +6,7 @@ import { defaultLogger } from '@mendsync/core/toolbox'
 import { GOSSIPSUB_MAX_INBOUND_DATA_BYTES } from './constants.defaults.js'
 import { openOutboundStreamsConcurrently } from './gossipsub-outbound.js'
 import type { PeerPenalties } from './penalties.js'
+import type { ReservationGate } from './relay-reservations.js'
 
 /**
  * gossipsub with: StrictSign (every message signed, unsigned ones dropped), no error when a
@@ -41,10 +42,14 @@ export function mendsyncGossipsub(
   }
 }
 
-/** `gater` with the ban list of `penalties` in front of its peer checks. */
+/**
+ * `gater` with the ban list of `penalties` in front of its peer checks and, with `reservations`,
+ * circuit-relay reservations restricted to peers that proved a right (see relay-reservations.ts).
+ */
 export function banningGater(
   penalties: PeerPenalties,
   gater: ConnectionGater = {},
+  reservations?: ReservationGate,
 ): ConnectionGater {
   const banned = (peer: PeerId): boolean => penalties.isBanned(peer.toString())
   return {
@@ -54,5 +59,9 @@ export function banningGater(
       banned(peer) || ((await gater.denyInboundEncryptedConnection?.(peer, connection)) ?? false),
     denyOutboundEncryptedConnection: async (peer, connection) =>
       banned(peer) || ((await gater.denyOutboundEncryptedConnection?.(peer, connection)) ?? false),
+    denyInboundRelayReservation: async (peer) =>
+      banned(peer) ||
+      ((await gater.denyInboundRelayReservation?.(peer)) ?? false) ||
+      ((await reservations?.denies(peer.toString())) ?? false),
   }
 }

@@ -1,13 +1,4 @@
-// A stock libp2p node (gossipsub, no mendsync code on its side) attacks a mendsync network:
-// it is refused on every protocol when not on the allowlist, its gossip is rejected, and bad
-// frames, oversize frames, reused ids and floods on every protocol reset the stream, penalise it
-// and leave the victim serving its members.
-import { gossipsub } from '@chainsafe/libp2p-gossipsub'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import type { Libp2p, PubSub, Stream } from '@libp2p/interface'
-import { webSockets } from '@libp2p/websockets'
+import type { Stream } from '@libp2p/interface'
 import { type LogEntry, makeLogger } from '@mendsync/core/toolbox'
 import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore, text } from '@mendsync/replica/testing'
@@ -15,10 +6,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { encode } from 'cborg'
 import fc from 'fast-check'
 import { lpStream } from 'it-length-prefixed-stream'
-import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  generateIdentity,
   type Libp2pNetwork,
   type Libp2pNetworkOptions,
   NETWORK_DEFAULTS,
@@ -38,9 +27,10 @@ import {
   GossipSender,
   RC_OPEN,
 } from '../src/testing.js'
-import { LOOPBACK, startNetwork, waitFor } from './helpers.js'
+import { type StockNode, startStockNode } from './fixtures/stock-node.js'
+import { startNetwork, waitFor } from './helpers.js'
 
-type Stock = Libp2p<{ pubsub: PubSub; identify: unknown }>
+type Stock = StockNode
 
 const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -49,21 +39,7 @@ afterEach(async () => {
 })
 
 async function stockNode(): Promise<Stock> {
-  const node = (await createLibp2p({
-    privateKey: await generateIdentity(),
-    addresses: { listen: [LOOPBACK] },
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }),
-    },
-  })) as unknown as Stock
-  cleanup.push(async () => {
-    await node.stop()
-  })
-  return node
+  return await startStockNode((stop) => cleanup.push(stop))
 }
 
 async function victim(

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
+  ACCESS_DEFAULTS,
   DEFAULT_GOSSIP_LIMITS,
   NETWORK_DEFAULTS,
   PENALTY_DEFAULTS,
@@ -58,6 +59,7 @@ const tables = [
     '../src/network/options.ts',
   ],
   ['gossip limits', 'Gossip limits (`DEFAULT_GOSSIP_LIMITS`', DEFAULT_GOSSIP_LIMITS, undefined],
+  ['private-space numbers', 'Private-space numbers (`ACCESS_DEFAULTS`', ACCESS_DEFAULTS, undefined],
   [
     'penalty options',
     'Penalty book (`PeerPenaltyOptions`',

@@ -2,6 +2,7 @@
 // gossip sender and receiver, and the outbound pull / push / reconcile calls of the space.
 import type { PubSub } from '@libp2p/interface'
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
+import { READ, WRITE } from '@mendsync/core/access'
 import { BoundedSet, Listeners, type Logger } from '@mendsync/core/toolbox'
 import {
   assertGossipMessage,
@@ -16,6 +17,7 @@ import {
   remoteError,
   runCall,
   SPACE_EVENT_NAMES,
+  type SpaceAccessCache,
   type SpaceChannel,
   type SpaceEvents,
   type SpaceHandlers,
@@ -56,6 +58,8 @@ export class Libp2pChannel implements SpaceChannel {
   private readonly context: ChannelContext
   private readonly sender: GossipSender
   private readonly allow: ReadonlySet<PeerId> | null
+  /** The proofs peers showed, for a private space; `null` for an open space. */
+  readonly access: SpaceAccessCache | null
   private readonly lifetime = new AbortController()
   private readonly current = new Set<PeerId>()
   /**
@@ -73,8 +77,10 @@ export class Libp2pChannel implements SpaceChannel {
     space: string,
     handlers: SpaceHandlers,
     allow: readonly PeerId[] | undefined,
+    access: SpaceAccessCache | null,
   ) {
     this.context = context
+    this.access = access
     this.space = space
     this.topic = spaceTopic(space)
     this.handlers = handlers
@@ -97,9 +103,38 @@ export class Libp2pChannel implements SpaceChannel {
     return this.lifetime.signal.aborted || this.context.lifetime.aborted
   }
 
-  /** Whether this side's allowlist admits `peer`. */
+  /**
+   * Whether `peer` holds a grant here: on the allowlist of an open space, or trusted or holding
+   * a verified proof in a private one (the inbound budget's "authorised").
+   */
   allows(peer: PeerId): boolean {
+    if (this.access) return this.access.rights(peer) !== 0
     return this.allow === null || this.allow.has(peer)
+  }
+
+  /** Whether `peer` is a peer of the space when connected and subscribed (it may read). */
+  admits(peer: PeerId): boolean {
+    return this.access ? this.access.can(peer, READ) : this.allows(peer)
+  }
+
+  /**
+   * Resolves when `peer` may do what needs `right` (`READ` or `WRITE`) in the space: an open
+   * space asks its allowlist, a private one the proof the peer showed, re-checked now.
+   * `ACCESS_DENIED` otherwise, saying which right is missing.
+   */
+  async authorize(peer: PeerId, right: number): Promise<void> {
+    if (this.access) {
+      await this.access.require(peer, right)
+      return
+    }
+    if (!this.allows(peer)) {
+      throw new MendsyncError('ACCESS_DENIED', `${peer} is not allowed in space ${this.space}`)
+    }
+  }
+
+  /** Whether gossip signed by `origin` and forwarded by `forwarder` is accepted here. */
+  acceptsGossip(origin: PeerId, forwarder: PeerId): boolean {
+    return this.access ? this.access.acceptsGossip(origin, forwarder) : this.allows(origin)
   }
 
   peers(): readonly PeerId[] {
@@ -112,7 +147,7 @@ export class Libp2pChannel implements SpaceChannel {
       this.closed ||
       peer === this.context.peerId ||
       this.current.has(peer) ||
-      !this.allows(peer)
+      !this.admits(peer)
     ) {
       return
     }
@@ -220,23 +255,29 @@ export class Libp2pChannel implements SpaceChannel {
       )
     }
     const requested = [...keys]
-    return this.call(peer, options, this.context.settings.defaultTimeoutMs, async (signal) => {
-      const client = this.context.outbound.client(peer, 'pull')
-      const reply = await client.call(
-        (id) => encodePullRequest(id, this.space, mode, requested),
-        signal,
-      )
-      if (reply.kind === 'error') throw remoteError(reply.code, reply.message)
-      let results: (Uint8Array | null)[]
-      try {
-        results = asPullResults(reply.body, requested.length)
-      } catch (error) {
-        this.context.report(peer, 'malformed pull reply')
-        client.reset(error)
-        throw error
-      }
-      return mode === 'digest' ? { mode, digests: results } : { mode, states: results }
-    })
+    return this.call(
+      peer,
+      WRITE,
+      options,
+      this.context.settings.defaultTimeoutMs,
+      async (signal) => {
+        const client = this.context.outbound.client(peer, 'pull')
+        const reply = await client.call(
+          (id) => encodePullRequest(id, this.space, mode, requested),
+          signal,
+        )
+        if (reply.kind === 'error') throw remoteError(reply.code, reply.message)
+        let results: (Uint8Array | null)[]
+        try {
+          results = asPullResults(reply.body, requested.length)
+        } catch (error) {
+          this.context.report(peer, 'malformed pull reply')
+          client.reset(error)
+          throw error
+        }
+        return mode === 'digest' ? { mode, digests: results } : { mode, states: results }
+      },
+    )
   }
 
   push(peer: PeerId, states: readonly KeyState[], options?: CallOptions): Promise<void> {
@@ -262,17 +303,23 @@ export class Libp2pChannel implements SpaceChannel {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.call(peer, options, this.context.settings.defaultTimeoutMs, async (signal) => {
-      const client = this.context.outbound.client(peer, 'push')
-      for (const chunk of chunks) {
-        const reply = await client.call((id) => encodePushRequest(id, this.space, chunk), signal)
-        if (reply.kind === 'error') throw remoteError(reply.code, reply.message)
-        if (reply.body.length !== 0) {
-          this.context.report(peer, 'malformed push reply')
-          throw new MendsyncError('PROTOCOL_ERROR', 'malformed push acknowledgement')
+    return this.call(
+      peer,
+      READ,
+      options,
+      this.context.settings.defaultTimeoutMs,
+      async (signal) => {
+        const client = this.context.outbound.client(peer, 'push')
+        for (const chunk of chunks) {
+          const reply = await client.call((id) => encodePushRequest(id, this.space, chunk), signal)
+          if (reply.kind === 'error') throw remoteError(reply.code, reply.message)
+          if (reply.body.length !== 0) {
+            this.context.report(peer, 'malformed push reply')
+            throw new MendsyncError('PROTOCOL_ERROR', 'malformed push acknowledgement')
+          }
         }
-      }
-    })
+      },
+    )
   }
 
   reconcile(
@@ -281,7 +328,7 @@ export class Libp2pChannel implements SpaceChannel {
     options?: CallOptions,
   ): Promise<ReconcileOutcome> {
     const settings = this.context.settings
-    return this.call(peer, options, settings.reconcileTimeoutMs, async (signal) => {
+    return this.call(peer, WRITE, options, settings.reconcileTimeoutMs, async (signal) => {
       const framed = await this.context.outbound.openReconcile(peer, signal)
       this.outbound.add(framed)
       const onAbort = (): void => framed.reset(signal.reason)
@@ -321,6 +368,7 @@ export class Libp2pChannel implements SpaceChannel {
     this.outbound.clear()
     this.current.clear()
     this.needFull.clear()
+    this.access?.close()
     this.context.detach(this)
   }
 
@@ -330,16 +378,20 @@ export class Libp2pChannel implements SpaceChannel {
     }
   }
 
+  /**
+   * Runs an outbound call to `peer`, which must hold `right` here: a private space pulls from
+   * and reconciles with peers that may write (what they send is joined), pushes to peers that
+   * may read.
+   */
   private call<T>(
     peer: PeerId,
+    right: number,
     options: CallOptions | undefined,
     timeoutMs: number,
     work: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     return runCall(options, timeoutMs, this.lifetime.signal, async (signal) => {
-      if (!this.allows(peer)) {
-        throw new MendsyncError('ACCESS_DENIED', `${peer} is not allowed in space ${this.space}`)
-      }
+      await this.authorize(peer, right)
       return await work(signal)
     })
   }

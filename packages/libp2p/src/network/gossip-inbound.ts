@@ -1,8 +1,9 @@
-// Gossip arriving on the space topics: gossipsub's topic validator (signature, allowlist, the
-// receiver's checks; a rejected message penalises its forwarder) and the delivery of validated
-// messages to their channel's `gossip` listeners.
+// Gossip arriving on the space topics: gossipsub's topic validator (signature, allowlist or, in a
+// private space, the origin's `write`, the receiver's checks; a rejected message penalises its
+// forwarder) and the delivery of validated messages to their channel's `gossip` listeners.
 import type { PeerId as Libp2pPeerId, Message } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/interface'
+import { WRITE } from '@mendsync/core/access'
 import { describeError, type Logger } from '@mendsync/core/toolbox'
 import type { GossipMessage } from '@mendsync/replica/adapter'
 import type { BadFrameReporter } from '../rpc.js'
@@ -54,10 +55,21 @@ export class GossipInbound {
     try {
       const signed = message.type === 'signed'
       const from = signed ? message.from.toString() : forwarder
-      const allowed = channel.allows(from)
+      const allowed = channel.acceptsGossip(from, forwarder)
       const result = channel.receiver.validate(from, signed, allowed, message.data)
       if (signed && !allowed) {
         this.context.refused({ peer: from, space: channel.space, protocol: 'gossip' })
+      }
+      if (!allowed && from !== forwarder && channel.access?.can(forwarder, WRITE)) {
+        // A trusted or writing forwarder relayed an origin it still accepts (it may not have
+        // the revocation yet): drop the message without penalising an honest forwarder.
+        this.ignored += 1
+        logger.debug('ignored gossip of an origin without write, from a trusted forwarder', {
+          peer: forwarder,
+          from,
+          topic: channel.topic,
+        })
+        return TopicValidatorResult.Ignore
       }
       if (result.verdict === 'reject') {
         this.rejected += 1

@@ -3,6 +3,7 @@
 // channel's handlers. Streams in progress are tracked so `close` can reset them.
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { MendsyncError } from '@mendsync/core'
+import { READ, WRITE } from '@mendsync/core/access'
 import { describeError, type Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
 import { decodePullRequest, decodePushRequest } from '../codec.js'
@@ -26,6 +27,8 @@ export interface InboundContext {
   readonly budget: InboundBudget
   /** The open channel of `space`, if joined. */
   channel(space: string): Libp2pChannel | undefined
+  /** Resolves once `space`, if it is being opened on demand, is open or refused. */
+  opening(space: string): Promise<void>
   /** Tells `onRefused` about a refusal. */
   refused(refusal: Refusal): void
 }
@@ -103,14 +106,29 @@ export class InboundProtocols {
     this.streams.clear()
   }
 
-  /** The channel serving `space` for `peer`, or the refusal the peer gets. */
-  private access(space: string, peer: PeerId, protocol: Refusal['protocol']): Libp2pChannel {
-    const channel = this.context.channel(space)
+  /**
+   * The channel serving `space` for `peer`, which must hold `right` there, or the refusal the
+   * peer gets. A space being opened on demand is waited for.
+   */
+  private async access(
+    space: string,
+    peer: PeerId,
+    protocol: Refusal['protocol'],
+    right: number,
+  ): Promise<Libp2pChannel> {
+    let channel = this.context.channel(space)
+    if (!channel) {
+      await this.context.opening(space)
+      channel = this.context.channel(space)
+    }
     if (!channel || channel.closed) {
       throw new MendsyncError('PEER_UNAVAILABLE', `space ${space} is not served here`)
     }
-    if (!channel.allows(peer)) {
+    try {
+      await channel.authorize(peer, right)
+    } catch (error) {
       this.context.refused({ peer, space, protocol })
+      if (channel.access) throw error
       throw new MendsyncError('ACCESS_DENIED', `not allowed in space ${space}`)
     }
     return channel
@@ -121,7 +139,7 @@ export class InboundProtocols {
     return {
       id: request.id,
       run: async () => {
-        const channel = this.access(request.space, peer, 'pull')
+        const channel = await this.access(request.space, peer, 'pull', READ)
         const result = await channel.handlers.pull(peer, request.keys, request.mode)
         const list: unknown = result?.mode === 'digest' ? result.digests : result?.states
         if (
@@ -145,7 +163,7 @@ export class InboundProtocols {
     return {
       id: request.id,
       run: async () => {
-        const channel = this.access(request.space, peer, 'push')
+        const channel = await this.access(request.space, peer, 'push', WRITE)
         await channel.handlers.push(peer, request.states)
         return []
       },
@@ -168,8 +186,16 @@ export class InboundProtocols {
     )
     try {
       await acceptReconcile(framed, settings.reconcile, peer, report, async (space) => {
-        const channel = this.access(space, peer, 'reconcile')
-        return await channel.handlers.reconcile(peer)
+        const channel = await this.access(space, peer, 'reconcile', READ)
+        const responder = await channel.handlers.reconcile(peer)
+        const access = channel.access
+        if (!access) return responder
+        // A reader reconciles to catch up; the states it sends are dropped, never joined.
+        return {
+          session: responder.session,
+          statesFor: (keys) => responder.statesFor(keys),
+          accept: (states) => responder.accept(access.can(peer, WRITE) ? states : []),
+        }
       })
     } catch (error) {
       logger.debug('an inbound reconciliation failed', {

@@ -1,5 +1,6 @@
 // What a caller of `createLibp2pNetwork` may set, and what the network reports back. Every
 // default is in `NETWORK_DEFAULTS` (constants.defaults.ts).
+import type { SpaceDescriptor } from '@mendsync/core/access'
 import type { Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
 /** Options of `createLibp2pNetwork`; every one has a default (`NETWORK_DEFAULTS`). */
@@ -75,6 +76,29 @@ export interface Libp2pNetworkOptions {
    * enables the namespace).
    */
   readonly logger?: Logger
+  /**
+   * A peer presented a valid proof for a private space this network has not joined. Join it
+   * (resolve true) or refuse (false); the proof is then re-checked with the joined verifier.
+   * The proof is verified (signature, chain, expiry) before the hook is called; calls are
+   * bounded (`ACCESS_DEFAULTS.spaceRequestConcurrency` at once, a bounded queue, `OVERLOADED`
+   * beyond) and deduplicated per space; requests for a space being opened wait for it. A hook
+   * that throws or does not answer within `ACCESS_DEFAULTS.spaceOpenWaitMs` refuses. Default:
+   * none (a proof for a space not joined gets `PEER_UNAVAILABLE`).
+   */
+  readonly onSpaceRequested?: (request: SpaceRequest) => Promise<boolean>
+  /**
+   * Peers granted circuit-relay reservations without proving a right, when this node serves
+   * private spaces (it has joined one, or has `onSpaceRequested`); every other peer must first
+   * prove a right in a private space served here. Default: none.
+   */
+  readonly reservationAllowlist?: readonly PeerId[]
+}
+
+/** What {@link Libp2pNetworkOptions.onSpaceRequested} receives. */
+export interface SpaceRequest {
+  readonly spaceId: string
+  readonly space: SpaceDescriptor
+  readonly peer: PeerId
 }
 
 /** What {@link Libp2pNetworkOptions.onRefused} receives. */
@@ -94,4 +118,10 @@ export interface Libp2pNetworkStats {
   readonly inboundStreams: number
   /** Inbound frame bytes reserved in the inbound budget now. */
   readonly inboundBufferedBytes: number
+  /** Proofs accepted on the access protocol. */
+  readonly accessAccepted: number
+  /** Access exchanges refused (bad proof, malformed frame, rate limit, space not served). */
+  readonly accessRefused: number
+  /** Private-topic subscriptions held back by the topic gate now (peers that proved nothing). */
+  readonly heldSubscriptions: number
 }

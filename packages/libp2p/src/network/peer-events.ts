@@ -1,7 +1,7 @@
 // The libp2p events the network follows: gossipsub subscription changes (a peer joins or leaves a
 // space), gossip messages, disconnections, and bans from the penalty book (the banned peer is
 // hung up on). Returns the function that stops following them.
-import type { Libp2p, PeerId as Libp2pPeerId, Message, PubSub } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId as Libp2pPeerId, Message, PubSub } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { describeError, type Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
@@ -25,6 +25,10 @@ export interface PeerEventsContext {
   onGossip(message: Message): void
   /** `peer` disconnected from the node. */
   onDisconnect(peer: PeerId): void
+  /** `peer` connected to the node (its first connection). */
+  onConnect(peer: PeerId): void
+  /** One connection to `peer` closed (the peer may hold others). */
+  onConnectionClose(peer: PeerId, connectionId: string): void
 }
 
 type SubscriptionChange = CustomEvent<{
@@ -50,10 +54,16 @@ export function followPeerEvents(context: PeerEventsContext): () => void {
     for (const channel of context.channels()) channel.remove(peer)
     context.onDisconnect(peer)
   }
+  const onConnect = (event: CustomEvent<Libp2pPeerId>): void =>
+    context.onConnect(event.detail.toString())
+  const onConnectionClose = (event: CustomEvent<Connection>): void =>
+    context.onConnectionClose(event.detail.remotePeer.toString(), event.detail.id)
   const pubsub = context.pubsub as unknown as EventTarget
   pubsub.addEventListener('subscription-change', onSubscription as EventListener)
   pubsub.addEventListener('message', onMessage as EventListener)
   node.addEventListener('peer:disconnect', onDisconnect)
+  node.addEventListener('peer:connect', onConnect)
+  node.addEventListener('connection:close', onConnectionClose)
   const offBan = penalties.onBan((peer) => {
     node.hangUp(peerIdFromString(peer)).catch((error: unknown) => {
       // The connection may be gone already; the gater refuses the peer from now on anyway.
@@ -67,6 +77,8 @@ export function followPeerEvents(context: PeerEventsContext): () => void {
     pubsub.removeEventListener('subscription-change', onSubscription as EventListener)
     pubsub.removeEventListener('message', onMessage as EventListener)
     node.removeEventListener('peer:disconnect', onDisconnect)
+    node.removeEventListener('peer:connect', onConnect)
+    node.removeEventListener('connection:close', onConnectionClose)
     offBan()
   }
 }

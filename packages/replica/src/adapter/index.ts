@@ -10,6 +10,7 @@ export {
   remoteError,
   runCall,
 } from '../network/call.js'
+export { checkSpaceAccess, SpaceAccessCache } from '../network/space-access.js'
 export { SPACE_EVENT_NAMES } from '../network/space-events.js'
 export type * from '../network/types.js'
 export * from '../storage/integrity.js'

@@ -40,8 +40,13 @@ export interface JoinOptions {
 /**
  * How a peer takes part in a private space. Every remote peer presents its proof once per
  * connection; it is verified offline with `verifier` (signature, chain, expiry, the space's
- * revocations) and re-checked whenever a revocation arrives. `read` is needed to pull, reconcile
- * and receive the space's gossip, `write` to push and to have states or gossip accepted.
+ * revocations), cached per connection, dropped on disconnect and at once when
+ * `verifier.addRevocation` revokes it, and re-checked on every call. `read` is needed to pull,
+ * reconcile and receive the space's gossip, `write` to push and to have states or gossip
+ * accepted; a peer is a peer of the space (`peers()`, `peer:connect`) once trusted or proved
+ * `read`. Outbound, a node pulls from and reconciles with peers that are trusted or hold
+ * `write`, and pushes to peers that are trusted or hold `read`. Refusals are `ACCESS_DENIED`
+ * naming the missing right. Implemented once in `SpaceAccessCache` (network/space-access.ts).
  */
 export interface SpaceAccess {
   /** The space's verifier: its descriptor, the revocations known, the clock. */

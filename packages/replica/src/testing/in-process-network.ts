@@ -1,9 +1,12 @@
 // An in-process Network for tests: several networks attach to one hub, which carries gossip and
 // requests between them with a configurable latency and lets a test take any link down or up
 // (partition and heal). It follows the same contract as the libp2p network, checked by the same
-// acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets.
+// acceptance suite (`runNetworkAdapterTests`), so the engine can be tested without sockets; in a
+// private space (`access`) each channel verifies a linked peer's proof once per link, with the
+// rights cache the libp2p network uses, and enforces the same rights on calls and gossip.
 import { isMendsyncError, MendsyncError } from '@mendsync/core'
-import { BoundedSet, defaultLogger, type Logger } from '@mendsync/core/toolbox'
+import { READ, WRITE } from '@mendsync/core/access'
+import { BoundedSet, defaultLogger, describeError, type Logger } from '@mendsync/core/toolbox'
 import { Emitter } from '../emitter.js'
 import {
   assertGossipMessage,
@@ -13,6 +16,7 @@ import {
   remoteError,
   runCall,
 } from '../network/call.js'
+import { checkSpaceAccess, SpaceAccessCache } from '../network/space-access.js'
 import { SPACE_EVENT_NAMES } from '../network/space-events.js'
 import type {
   CallOptions,
@@ -89,7 +93,11 @@ type Route = Omit<ScheduledMessage, 'deliver' | 'drop'>
 
 /** Options of {@link InProcessHub.createNetwork}. */
 export interface InProcessNetworkOptions {
-  /** The network's peer id. Default: `peer-<n>` with `n` counting networks of the hub. */
+  /**
+   * The network's peer id. Default: `peer-<n>` with `n` counting networks of the hub. A network
+   * that joins private spaces needs an Ed25519 libp2p peer id (a grant's subject is the key in
+   * it): `peerIdOfPublicKey(key.publicKey.raw)` of `@mendsync/core/access`.
+   */
   readonly peerId?: PeerId
   /** Deadline of `pull` and `push` when the caller gives none, ms. Default `10_000`. */
   readonly defaultTimeoutMs?: number
@@ -181,6 +189,8 @@ class Hub implements InProcessHub {
     const error = () => new MendsyncError('NETWORK_CLOSED', `the link ${a} <-> ${b} went down`)
     this.nodes.get(a)?.dropCalls(b, error())
     this.nodes.get(b)?.dropCalls(a, error())
+    this.nodes.get(a)?.linkDown(b)
+    this.nodes.get(b)?.linkDown(a)
     this.refresh()
   }
 
@@ -220,9 +230,9 @@ class Hub implements InProcessHub {
     if (!this.nodes.delete(peerId)) return
     for (const other of [...this.nodes.keys()]) {
       if (this.links.delete(linkKey(peerId, other))) {
-        this.nodes
-          .get(other)
-          ?.dropCalls(peerId, new MendsyncError('NETWORK_CLOSED', `${peerId} closed its network`))
+        const node = this.nodes.get(other)
+        node?.dropCalls(peerId, new MendsyncError('NETWORK_CLOSED', `${peerId} closed its network`))
+        node?.linkDown(peerId)
       }
     }
     this.refresh()
@@ -306,7 +316,8 @@ class InProcessNode implements Network {
     if (this.spaces.has(space)) {
       throw new MendsyncError('INVALID_ARGUMENT', `space ${space} is already joined`)
     }
-    const channel = new InProcessChannel(this, space, handlers, options?.allow)
+    checkSpaceAccess(space, options?.access, options?.allow)
+    const channel = new InProcessChannel(this, space, handlers, options)
     this.spaces.set(space, channel)
     this.hub.refresh()
     return channel
@@ -322,6 +333,11 @@ class InProcessNode implements Network {
 
   refreshSpaces(): void {
     for (const channel of this.spaces.values()) channel.refresh()
+  }
+
+  /** The link to `peer` went down: what it proved over the link is forgotten. */
+  linkDown(peer: PeerId): void {
+    for (const channel of this.spaces.values()) channel.linkDown(peer)
   }
 
   dropCalls(peer: PeerId, error: MendsyncError): void {
@@ -361,6 +377,10 @@ class InProcessChannel implements SpaceChannel {
   readonly handlers: SpaceHandlers
   private readonly node: InProcessNode
   private readonly allow: ReadonlySet<PeerId> | null
+  /** The proofs linked peers showed, for a private space; `null` for an open space. */
+  readonly access: SpaceAccessCache | null
+  /** Linked peers whose proof was presented to this channel (once per link, as on libp2p). */
+  private readonly presented = new Set<PeerId>()
   private readonly lifetime = new AbortController()
   private readonly current = new Set<PeerId>()
   /** Peers seen earlier, to tell a reconnect from a first connect. */
@@ -371,21 +391,75 @@ class InProcessChannel implements SpaceChannel {
     node: InProcessNode,
     space: string,
     handlers: SpaceHandlers,
-    allow: readonly PeerId[] | undefined,
+    options: JoinOptions | undefined,
   ) {
     this.node = node
     this.space = space
     this.handlers = handlers
-    this.allow = allow ? new Set(allow) : null
+    this.allow = options?.allow ? new Set(options.allow) : null
     this.events = new Emitter(node.logger.child(space))
+    this.access = options?.access
+      ? new SpaceAccessCache(options.access, node.logger.child(space).child('access'))
+      : null
+    this.access?.onChange(() => node.hub.refresh())
   }
 
   get closed(): boolean {
     return this.lifetime.signal.aborted
   }
 
+  /** Whether `peer` may take part: on the allowlist, or (private) trusted or proved read. */
   allows(peer: PeerId): boolean {
+    if (this.access) return this.access.can(peer, READ)
     return this.allow === null || this.allow.has(peer)
+  }
+
+  /**
+   * Resolves when `peer` may do what needs `right` here; `ACCESS_DENIED` otherwise (the same
+   * rules as the libp2p network: allowlist, or the proof the peer showed, re-checked now).
+   */
+  async authorize(peer: PeerId, right: number, refusal: string): Promise<void> {
+    if (this.access) {
+      await this.access.require(peer, right)
+      return
+    }
+    if (!this.allows(peer)) throw new MendsyncError('ACCESS_DENIED', refusal)
+  }
+
+  /** Whether gossip signed by `origin` and forwarded by `forwarder` is accepted here. */
+  acceptsGossip(origin: PeerId, forwarder: PeerId): boolean {
+    return this.access ? this.access.acceptsGossip(origin, forwarder) : this.allows(origin)
+  }
+
+  /** Whether this channel forwards gossip of `origin` it holds (from `from`) to `to`. */
+  forwardsTo(to: PeerId, origin: PeerId, from: PeerId): boolean {
+    if (this.access) return this.access.can(to, READ)
+    return from !== origin || this.allows(to)
+  }
+
+  /**
+   * Presents `remote`'s proof to this channel, once per link: the in-process form of the access
+   * exchange (this channel verifies it against the remote's peer id).
+   */
+  private present(peer: PeerId, remote: InProcessChannel): void {
+    const access = this.access
+    const proof = remote.access?.proof
+    if (!access || !proof || this.presented.has(peer)) return
+    this.presented.add(peer)
+    const exchange = access.record(peer, 'link', proof).catch((error: unknown) => {
+      this.node.logger.debug('a presented proof was refused', {
+        peer,
+        space: this.space,
+        error: describeError(error),
+      })
+    })
+    access.track(peer, exchange)
+  }
+
+  /** The link to `peer` went down. */
+  linkDown(peer: PeerId): void {
+    this.presented.delete(peer)
+    this.access?.forget(peer)
   }
 
   peers(): readonly PeerId[] {
@@ -414,7 +488,9 @@ class InProcessChannel implements SpaceChannel {
     for (const [peerId, other] of hub.nodes) {
       if (peerId === this.node.peerId || !hub.isLinked(this.node.peerId, peerId)) continue
       const remote = other.spaces.get(this.space)
-      if (remote && !remote.closed && this.allows(peerId)) next.add(peerId)
+      if (!remote || remote.closed) continue
+      this.present(peerId, remote)
+      if (this.allows(peerId)) next.add(peerId)
     }
     for (const peer of [...this.current]) {
       if (next.has(peer)) continue
@@ -447,8 +523,10 @@ class InProcessChannel implements SpaceChannel {
         for (const [peerId, other] of hub.nodes) {
           if (reached.has(peerId) || !hub.isLinked(from, peerId)) continue
           const channel = other.spaces.get(this.space)
-          if (!channel || channel.closed || !channel.allows(origin)) continue
-          if (from === origin && !this.allows(peerId)) continue
+          const sender = hub.nodes.get(from)?.spaces.get(this.space)
+          if (!channel || channel.closed || !sender || !channel.acceptsGossip(origin, from))
+            continue
+          if (!sender.forwardsTo(peerId, origin, from)) continue
           reached.add(peerId)
           next.push(peerId)
           deliveries.push([peerId, channel])
@@ -544,6 +622,8 @@ class InProcessChannel implements SpaceChannel {
     const toPeer: Route = { kind: 'request', call: 'reconcile', space, from: me, to: there }
     const back: Route = { kind: 'response', call: 'reconcile', space, from: there, to: me }
     const responder = await remoteCall(() => remote.handlers.reconcile(me))
+    // A reader reconciles to catch up; the states it sends are dropped, never joined.
+    const joins = (): boolean => remote.access === null || remote.access.can(me, WRITE)
     let bytesSent = 0
     let bytesReceived = 0
     let rounds = 1
@@ -601,7 +681,7 @@ class InProcessChannel implements SpaceChannel {
     signal.throwIfAborted()
     // The responder reads its states before joining ours, so each side sends what it had.
     const theirs = copyStates(await remoteCall(() => responder.statesFor([...(remoteDiff ?? [])])))
-    await remoteCall(() => responder.accept(copyStates(mine)))
+    await remoteCall(() => responder.accept(joins() ? copyStates(mine) : []))
     bytesReceived += stateBytes(theirs)
     await hub.hop(back)
     return { differing, received: theirs, rounds, bytesSent, bytesReceived }
@@ -619,6 +699,7 @@ class InProcessChannel implements SpaceChannel {
     if (this.closed) return
     this.lifetime.abort(new MendsyncError('NETWORK_CLOSED', 'the channel was left'))
     this.current.clear()
+    this.access?.close()
   }
 
   private assertOpen(): void {
@@ -638,9 +719,9 @@ class InProcessChannel implements SpaceChannel {
     const node = this.node
     return runCall(options, defaultTimeoutMs, this.lifetime.signal, (signal) =>
       node.overLink(peer, signal, async () => {
-        if (!this.allows(peer)) {
-          throw new MendsyncError('ACCESS_DENIED', `${peer} is not allowed in space ${this.space}`)
-        }
+        // Pull and reconcile join what the peer sends (it must write); a push is read by it.
+        const theirs = call === 'push' ? READ : WRITE
+        await this.authorize(peer, theirs, `${peer} is not allowed in space ${this.space}`)
         const remoteNode = node.hub.nodes.get(peer)
         const remote = remoteNode?.spaces.get(this.space)
         if (!node.hub.isLinked(node.peerId, peer) || !remote || remote.closed) {
@@ -649,9 +730,8 @@ class InProcessChannel implements SpaceChannel {
         const space = this.space
         await node.hub.hop({ kind: 'request', call, space, from: node.peerId, to: peer })
         signal.throwIfAborted()
-        if (!remote.allows(node.peerId)) {
-          throw new MendsyncError('ACCESS_DENIED', `${peer} refuses this peer in ${this.space}`)
-        }
+        const mine = call === 'push' ? WRITE : READ
+        await remote.authorize(node.peerId, mine, `${peer} refuses this peer in ${this.space}`)
         const result = await exchange(remote, signal)
         await node.hub.hop({ kind: 'response', call, space, from: peer, to: node.peerId })
         return result

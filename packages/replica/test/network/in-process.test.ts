@@ -1,3 +1,4 @@
+import { generateSigningKey, peerIdOfPublicKey } from '@mendsync/core/access'
 import type { Network } from '@mendsync/replica'
 import { createInProcessHub, runNetworkAdapterTests } from '@mendsync/replica/testing'
 
@@ -7,7 +8,9 @@ runNetworkAdapterTests(
     const networks: Network[] = []
     return {
       async createNetwork() {
-        const network = hub.createNetwork()
+        // Ed25519 peer ids: the private-space tests grant rights to the key inside the id.
+        const key = await generateSigningKey()
+        const network = hub.createNetwork({ peerId: peerIdOfPublicKey(key.publicKey.raw) })
         networks.push(network)
         return network
       },
@@ -31,7 +34,9 @@ runNetworkAdapterTests(
     const networks: Network[] = []
     return {
       async createNetwork() {
-        const network = hub.createNetwork()
+        // Ed25519 peer ids: the private-space tests grant rights to the key inside the id.
+        const key = await generateSigningKey()
+        const network = hub.createNetwork({ peerId: peerIdOfPublicKey(key.publicKey.raw) })
         networks.push(network)
         return network
       },

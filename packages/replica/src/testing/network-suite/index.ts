@@ -16,6 +16,7 @@ import { describeDeadlines } from './deadlines.js'
 import { FakeSpaceStore } from './fake-space-store.js'
 import { describeGossip } from './gossip.js'
 import { describeMembership } from './membership.js'
+import { describePrivateSpaces } from './private-spaces.js'
 import { describeReconcile } from './reconcile.js'
 import { describeShutdown } from './shutdown.js'
 
@@ -27,6 +28,7 @@ export type {
   NetworkTestSetup,
 } from './context.js'
 export { FakeSpaceStore, text } from './fake-space-store.js'
+export { createSuiteSpace, type SuiteSpace } from './private-spaces.js'
 
 /** Registers the Network acceptance tests in the current vitest file. */
 export function runNetworkAdapterTests(
@@ -95,6 +97,7 @@ export function runNetworkAdapterTests(
     describeReconcile(suite)
     describeDeadlines(suite)
     describeAccess(suite)
+    describePrivateSpaces(suite)
     describeShutdown(suite)
   })
 }
