@@ -91,6 +91,15 @@ async function rawPeer(owner: Member, target: Member, rights: ('read' | 'write')
   }
 }
 
+/** Resolves once `member` holds `value` at `key` locally (bounded). */
+async function untilValue(member: Member, key: string, value: string): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    if ((await member.replica.get(key, { repair: 'none' })).value === value) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`${key} never became ${value}`)
+}
+
 /** Where `needle` first occurs in `haystack` (throws when it does not). */
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
   for (let i = 0; i + needle.length <= haystack.length; i++) {
@@ -126,18 +135,23 @@ describe('revocation records', () => {
     expect(decodeValue(record as Uint8Array).register).toHaveLength(1)
   })
 
-  it('tell the revoked device itself: its access turns revoked and read-only', async () => {
-    const { owner, c } = await threeMembers()
+  it('cut the revoked device off: its later writes reach no one, and its proof no longer opens a replica that holds the record', async () => {
+    const { owner, b, c } = await threeMembers()
     await owner.replica.revoke(c.device.peerId)
-    await revokedOn(c.replica, c.device.peerId)
-    expect(c.replica.access()).toMatchObject({ revoked: true, readOnly: true, rights: [] })
-    await expect(c.replica.put('k', 'late')).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
-    // Its proof no longer opens the space: the stored record holds after a restart too.
-    await c.replica.close()
+    await revokedOn(b.replica, c.device.peerId)
+    // The revoked device is not told (the others stop serving it at once, so the record cannot
+    // reach it): it still writes locally, and those writes go nowhere.
+    await c.replica.put('late', 'from the revoked device')
+    await owner.replica.put('after', 'from the owner')
+    await untilValue(b, 'after', 'from the owner')
+    expect((await b.replica.get('late', { repair: 'none' })).value).toBeUndefined()
+    expect((await owner.replica.get('late', { repair: 'none' })).value).toBeUndefined()
+    // A replica that holds the record refuses to open with a proof through the revoked key.
+    await b.replica.close()
     await expect(
       openReplica({
         space: fixture.spaceId,
-        storage: new MemoryStorage({ store: c.store }),
+        storage: new MemoryStorage({ store: b.store }),
         access: {
           proof: await grantAccess(fixture.owner.key, fixture.credentials.proof, c.device.peerId, {
             rights: ['read'],
@@ -152,9 +166,14 @@ describe('revocation records', () => {
     })
   })
 
-  it('of an invite key void every device that joined through it', async () => {
+  it('of an invite key cut off every device that joined through it', async () => {
     fixture = await SpaceFixture.create()
     const owner = await fixture.openOwner()
+    const witnessDevice = await newDevice()
+    const witness = await fixture.openDevice(
+      witnessDevice,
+      await owner.replica.grant(witnessDevice.peerId, { rights: ['read', 'write'] }),
+    )
     const token = await owner.replica.invite({ rights: ['read', 'write'] })
     const device = await newDevice()
     const member = await fixture.openDevice(
@@ -164,8 +183,12 @@ describe('revocation records', () => {
     expect(member.replica.access().revoked).toBe(false)
     const inviteKey = decodeInvite(token).proof.chain.at(-1)?.grant.subject as Uint8Array
     await owner.replica.revoke(peerIdOfPublicKey(inviteKey))
-    await revokedOn(member.replica, peerIdOfPublicKey(inviteKey))
-    expect(member.replica.access()).toMatchObject({ revoked: true, readOnly: true })
+    await revokedOn(witness.replica, peerIdOfPublicKey(inviteKey))
+    await member.replica.put('late', 'through a revoked invite')
+    await owner.replica.put('after', 'from the owner')
+    await untilValue(witness, 'after', 'from the owner')
+    expect((await witness.replica.get('late', { repair: 'none' })).value).toBeUndefined()
+    expect((await owner.replica.get('late', { repair: 'none' })).value).toBeUndefined()
   })
 
   it('are loaded into the verifier again when a replica reopens', async () => {
