@@ -43,6 +43,8 @@ export type MendsyncErrorCode =
   | 'REMOTE_ERROR'
   /** The replica, network or node was used after it was closed. */
   | 'CLOSED'
+  /** The JavaScript runtime is older than a package needs (e.g. Node without node:sqlite); the message names the version. */
+  | 'UNSUPPORTED_RUNTIME'
 
 /**
  * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;
