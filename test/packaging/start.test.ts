@@ -57,6 +57,18 @@ function descendants(pid: number): number[] {
   return found
 }
 
+/**
+ * Whether `pid` is still running: a zombie (exited, not yet reaped by whoever adopted it) is not.
+ */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3))
+  } catch {
+    return false // no /proc entry: exited and reaped
+  }
+}
+
 describe('npm start', () => {
   it('honours MENDSYNC_RELAY_PORT and MENDSYNC_RELAY_METRICS_PORT, and on SIGTERM to the npm process logs its shutdown, exits 0 and leaves no process and no WAL behind', async () => {
     const dataDir = temporaryDirectory()
@@ -91,10 +103,7 @@ describe('npm start', () => {
     expect(output).toContain('SIGTERM: shutting down')
     expect(output).toContain('stopping: refusing new connections')
     expect(output).toMatch(/INFO {2}stopped/)
-    expect(
-      processes.filter((pid) => existsSync(`/proc/${pid}`)),
-      'processes left running',
-    ).toEqual([])
+    expect(processes.filter(running), 'processes left running').toEqual([])
     expect(existsSync(wal), 'WAL left behind').toBe(false)
   })
 
@@ -118,5 +127,35 @@ describe('npm start', () => {
     expect(start.stderr().trim().split('\n')).toEqual([
       `mendsync: port ${taken} (the relay's listener /ip4/127.0.0.1/tcp/${taken}/ws) is already in use; stop what holds it or choose another with --port <n> or MENDSYNC_RELAY_PORT=<n> (0: a free port)`,
     ])
+  })
+})
+
+describe("the relay started through the workspace's node shim", () => {
+  it('stops gracefully (logged, no process, no WAL left) when SIGTERM kills the shim, which passes no signal on', async () => {
+    const dataDir = temporaryDirectory()
+    const shim = startChild(
+      join(ROOT, 'node_modules/.bin/node'),
+      [join(ROOT, 'apps/relay/dist/cli.js'), '--port', '0', '--no-metrics', '--data-dir', dataDir],
+      { cwd: ROOT },
+    )
+    cleanups.push(() => shim.process.kill('SIGKILL'))
+    await waitForLine(shim, (line) =>
+      line.includes("started through the package manager's node shim"),
+    )
+    const relay = descendants(shim.process.pid!)
+    expect(relay.length).toBeGreaterThan(0)
+    cleanups.push(() => {
+      for (const pid of relay.filter(running)) process.kill(pid, 'SIGKILL')
+    })
+    expect(existsSync(join(dataDir, 'spaces', 'demo.sqlite-wal'))).toBe(true)
+
+    shim.process.kill('SIGTERM')
+    // The relay holds the shim's stdout: the pipe closes when the relay itself has exited.
+    await waitForExit(shim, STOP_LIMIT_MS, 'the relay after its shim was killed')
+    const output = shim.stdout() + shim.stderr()
+    expect(output).toContain('shutting down signal="launcher exited"')
+    expect(output).toMatch(/INFO {2}stopped/)
+    expect(relay.filter(running), 'processes left running').toEqual([])
+    expect(existsSync(join(dataDir, 'spaces', 'demo.sqlite-wal')), 'WAL left behind').toBe(false)
   })
 })

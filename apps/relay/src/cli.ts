@@ -7,6 +7,7 @@
 import './supported-node.js'
 import { busyPortMessage, relayPorts } from './busy-port.js'
 import { helpText, parseCommandLine, RelayConfigError, resolveRelayConfig } from './config.js'
+import { shimParent, watchParent } from './launcher.js'
 import { createLogger, type RelayLogger } from './log.js'
 import { RELAY_VERSION, type RelayHandle, startRelay } from './relay.js'
 
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
 
 function handleSignals(relay: RelayHandle, log: RelayLogger, timeoutMs: number): void {
   let stopping = false
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | 'launcher exited'): void => {
     if (stopping) {
       log.error('second signal during shutdown: exiting now', { signal })
       process.exit(1)
@@ -82,6 +83,14 @@ function handleSignals(relay: RelayHandle, log: RelayLogger, timeoutMs: number):
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const shim = shimParent()
+  if (shim !== undefined) {
+    log.warn(
+      `started through the package manager's node shim (pid ${shim}), which passes no signal on; ` +
+        `the relay stops gracefully when the shim exits. To signal the relay itself, run ${process.execPath} directly.`,
+    )
+    watchParent(shim, () => onSignal('launcher exited'))
+  }
 }
 
 await main()
