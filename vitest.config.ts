@@ -58,7 +58,18 @@ export default defineConfig({
       })),
       {
         extends: true as const,
-        test: { name: 'cross-package', root: 'test', include: ['**/*.test.ts'] },
+        test: {
+          name: 'cross-package',
+          root: 'test',
+          include: ['**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'packaging/**'],
+        },
+      },
+      {
+        // The packages as another project gets them (packed, installed with npm, run): see
+        // test/packaging/install.test.ts. Needs a build (`tsc -b`) like every child process.
+        extends: true as const,
+        test: { name: 'packaging', root: 'test/packaging', include: ['*.test.ts'] },
       },
     ],
   },

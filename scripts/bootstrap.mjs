@@ -1,25 +1,38 @@
 // Entry point of the README's two commands. Runs on whatever Node the machine has (>= 20):
 // it brings pnpm (through npm), installs the workspace, which brings Node 24 as a devDependency,
-// installs the system pieces the tests need, then hands over to a `pnpm run` script that runs
-// on that Node 24.
+// installs the system pieces the tests need, then runs the task on that Node 24.
+//
+// `npm start` must stop gracefully when its top-level process is signalled (Ctrl-C, `kill`,
+// `docker stop`, a process manager): the root script `exec`s this file on a real Node binary
+// (not the workspace's `node`, a shell shim that would not pass signals on), every step runs
+// through runForwardingSignals, and the long-running program runs on the workspace's real
+// Node 24 binary directly, without pnpm or the shim in between.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { exitLike, runForwardingSignals } from './forward-signals.mjs'
+import { pnpmCommand } from './pnpm.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const PNPM_VERSION = '10'
 const CHROMIUM = process.env.MENDSYNC_CHROMIUM ?? '/usr/bin/chromium'
 
 const tasks = {
-  test: { script: 'test:all', needsChromium: true },
-  start: { script: 'start:all', needsChromium: false },
-}
-
-function run(command, args, options = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options })
-  if (result.error) throw result.error
-  return result.status ?? 1
+  test: { needsChromium: true, run: () => pnpm(['run', 'test:all']) },
+  start: {
+    needsChromium: false,
+    run: async (args) => {
+      const built = await pnpm(['run', 'build:demo'])
+      if (built.code !== 0) return built
+      return runForwardingSignals(
+        workspaceNode(),
+        [join(root, 'apps/cart-demo/start.ts'), ...args],
+        {
+          cwd: root,
+        },
+      )
+    },
+  },
 }
 
 function fail(message) {
@@ -27,10 +40,18 @@ function fail(message) {
   process.exit(1)
 }
 
-function pnpmCommand() {
-  const probe = spawnSync('pnpm', ['--version'], { encoding: 'utf8' })
-  if (probe.status === 0 && probe.stdout.trim().startsWith(`${PNPM_VERSION}.`)) return ['pnpm']
-  return ['npx', '-y', `pnpm@${PNPM_VERSION}`]
+const [pnpmBinary, ...pnpmArgs] = pnpmCommand()
+function pnpm(args) {
+  return runForwardingSignals(pnpmBinary, [...pnpmArgs, ...args], { cwd: root })
+}
+
+/** The workspace's Node 24 as the real binary (node_modules/.bin/node is a shell shim). */
+function workspaceNode() {
+  const shim = join(root, 'node_modules', '.bin', 'node')
+  const probe = spawnSync(shim, ['-p', 'process.execPath'], { encoding: 'utf8' })
+  if (probe.status !== 0)
+    fail(`cannot run the workspace's Node (${shim}): ${probe.stderr ?? probe.error}`)
+  return probe.stdout.trim()
 }
 
 function ensureChromium() {
@@ -45,18 +66,16 @@ function ensureChromium() {
   }
   console.log('mendsync bootstrap: installing Chromium from Debian packages for the browser tests')
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  if (run('apt-get', ['update', '-qq'], { env }) !== 0) fail('apt-get update failed')
-  if (run('apt-get', ['install', '-y', '-qq', 'chromium'], { env }) !== 0) {
-    fail('apt-get install chromium failed')
-  }
+  const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env }).status
+  if (apt(['update', '-qq']) !== 0) fail('apt-get update failed')
+  if (apt(['install', '-y', '-qq', 'chromium']) !== 0) fail('apt-get install chromium failed')
 }
 
-const task = tasks[process.argv[2]]
-if (!task)
-  fail(`unknown task '${process.argv[2]}'; expected one of: ${Object.keys(tasks).join(', ')}`)
+const [name, ...args] = process.argv.slice(2)
+const task = tasks[name]
+if (!task) fail(`unknown task '${name}'; expected one of: ${Object.keys(tasks).join(', ')}`)
 
-const [pnpm, ...pnpmArgs] = pnpmCommand()
-const installArgs = process.env.CI ? ['install', '--frozen-lockfile'] : ['install']
-if (run(pnpm, [...pnpmArgs, ...installArgs]) !== 0) fail('pnpm install failed')
+const installed = await pnpm(process.env.CI ? ['install', '--frozen-lockfile'] : ['install'])
+if (installed.code !== 0) exitLike(installed)
 if (task.needsChromium) ensureChromium()
-process.exit(run(pnpm, [...pnpmArgs, 'run', task.script]))
+exitLike(await task.run(args))

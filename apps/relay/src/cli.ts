@@ -2,8 +2,12 @@
 // mendsync-relay: the command line. Builds the configuration (flags > MENDSYNC_RELAY_* >
 // --config file > defaults), starts the relay and stops it gracefully on SIGINT / SIGTERM:
 // exit 0 when the shutdown finished within --shutdown-timeout-ms, 1 otherwise (or on a second
-// signal). Bad options exit 2 with a message; a failed start exits 1.
+// signal). Bad options exit 2 with a message; a failed start exits 1 (a busy port or a Node too
+// old for the relay in one line that says what to do).
+import './supported-node.js'
+import { busyPortMessage, relayPorts } from './busy-port.js'
 import { helpText, parseCommandLine, RelayConfigError, resolveRelayConfig } from './config.js'
+import { shimParent, watchParent } from './launcher.js'
 import { createLogger, type RelayLogger } from './log.js'
 import { RELAY_VERSION, type RelayHandle, startRelay } from './relay.js'
 
@@ -42,7 +46,12 @@ async function main(): Promise<void> {
   try {
     relay = await startRelay(request.config, { logger: log })
   } catch (error) {
-    log.error('the relay did not start', { error: error instanceof Error ? error : String(error) })
+    const busy = busyPortMessage(error, relayPorts(settings, request.config.listen !== undefined))
+    if (busy !== undefined) process.stderr.write(`mendsync-relay: ${busy}\n`)
+    else
+      log.error('the relay did not start', {
+        error: error instanceof Error ? error : String(error),
+      })
     process.exit(1)
   }
   handleSignals(relay, log, settings.shutdownTimeoutMs)
@@ -50,7 +59,7 @@ async function main(): Promise<void> {
 
 function handleSignals(relay: RelayHandle, log: RelayLogger, timeoutMs: number): void {
   let stopping = false
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | 'launcher exited'): void => {
     if (stopping) {
       log.error('second signal during shutdown: exiting now', { signal })
       process.exit(1)
@@ -74,6 +83,14 @@ function handleSignals(relay: RelayHandle, log: RelayLogger, timeoutMs: number):
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const shim = shimParent()
+  if (shim !== undefined) {
+    log.warn(
+      `started through the package manager's node shim (pid ${shim}), which passes no signal on; ` +
+        `the relay stops gracefully when the shim exits. To signal the relay itself, run ${process.execPath} directly.`,
+    )
+    watchParent(shim, () => onSignal('launcher exited'))
+  }
 }
 
 await main()

@@ -1,5 +1,6 @@
 // @mendsync/relay: the relay as a library. `startRelay(config)` runs what the `mendsync-relay`
 // command runs (the CLI is `src/cli.ts`), so tests and `npm start` can embed it.
+export { busyPortMessage, type ListenPort, relayPorts } from './busy-port.js'
 export {
   DEFAULT_RELAY_CONFIG,
   type DescribedOption,

@@ -45,6 +45,8 @@ export type MendsyncErrorCode =
   | 'CLOSED'
   /** Used while it is still opening (a React hook's replica has not resolved): wait for it. */
   | 'NOT_READY'
+  /** The JavaScript runtime is older than a package needs (e.g. Node without node:sqlite); the message names the version. */
+  | 'UNSUPPORTED_RUNTIME'
 
 /**
  * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;

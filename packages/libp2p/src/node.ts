@@ -9,6 +9,7 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { webSockets } from '@libp2p/websockets'
+import { assertNodeVersion } from '@mendsync/core'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
 import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
@@ -79,8 +80,15 @@ export interface NodeLibp2pOptions {
   readonly start?: boolean
 }
 
-/** Creates (and by default starts) a Node libp2p node for mendsync. */
+/** The oldest Node.js the libp2p 2.x stack runs on (it needs `Promise.withResolvers`). */
+const MIN_NODE_VERSION = '22.0.0'
+
+/**
+ * Creates (and by default starts) a Node libp2p node for mendsync. Throws `UNSUPPORTED_RUNTIME`
+ * on a Node older than {@link MIN_NODE_VERSION}.
+ */
 export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<MendsyncLibp2p> {
+  assertNodeVersion(MIN_NODE_VERSION, '@mendsync/libp2p')
   const penalties = new PeerPenalties(options.penalties)
   const reservations = new ReservationGate()
   const relay = options.relayServer

@@ -16,17 +16,10 @@ import {
   statSync,
 } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
 import { MendsyncError } from '@mendsync/core'
 import { corruptFile, storageError } from './errors.js'
-
-/** `PRAGMA application_id` of a mendsync store ('mend'), to tell it from other SQLite files. */
-export const APPLICATION_ID = 0x6d656e64
-/** `PRAGMA user_version`: the layout of the tables below. */
-export const FORMAT_VERSION = 1
-
-/** The table of each namespace. Keys are UTF-16BE BLOBs (their byte order is the contract's). */
-export const TABLES = { values: 'kv_values', meta: 'kv_meta' } as const
+import { APPLICATION_ID, FORMAT_VERSION, TABLES } from './format.js'
+import { DatabaseSync } from './sqlite.js'
 
 const SCHEMA = Object.values(TABLES)
   .map(
@@ -39,22 +32,6 @@ const SCHEMA = Object.values(TABLES)
 
 const HEADER_MAGIC = 'SQLite format 3\u0000'
 const HEADER_BYTES = 100
-
-/** How much checking `open` does; see {@link FileStorageOptions.check}. */
-export type OpenCheck = 'auto' | 'quick' | 'full' | 'minimal'
-
-/**
- * Files up to this size (database + WAL) get `PRAGMA integrity_check` at open under `'auto'`: it
- * also compares every index with its table (a damaged key index would otherwise read as missing
- * keys). Measured ~150 ms for a 72 MB store (warm page cache), about 2 ms per MB.
- */
-export const FULL_CHECK_MAX_BYTES = 64 * 1024 * 1024
-
-/**
- * Files up to this size (database + WAL), and larger than {@link FULL_CHECK_MAX_BYTES}, get
- * `PRAGMA quick_check` at open under `'auto'` (page structure only; about half the cost).
- */
-export const QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 
 export function fileSize(path: string): number {
   try {

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import * as zlib from 'node:zlib'
 import { MendsyncError } from '@mendsync/core'
 import {
@@ -30,16 +29,14 @@ import {
   configure,
   createDatabase,
   ensureDirectory,
-  FULL_CHECK_MAX_BYTES,
   fileSize,
-  type OpenCheck,
-  QUICK_CHECK_MAX_BYTES,
   restrictPermissions,
   structuralCheck,
-  TABLES,
 } from './database.js'
 import { corruptFile, storageError } from './errors.js'
+import { FULL_CHECK_MAX_BYTES, type OpenCheck, QUICK_CHECK_MAX_BYTES, TABLES } from './format.js'
 import { fileStoragePath } from './paths.js'
+import { DatabaseSync, type StatementSync } from './sqlite.js'
 import { checkWal } from './wal-check.js'
 
 /** Options of {@link openFileStorage}. */

@@ -1,11 +1,3 @@
-export {
-  APPLICATION_ID,
-  FORMAT_VERSION,
-  FULL_CHECK_MAX_BYTES,
-  type OpenCheck,
-  QUICK_CHECK_MAX_BYTES,
-  TABLES,
-} from './database.js'
 export { isDiskFull } from './errors.js'
 export {
   FileStorage,
@@ -14,4 +6,12 @@ export {
   openFileStorage,
   type VerifyReport,
 } from './file-storage.js'
+export {
+  APPLICATION_ID,
+  FORMAT_VERSION,
+  FULL_CHECK_MAX_BYTES,
+  type OpenCheck,
+  QUICK_CHECK_MAX_BYTES,
+  TABLES,
+} from './format.js'
 export { FILE_EXTENSION, fileStoragePath, spaceFileName } from './paths.js'
