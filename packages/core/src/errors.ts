@@ -43,6 +43,8 @@ export type MendsyncErrorCode =
   | 'REMOTE_ERROR'
   /** The replica, network or node was used after it was closed. */
   | 'CLOSED'
+  /** Sealed entries failed authentication (altered, moved or replayed); they were quarantined. */
+  | 'SEALED_TAMPERED'
 
 /**
  * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;

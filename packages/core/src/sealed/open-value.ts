@@ -1,0 +1,233 @@
+import { MendsyncError } from '../errors.js'
+import {
+  type CartLineStore,
+  type CausalValue,
+  type Data,
+  type Dot,
+  type DotEntry,
+  formatDot,
+  LIMITS,
+  makeValue,
+  type RegisterStore,
+  type Sibling,
+  toData,
+} from '../model/index.js'
+import { type EntryPlace, type OpenFailure, openEnvelope } from './envelope.js'
+import { keyedKeyId, keyedSkuId } from './keyed-id.js'
+import type { SpaceKeyring } from './keyring.js'
+import { CART_ENTRY_KIND, PLACEHOLDER_QUANTITY } from './seal-value.js'
+
+/** A sealed entry that {@link openValue} did not return, and why. */
+export interface QuarantinedEntry {
+  readonly dot: Dot
+  /** The store it was in. */
+  readonly store: 'register' | 'cart'
+  /** For a cart entry: the keyed id of its line. */
+  readonly skuId?: string
+  /**
+   * `tampered`: the envelope failed authentication (altered, moved to another key, line or dot,
+   * given another timestamp) or its authentic content is not what a sealer writes;
+   * `unknown-epoch`: sealed with an epoch this keyring lacks (written after a rotation this
+   * device was not given, or before it received the new key).
+   */
+  readonly reason: OpenFailure
+}
+
+/** What {@link openValue} returns. */
+export interface OpenedValue {
+  /** The key's name, read from its entries (`undefined` when no entry opened, e.g. a tombstone). */
+  readonly name: string | undefined
+  /**
+   * The plain state: the sealed state's context with every entry that opened. Read it with the
+   * model's readers (`readRegister`, `readCart`); do not join it into sealed states or re-seal it.
+   */
+  readonly value: CausalValue
+  /** The entries left out, in the order met (register first, then cart lines). */
+  readonly quarantined: readonly QuarantinedEntry[]
+}
+
+/** Checks decoded payloads against the key they claim, remembering the names already verified. */
+class PayloadChecker {
+  name: string | undefined
+  readonly #keyring: SpaceKeyring
+  readonly #keyId: string
+
+  constructor(keyring: SpaceKeyring, keyId: string) {
+    this.#keyring = keyring
+    this.#keyId = keyId
+  }
+
+  /** True when `name` is the key's name (its keyed id is the key's). */
+  nameMatches(name: unknown): name is string {
+    if (typeof name !== 'string') return false
+    if (this.name !== undefined) return name === this.name
+    if (keyedKeyId(this.#keyring, name) !== this.#keyId) return false
+    this.name = name
+    return true
+  }
+}
+
+/** `input` as data when it is valid data, otherwise `undefined`. */
+function asData(input: unknown): Data | undefined {
+  try {
+    return toData(input)
+  } catch {
+    // Authentic but invalid content counts as tampered: the caller quarantines the entry.
+    return undefined
+  }
+}
+
+function isQuantity(input: unknown): input is number {
+  return (
+    typeof input === 'number' &&
+    Number.isSafeInteger(input) &&
+    input >= 1 &&
+    input <= LIMITS.maxQuantity
+  )
+}
+
+function readRegisterPayload(payload: unknown, checker: PayloadChecker): Data | undefined {
+  if (!Array.isArray(payload) || payload.length !== 2) return undefined
+  const [name, value] = payload as unknown[]
+  return checker.nameMatches(name) ? asData(value) : undefined
+}
+
+function openRegister(
+  keyring: SpaceKeyring,
+  keyId: string,
+  store: RegisterStore,
+  checker: PayloadChecker,
+  quarantined: QuarantinedEntry[],
+): RegisterStore {
+  const out: DotEntry<Sibling>[] = []
+  for (const e of store) {
+    const dot = { replica: e.replica, counter: e.counter }
+    const place: EntryPlace = { store: 'register', time: e.value.time }
+    const opened = openEnvelope(keyring, keyId, place, dot, e.value.value)
+    const data = opened.ok ? readRegisterPayload(opened.payload, checker) : undefined
+    if (data === undefined) {
+      quarantined.push({ dot, store: 'register', reason: opened.ok ? 'tampered' : opened.reason })
+    } else {
+      out.push({ ...dot, value: { value: data, time: e.value.time } })
+    }
+  }
+  return out
+}
+
+interface OpenedCartEntry {
+  readonly sku: string
+  readonly kind: number
+  readonly value: Data
+}
+
+function readCartPayload(
+  payload: unknown,
+  checker: PayloadChecker,
+  keyring: SpaceKeyring,
+  keyId: string,
+  skuId: string,
+): OpenedCartEntry | undefined {
+  if (!Array.isArray(payload) || payload.length !== 4) return undefined
+  const [name, sku, kind, value] = payload as unknown[]
+  if (!checker.nameMatches(name) || typeof sku !== 'string') return undefined
+  if (keyedSkuId(keyring, keyId, sku) !== skuId) return undefined
+  if (kind === CART_ENTRY_KIND.set || kind === CART_ENTRY_KIND.add) {
+    return isQuantity(value) ? { sku, kind, value } : undefined
+  }
+  if (kind !== CART_ENTRY_KIND.meta) return undefined
+  const data = asData(value)
+  return data === undefined ? undefined : { sku, kind, value: data }
+}
+
+function openLine(
+  keyring: SpaceKeyring,
+  keyId: string,
+  skuId: string,
+  line: CartLineStore,
+  checker: PayloadChecker,
+  quarantined: QuarantinedEntry[],
+): { sku: string; line: CartLineStore } | undefined {
+  const reject = (dot: Dot, reason: OpenFailure) =>
+    quarantined.push({ dot: { replica: dot.replica, counter: dot.counter }, store: 'cart', skuId, reason })
+  // A sealer writes one placeholder per envelope, with the same dot, and no adds: anything else
+  // was changed on the way, and the dots concerned are quarantined.
+  const placeholders = new Set<string>()
+  for (const e of line.sets) {
+    if (e.value === PLACEHOLDER_QUANTITY) placeholders.add(formatDot(e))
+    else reject(e, 'tampered')
+  }
+  for (const e of line.adds) reject(e, 'tampered')
+  const sets: DotEntry<number>[] = []
+  const adds: DotEntry<number>[] = []
+  const meta: DotEntry<Data>[] = []
+  let sku: string | undefined
+  const enveloped = new Set<string>()
+  for (const e of line.meta) {
+    const dot = { replica: e.replica, counter: e.counter }
+    enveloped.add(formatDot(dot))
+    if (!placeholders.has(formatDot(dot))) {
+      reject(dot, 'tampered')
+      continue
+    }
+    const opened = openEnvelope(keyring, keyId, { store: 'cart', skuId }, dot, e.value)
+    if (!opened.ok) {
+      reject(dot, opened.reason)
+      continue
+    }
+    const entry = readCartPayload(opened.payload, checker, keyring, keyId, skuId)
+    if (entry === undefined) {
+      reject(dot, 'tampered')
+      continue
+    }
+    sku = entry.sku
+    if (entry.kind === CART_ENTRY_KIND.set) sets.push({ ...dot, value: entry.value as number })
+    else if (entry.kind === CART_ENTRY_KIND.add) adds.push({ ...dot, value: entry.value as number })
+    else meta.push({ ...dot, value: entry.value })
+  }
+  for (const e of line.sets) {
+    if (e.value === PLACEHOLDER_QUANTITY && !enveloped.has(formatDot(e))) reject(e, 'tampered')
+  }
+  return sku === undefined ? undefined : { sku, line: { sets, adds, meta } }
+}
+
+/**
+ * Opens the sealed state `sealed` stored under the keyed id `keyId`. Never throws on hostile
+ * content: every entry that fails authentication, holds what no sealer writes, or was sealed
+ * with an epoch this keyring lacks is left out and listed in `quarantined`; every other entry of
+ * the key stays readable. Use {@link requireIntact} where a read must fail instead.
+ */
+export function openValue(keyring: SpaceKeyring, keyId: string, sealed: CausalValue): OpenedValue {
+  const checker = new PayloadChecker(keyring, keyId)
+  const quarantined: QuarantinedEntry[] = []
+  const register = openRegister(keyring, keyId, sealed.register, checker, quarantined)
+  const cart = new Map<string, CartLineStore>()
+  for (const [skuId, line] of sealed.cart) {
+    const opened = openLine(keyring, keyId, skuId, line, checker, quarantined)
+    if (opened !== undefined) cart.set(opened.sku, opened.line)
+  }
+  return { name: checker.name, value: makeValue(sealed.context, register, cart), quarantined }
+}
+
+/**
+ * Throws when `opened` left entries out: `SEALED_TAMPERED` when any failed authentication (the
+ * message lists the dots), `ACCESS_DENIED` when the only ones left out were sealed with an epoch
+ * the keyring lacks. Returns `opened` otherwise.
+ */
+export function requireIntact(opened: OpenedValue): OpenedValue {
+  if (opened.quarantined.length === 0) return opened
+  const tampered = opened.quarantined.filter((q) => q.reason === 'tampered')
+  const where = opened.name === undefined ? 'a sealed key' : `key "${opened.name}"`
+  if (tampered.length > 0) {
+    throw new MendsyncError(
+      'SEALED_TAMPERED',
+      `${where}: ${tampered.length} sealed entr${tampered.length === 1 ? 'y' : 'ies'} failed ` +
+        `authentication and were left out (${tampered.map((q) => formatDot(q.dot)).join(', ')}); ` +
+        'the peer that served them altered or moved them: read from another peer',
+    )
+  }
+  throw new MendsyncError(
+    'ACCESS_DENIED',
+    `${where}: ${opened.quarantined.length} entries are sealed with an epoch this keyring lacks; ` +
+      'ask a holder of the space for the rotated key',
+  )
+}
