@@ -147,8 +147,13 @@ function openLine(
   checker: PayloadChecker,
   quarantined: QuarantinedEntry[],
 ): { sku: string; line: CartLineStore } | undefined {
-  const reject = (dot: Dot, reason: OpenFailure) =>
+  const rejected = new Set<string>()
+  const reject = (dot: Dot, reason: OpenFailure) => {
+    const id = formatDot(dot)
+    if (rejected.has(id)) return
+    rejected.add(id)
     quarantined.push({ dot: { replica: dot.replica, counter: dot.counter }, store: 'cart', skuId, reason })
+  }
   // A sealer writes one placeholder per envelope, with the same dot, and no adds: anything else
   // was changed on the way, and the dots concerned are quarantined.
   const placeholders = new Set<string>()
@@ -165,6 +170,7 @@ function openLine(
   for (const e of line.meta) {
     const dot = { replica: e.replica, counter: e.counter }
     enveloped.add(formatDot(dot))
+    if (rejected.has(formatDot(dot))) continue
     if (!placeholders.has(formatDot(dot))) {
       reject(dot, 'tampered')
       continue
