@@ -12,8 +12,8 @@ import {
   type Sibling,
   toData,
 } from '../model/index.js'
-import { type EntryPlace, type OpenFailure, openEnvelope } from './envelope.js'
-import { keyedKeyId, keyedSkuId } from './keyed-id.js'
+import { type EntryPlace, KeyEnvelopes, type OpenFailure } from './envelope.js'
+import { keyedSkuId } from './keyed-id.js'
 import type { SpaceKeyring } from './keyring.js'
 import { CART_ENTRY_KIND, PLACEHOLDER_QUANTITY } from './seal-value.js'
 
@@ -35,8 +35,6 @@ export interface QuarantinedEntry {
 
 /** What {@link openValue} returns. */
 export interface OpenedValue {
-  /** The key's name, read from its entries (`undefined` when no entry opened, e.g. a tombstone). */
-  readonly name: string | undefined
   /**
    * The plain state: the sealed state's context with every entry that opened. Read it with the
    * model's readers (`readRegister`, `readCart`); do not join it into sealed states or re-seal it.
@@ -44,27 +42,6 @@ export interface OpenedValue {
   readonly value: CausalValue
   /** The entries left out, in the order met (register first, then cart lines). */
   readonly quarantined: readonly QuarantinedEntry[]
-}
-
-/** Checks decoded payloads against the key they claim, remembering the names already verified. */
-class PayloadChecker {
-  name: string | undefined
-  readonly #keyring: SpaceKeyring
-  readonly #keyId: string
-
-  constructor(keyring: SpaceKeyring, keyId: string) {
-    this.#keyring = keyring
-    this.#keyId = keyId
-  }
-
-  /** True when `name` is the key's name (its keyed id is the key's). */
-  nameMatches(name: unknown): name is string {
-    if (typeof name !== 'string') return false
-    if (this.name !== undefined) return name === this.name
-    if (keyedKeyId(this.#keyring, name) !== this.#keyId) return false
-    this.name = name
-    return true
-  }
 }
 
 /** `input` as data when it is valid data, otherwise `undefined`. */
@@ -86,25 +63,17 @@ function isQuantity(input: unknown): input is number {
   )
 }
 
-function readRegisterPayload(payload: unknown, checker: PayloadChecker): Data | undefined {
-  if (!Array.isArray(payload) || payload.length !== 2) return undefined
-  const [name, value] = payload as unknown[]
-  return checker.nameMatches(name) ? asData(value) : undefined
-}
-
 function openRegister(
-  keyring: SpaceKeyring,
-  keyId: string,
+  envelopes: KeyEnvelopes,
   store: RegisterStore,
-  checker: PayloadChecker,
   quarantined: QuarantinedEntry[],
 ): RegisterStore {
   const out: DotEntry<Sibling>[] = []
   for (const e of store) {
     const dot = { replica: e.replica, counter: e.counter }
     const place: EntryPlace = { store: 'register', time: e.value.time }
-    const opened = openEnvelope(keyring, keyId, place, dot, e.value.value)
-    const data = opened.ok ? readRegisterPayload(opened.payload, checker) : undefined
+    const opened = envelopes.open(place, dot, e.value.value)
+    const data = opened.ok ? asData(opened.payload) : undefined
     if (data === undefined) {
       quarantined.push({ dot, store: 'register', reason: opened.ok ? 'tampered' : opened.reason })
     } else {
@@ -120,17 +89,27 @@ interface OpenedCartEntry {
   readonly value: Data
 }
 
+/**
+ * The entry an authentic payload describes, or `undefined` when it is not what a sealer writes.
+ * `lineSku` is the sku already verified for this line: later entries must name the same one
+ * (one HMAC per line, not per entry).
+ */
 function readCartPayload(
   payload: unknown,
-  checker: PayloadChecker,
-  keyring: SpaceKeyring,
-  keyId: string,
+  envelopes: KeyEnvelopes,
   skuId: string,
+  lineSku: string | undefined,
 ): OpenedCartEntry | undefined {
-  if (!Array.isArray(payload) || payload.length !== 4) return undefined
-  const [name, sku, kind, value] = payload as unknown[]
-  if (!checker.nameMatches(name) || typeof sku !== 'string') return undefined
-  if (keyedSkuId(keyring, keyId, sku) !== skuId) return undefined
+  if (!Array.isArray(payload) || payload.length !== 3) return undefined
+  const [sku, kind, value] = payload as unknown[]
+  if (typeof sku !== 'string') return undefined
+  if (
+    lineSku !== undefined
+      ? sku !== lineSku
+      : keyedSkuId(envelopes.keyring, envelopes.keyId, sku) !== skuId
+  ) {
+    return undefined
+  }
   if (kind === CART_ENTRY_KIND.set || kind === CART_ENTRY_KIND.add) {
     return isQuantity(value) ? { sku, kind, value } : undefined
   }
@@ -140,11 +119,9 @@ function readCartPayload(
 }
 
 function openLine(
-  keyring: SpaceKeyring,
-  keyId: string,
+  envelopes: KeyEnvelopes,
   skuId: string,
   line: CartLineStore,
-  checker: PayloadChecker,
   quarantined: QuarantinedEntry[],
 ): { sku: string; line: CartLineStore } | undefined {
   const rejected = new Set<string>()
@@ -152,7 +129,12 @@ function openLine(
     const id = formatDot(dot)
     if (rejected.has(id)) return
     rejected.add(id)
-    quarantined.push({ dot: { replica: dot.replica, counter: dot.counter }, store: 'cart', skuId, reason })
+    quarantined.push({
+      dot: { replica: dot.replica, counter: dot.counter },
+      store: 'cart',
+      skuId,
+      reason,
+    })
   }
   // A sealer writes one placeholder per envelope, with the same dot, and no adds: anything else
   // was changed on the way, and the dots concerned are quarantined.
@@ -175,12 +157,12 @@ function openLine(
       reject(dot, 'tampered')
       continue
     }
-    const opened = openEnvelope(keyring, keyId, { store: 'cart', skuId }, dot, e.value)
+    const opened = envelopes.open({ store: 'cart', skuId }, dot, e.value)
     if (!opened.ok) {
       reject(dot, opened.reason)
       continue
     }
-    const entry = readCartPayload(opened.payload, checker, keyring, keyId, skuId)
+    const entry = readCartPayload(opened.payload, envelopes, skuId, sku)
     if (entry === undefined) {
       reject(dot, 'tampered')
       continue
@@ -203,37 +185,37 @@ function openLine(
  * the key stays readable. Use {@link requireIntact} where a read must fail instead.
  */
 export function openValue(keyring: SpaceKeyring, keyId: string, sealed: CausalValue): OpenedValue {
-  const checker = new PayloadChecker(keyring, keyId)
+  const envelopes = new KeyEnvelopes(keyring, keyId)
   const quarantined: QuarantinedEntry[] = []
-  const register = openRegister(keyring, keyId, sealed.register, checker, quarantined)
+  const register = openRegister(envelopes, sealed.register, quarantined)
   const cart = new Map<string, CartLineStore>()
   for (const [skuId, line] of sealed.cart) {
-    const opened = openLine(keyring, keyId, skuId, line, checker, quarantined)
+    const opened = openLine(envelopes, skuId, line, quarantined)
     if (opened !== undefined) cart.set(opened.sku, opened.line)
   }
-  return { name: checker.name, value: makeValue(sealed.context, register, cart), quarantined }
+  return { value: makeValue(sealed.context, register, cart), quarantined }
 }
 
 /**
  * Throws when `opened` left entries out: `SEALED_TAMPERED` when any failed authentication (the
  * message lists the dots), `ACCESS_DENIED` when the only ones left out were sealed with an epoch
- * the keyring lacks. Returns `opened` otherwise.
+ * the keyring lacks. Returns `opened` otherwise. `what` names the key in the message (the caller
+ * knows its name; the sealed state does not say it).
  */
-export function requireIntact(opened: OpenedValue): OpenedValue {
+export function requireIntact(opened: OpenedValue, what = 'a sealed key'): OpenedValue {
   if (opened.quarantined.length === 0) return opened
   const tampered = opened.quarantined.filter((q) => q.reason === 'tampered')
-  const where = opened.name === undefined ? 'a sealed key' : `key "${opened.name}"`
   if (tampered.length > 0) {
     throw new MendsyncError(
       'SEALED_TAMPERED',
-      `${where}: ${tampered.length} sealed entr${tampered.length === 1 ? 'y' : 'ies'} failed ` +
+      `${what}: ${tampered.length} sealed entr${tampered.length === 1 ? 'y' : 'ies'} failed ` +
         `authentication and were left out (${tampered.map((q) => formatDot(q.dot)).join(', ')}); ` +
         'the peer that served them altered or moved them: read from another peer',
     )
   }
   throw new MendsyncError(
     'ACCESS_DENIED',
-    `${where}: ${opened.quarantined.length} entries are sealed with an epoch this keyring lacks; ` +
+    `${what}: ${opened.quarantined.length} entries are sealed with an epoch this keyring lacks; ` +
       'ask a holder of the space for the rotated key',
   )
 }

@@ -10,19 +10,18 @@ import {
   makeValue,
   type RegisterStore,
 } from '../model/index.js'
-import { sealEnvelope } from './envelope.js'
-import { keyedKeyId, keyedSkuId } from './keyed-id.js'
+import { KeyEnvelopes } from './envelope.js'
+import { keyedSkuId } from './keyed-id.js'
 import type { SpaceKeyring } from './keyring.js'
 
 /**
  * The sealed form of a key's state, walking the model's public types (no hook in the model):
  *
  * - the causal context is kept as it is (in the clear);
- * - each register sibling keeps its dot and timestamp; its data becomes the envelope of
- *   `[name, data]`;
+ * - each register sibling keeps its dot and timestamp; its data becomes the envelope of the data;
  * - each cart line moves to the keyed id of its sku; every entry of the line (set, add or meta)
  *   becomes one *sealed entry* with the same dot: a placeholder quantity
- *   ({@link PLACEHOLDER_QUANTITY}) in `sets`, and the envelope of `[name, sku, kind, value]` in
+ *   ({@link PLACEHOLDER_QUANTITY}) in `sets`, and the envelope of `[sku, kind, value]` in
  *   `meta`. `adds` stays empty. A blind peer so learns neither quantities nor which entries are
  *   adds, sets or meta; every line stays a valid cart line (the codec wants a quantity entry),
  *   and because the placeholder and the envelope share their dot the join keeps or drops both
@@ -38,14 +37,6 @@ export const PLACEHOLDER_QUANTITY = 1
 /** The `kind` field of a sealed cart entry's payload. */
 export const CART_ENTRY_KIND = { set: 0, add: 1, meta: 2 } as const
 
-/** What {@link sealValue} returns. */
-export interface SealedValue {
-  /** The keyed id of the key: where the sealed state is stored and served. */
-  readonly keyId: string
-  /** The sealed state. */
-  readonly state: CausalValue
-}
-
 type Sealable = { readonly kind: number; readonly entry: DotEntry<Data | number> }
 
 function tagged(kind: number, store: DotFun<Data | number>): Sealable[] {
@@ -53,9 +44,7 @@ function tagged(kind: number, store: DotFun<Data | number>): Sealable[] {
 }
 
 function sealLine(
-  keyring: SpaceKeyring,
-  name: string,
-  keyId: string,
+  envelopes: KeyEnvelopes,
   skuId: string,
   sku: string,
   line: CartLineStore,
@@ -76,12 +65,7 @@ function sealLine(
       )
     }
     const dot = { replica: entry.replica, counter: entry.counter }
-    const envelope = sealEnvelope(keyring, keyId, { store: 'cart', skuId }, dot, [
-      name,
-      sku,
-      kind,
-      entry.value,
-    ])
+    const envelope = envelopes.seal({ store: 'cart', skuId }, dot, [sku, kind, entry.value])
     sets.push({ ...dot, value: PLACEHOLDER_QUANTITY })
     meta.push({ ...dot, value: envelope })
   }
@@ -89,24 +73,24 @@ function sealLine(
 }
 
 /**
- * Seals the state (or delta) `value` of the key `name` with the keyring's current epoch (see the
- * module description for the layout). Every envelope gets a fresh nonce: seal each delta once,
- * when it is made, and join sealed deltas into the sealed state; never re-seal a whole state
- * (that would give every existing entry a second, different envelope for the same dot).
+ * Seals the state (or delta) `value` of the key whose keyed id is `keyId` ({@link keyedKeyId} of
+ * its name) with the keyring's current epoch (see the module description for the layout). Every
+ * envelope gets a fresh nonce: seal each delta once, when it is made, and join sealed deltas into
+ * the sealed state; never re-seal a whole state (that would give every existing entry a second,
+ * different envelope for the same dot). Throws `INVALID_ARGUMENT` on a cart line holding one dot
+ * in two of its stores (no operation makes one).
  */
-export function sealValue(keyring: SpaceKeyring, name: string, value: CausalValue): SealedValue {
-  const keyId = keyedKeyId(keyring, name)
+export function sealValue(keyring: SpaceKeyring, keyId: string, value: CausalValue): CausalValue {
+  const envelopes = new KeyEnvelopes(keyring, keyId)
   const register: RegisterStore = value.register.map((e) => {
     const dot = { replica: e.replica, counter: e.counter }
-    const place = { store: 'register', time: e.value.time } as const
-    const envelope = sealEnvelope(keyring, keyId, place, dot, [name, e.value.value])
+    const envelope = envelopes.seal({ store: 'register', time: e.value.time }, dot, e.value.value)
     return { ...dot, value: { value: envelope, time: e.value.time } }
   })
   const cart = new Map<string, CartLineStore>()
   for (const [sku, line] of value.cart) {
     const skuId = keyedSkuId(keyring, keyId, sku)
-    cart.set(skuId, sealLine(keyring, name, keyId, skuId, sku, line))
+    cart.set(skuId, sealLine(envelopes, skuId, sku, line))
   }
-  const state = makeValue(value.context, register, cart satisfies CartStore)
-  return { keyId, state }
+  return makeValue(value.context, register, cart satisfies CartStore)
 }

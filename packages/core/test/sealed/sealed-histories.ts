@@ -2,7 +2,7 @@
 // that receive the sealed form of every delta (as a sealed replica would), so that tests can
 // compare what opening the sealed side gives with the plain side.
 import { type CausalValue, emptyValue, joinValues } from '../../src/index.js'
-import { SpaceKeyring, sealValue } from '../../src/sealed/index.js'
+import { keyedKeyId, SpaceKeyring, sealValue } from '../../src/sealed/index.js'
 import { applyLocal, REPLICAS, type Step } from '../model/helpers.js'
 
 /** The key every history writes. */
@@ -48,7 +48,7 @@ export function runSealedHistory(keyring: SpaceKeyring, steps: readonly Step[]):
     }
     const result = applyLocal(plain[step.r] as CausalValue, step, { wall: tick, logical: step.r })
     if (result === null) return
-    const delta = sealValue(keyring, KEY_NAME, result.delta).state
+    const delta = sealValue(keyring, keyedKeyId(keyring, KEY_NAME), result.delta)
     plain[step.r] = result.state
     sealed[step.r] = joinValues(sealed[step.r] as CausalValue, delta)
     ;(deltas[step.r] as { plain: CausalValue; sealed: CausalValue }[]).push({

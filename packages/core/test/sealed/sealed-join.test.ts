@@ -49,8 +49,8 @@ describe.each(KINDS)('sealed %s states under random concurrent histories', (kind
         const a = run.pairs[i % Math.max(1, run.pairs.length)]?.plain
         const b = run.pairs[j % Math.max(1, run.pairs.length)]?.plain
         if (a === undefined || b === undefined) return
-        const sa = sealValue(keyring, KEY_NAME, a).state
-        const sb = sealValue(keyring, KEY_NAME, b).state
+        const sa = sealValue(keyring, keyId, a)
+        const sb = sealValue(keyring, keyId, b)
         expectSameState(open(joinValues(sa, sb)), joinValues(a, b))
       }),
     )
@@ -64,9 +64,9 @@ describe.each(KINDS)('sealed %s states under random concurrent histories', (kind
         const pick = (n: number) => (pairs[n % pairs.length] as { sealed: CausalValue }).sealed
         const [x, y, z] = [pick(i), pick(j), pick(k)]
         expect(valueEquals(joinValues(x, y), joinValues(y, x))).toBe(true)
-        expect(
-          valueEquals(joinValues(joinValues(x, y), z), joinValues(x, joinValues(y, z))),
-        ).toBe(true)
+        expect(valueEquals(joinValues(joinValues(x, y), z), joinValues(x, joinValues(y, z)))).toBe(
+          true,
+        )
         expect(valueEquals(joinValues(x, x), x)).toBe(true)
       }),
     )

@@ -133,7 +133,7 @@ function mutate(
     }
     case 'foreign': {
       // The same dot's envelope of another key (the same plain state sealed under another name).
-      const foreign = slotsOf(sealValue(keyring, OTHER_NAME, plain).state)
+      const foreign = slotsOf(sealValue(keyring, keyedKeyId(keyring, OTHER_NAME), plain))
       const twin = foreign.find((s) => formatDot(s.dot) === formatDot(slot.dot)) as Slot
       put(slot, twin.envelope)
       break
@@ -162,7 +162,8 @@ describe('tampered sealed states', () => {
         }
         // A flipped epoch byte names an epoch this keyring lacks: refused all the same, but
         // indistinguishable from a rotation this device was not given.
-        const epochFlipped = mutation.t === 'flip' && opened.quarantined[0]?.reason === 'unknown-epoch'
+        const epochFlipped =
+          mutation.t === 'flip' && opened.quarantined[0]?.reason === 'unknown-epoch'
         expect(() => requireIntact(opened)).toThrow(
           expect.objectContaining({ code: epochFlipped ? 'ACCESS_DENIED' : 'SEALED_TAMPERED' }),
         )
@@ -196,7 +197,9 @@ describe('tampered sealed states', () => {
     ])
     const opened = openValue(keyring, keyId, retimed)
     expect(opened.value.register).toEqual([])
-    expect(opened.quarantined).toEqual([{ dot: { replica: 'alice', counter: 1 }, store: 'register', reason: 'tampered' }])
+    expect(opened.quarantined).toEqual([
+      { dot: { replica: 'alice', counter: 1 }, store: 'register', reason: 'tampered' },
+    ])
     expect(openValue(keyring, keyId, b).quarantined).toEqual([])
   })
 
