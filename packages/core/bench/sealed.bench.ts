@@ -8,6 +8,7 @@
 // relay_join_sealed_ratio: what a blind relay does with a state a peer sent: decode both states,
 //   join, encode the result; sealed against plain, for two replicas of a 100-line cart that
 //   diverged by 10 changes (sealed twins built by sealing each delta once, as writers do).
+//   Beside it, relay_join_sealed_register_ratio for registers with concurrent 100 B siblings.
 // sealed_write_p50_ratio / sealed_read_p50_ratio: CORE-LEVEL for now (the replica-level figures of
 //   issue 14 replace them under the same names once the replica seals): a register write
 //   (write + encode the new state; sealed: + seal the delta and join it into the sealed state)
@@ -96,6 +97,16 @@ function divergedCarts(lines: number): [Twin, Twin] {
   return [received(a), received(b)]
 }
 
+/** Two replicas of a register: one shared sibling, then one concurrent sibling written on each. */
+function divergedRegisters(): [Twin, Twin] {
+  const shared = received(
+    apply(EMPTY, (s) => writeRegister(s, { ...ALICE, time: now() }, VALUE_100)),
+  )
+  const a = apply(shared, (s) => writeRegister(s, { ...ALICE, time: now() }, VALUE_100))
+  const b = apply(received(shared), (s) => writeRegister(s, { ...BOB, time: now() }, VALUE_100))
+  return [received(a), received(b)]
+}
+
 function ratio(x: number, y: number): number {
   return Math.round((x / y) * 1000) / 1000
 }
@@ -157,38 +168,33 @@ function recordTime(
     figure,
     value: ratio(times.sealed, times.plain),
     unit: 'ratio',
-    baseline: 1,
     target,
     note: `${note}: ${(times.sealed * 1000).toFixed(1)} µs sealed vs ${(times.plain * 1000).toFixed(1)} µs plain`,
   })
 }
 
-// The relay's join.
-const [a, b] = divergedCarts(100)
-const bytes = {
-  plain: [encodeValue(a.plain), encodeValue(b.plain)],
-  sealed: [encodeValue(a.sealed), encodeValue(b.sealed)],
+// The relay's join: decode what a peer sent and what is stored, join, encode what is stored.
+function relayJoin([a, b]: readonly [Twin, Twin]): { sealed: number; plain: number } {
+  const join = (x: Uint8Array, y: Uint8Array) =>
+    encodeValue(joinValues(decodeValue(x), decodeValue(y)))
+  const plain = [encodeValue(a.plain), encodeValue(b.plain)] as const
+  const sealed = [encodeValue(a.sealed), encodeValue(b.sealed)] as const
+  return p50Versus(
+    () => join(sealed[0], sealed[1]),
+    () => join(plain[0], plain[1]),
+  )
 }
 recordTime(
   'relay_join_sealed_ratio',
-  p50Versus(
-    () =>
-      encodeValue(
-        joinValues(
-          decodeValue(bytes.sealed[0] as Uint8Array),
-          decodeValue(bytes.sealed[1] as Uint8Array),
-        ),
-      ),
-    () =>
-      encodeValue(
-        joinValues(
-          decodeValue(bytes.plain[0] as Uint8Array),
-          decodeValue(bytes.plain[1] as Uint8Array),
-        ),
-      ),
-  ),
+  relayJoin(divergedCarts(100)),
   1.2,
   'decode two 100-line carts, join, encode',
+)
+recordTime(
+  'relay_join_sealed_register_ratio',
+  relayJoin(divergedRegisters()),
+  1.2,
+  'decode two registers with 2 of 3 concurrent 100 B siblings each, join, encode',
 )
 
 // Writes and reads (core level).
