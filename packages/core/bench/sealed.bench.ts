@@ -111,26 +111,22 @@ function ratio(x: number, y: number): number {
   return Math.round((x / y) * 1000) / 1000
 }
 
-// Bytes.
+/** Records the encoded size of `twin`'s sealed state against its plain state. */
+function recordBytes(figure: string, twin: Twin, what: string, target?: number): void {
+  const plain = encodeValue(twin.plain).length
+  const sealed = encodeValue(twin.sealed).length
+  bench.record({
+    figure,
+    value: ratio(sealed, plain),
+    unit: 'ratio',
+    ...(target === undefined ? {} : { target }),
+    note: `${what}: ${sealed} B sealed vs ${plain} B plain`,
+  })
+}
+
 const register = apply(EMPTY, (s) => writeRegister(s, { ...ALICE, time: now() }, VALUE_100))
-const plainBytes = encodeValue(register.plain).length
-const sealedBytes = encodeValue(register.sealed).length
-bench.record({
-  figure: 'sealed_state_bytes_ratio',
-  value: ratio(sealedBytes, plainBytes),
-  unit: 'ratio',
-  target: 1.3,
-  note: `register, one 100 B value: ${sealedBytes} B sealed vs ${plainBytes} B plain`,
-})
-const cart20 = cart(20)
-const cartPlain = encodeValue(cart20.plain).length
-const cartSealed = encodeValue(cart20.sealed).length
-bench.record({
-  figure: 'sealed_cart_bytes_ratio',
-  value: ratio(cartSealed, cartPlain),
-  unit: 'ratio',
-  note: `20-line cart, 100 B meta per line: ${cartSealed} B sealed vs ${cartPlain} B plain`,
-})
+recordBytes('sealed_state_bytes_ratio', register, 'register, one 100 B value', 1.3)
+recordBytes('sealed_cart_bytes_ratio', cart(20), '20-line cart, 100 B meta per line')
 
 /** Median over runs of the p50 per-operation time of `sealed` and of `plain`, alternating. */
 function p50Versus(sealed: () => unknown, plain: () => unknown): { sealed: number; plain: number } {

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest'
 import {
   type CartLineStore,
   type CausalValue,
+  decodeValue,
+  encodeValue,
   formatDot,
   isMendsyncError,
   makeValue,
@@ -168,6 +170,37 @@ describe('tampered sealed states', () => {
           expect.objectContaining({ code: epochFlipped ? 'ACCESS_DENIED' : 'SEALED_TAMPERED' }),
         )
       }),
+    )
+  })
+
+  it('a byte flipped anywhere in an encoded sealed state is refused by the codec or yields only entries of the plain state', () => {
+    fc.assert(
+      fc.property(
+        historyArb('mixed', 30),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (steps, pick, at, xor) => {
+          const { pairs } = runSealedHistory(keyring, steps)
+          fc.pre(pairs.length > 0)
+          const { plain, sealed } = pairs[pick % pairs.length] as (typeof pairs)[0]
+          const bytes = encodeValue(sealed)
+          const i = at % bytes.length
+          bytes[i] = (bytes[i] as number) ^ xor
+          let decoded: CausalValue
+          try {
+            decoded = decodeValue(bytes)
+          } catch (error) {
+            expect(isMendsyncError(error, 'DECODE_ERROR')).toBe(true)
+            return
+          }
+          // The context is not authenticated (a flip there may hide entries); values are:
+          // whatever opens is exactly an entry of the plain state, at its own dot.
+          const expected = entriesOf(plain)
+          const opened = openValue(keyring, keyId, decoded)
+          for (const [dot, entry] of entriesOf(opened.value)) expect(entry).toBe(expected.get(dot))
+        },
+      ),
     )
   })
 
