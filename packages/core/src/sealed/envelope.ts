@@ -44,7 +44,7 @@ export type OpenFailure = 'tampered' | 'unknown-epoch'
 
 /** What {@link KeyEnvelopes.open} returns. */
 export type OpenedEnvelope =
-  | { readonly ok: true; readonly payload: unknown; readonly epoch: number }
+  | { readonly ok: true; readonly payload: unknown }
   | { readonly ok: false; readonly reason: OpenFailure }
 
 const UTF8 = new TextEncoder()
@@ -175,7 +175,7 @@ export class KeyEnvelopes {
       return { ok: false, reason: 'tampered' }
     }
     try {
-      return { ok: true, payload: cborDecode(plain, STRICT_DECODE_OPTIONS), epoch: header.epoch }
+      return { ok: true, payload: cborDecode(plain, STRICT_DECODE_OPTIONS) }
     } catch {
       // Authentic bytes that are not strict CBOR: a key holder sealed garbage, as unusable as a
       // forgery, and reported the same way.

@@ -143,6 +143,34 @@ describe('sealed values', () => {
     }
   })
 
+  it('refuses to seal a cart line holding one dot in two of its stores', () => {
+    const line = cartAdd(emptyValue(), { replica: 'r1' }, 'apple', 1).state
+    const apple = line.cart.get('apple')
+    if (apple === undefined) throw new Error('the add made no line')
+    const broken = { ...line, cart: new Map([['apple', { ...apple, sets: apple.adds }]]) }
+    expect(() => sealValue(keyring, keyedKeyId(keyring, name), broken)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+  })
+
+  it('requireIntact names the key it is told and the dots it left out', () => {
+    const keyId = keyedKeyId(keyring, name)
+    const sealed = sealValue(
+      keyring,
+      keyId,
+      writeRegister(emptyValue(), { replica: 'r1' }, 'x').state,
+    )
+    const entry = sealed.register[0]
+    if (entry === undefined) throw new Error('the write made no sibling')
+    const forged = {
+      ...sealed,
+      register: [{ ...entry, value: { ...entry.value, value: new Uint8Array(60) } }],
+    }
+    expect(() => requireIntact(openValue(keyring, keyId, forged), `key "${name}"`)).toThrow(
+      /key "cart:alice": 1 sealed entry failed authentication .*r1:1/,
+    )
+  })
+
   it('a tombstone opens to no entries, keeping its context', () => {
     const written = writeRegister(emptyValue(), { replica: 'r1' }, 'x').state
     const keyId = keyedKeyId(keyring, name)
