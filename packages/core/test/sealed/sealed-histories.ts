@@ -2,7 +2,7 @@
 // that receive the sealed form of every delta (as a sealed replica would), so that tests can
 // compare what opening the sealed side gives with the plain side.
 import { type CausalValue, emptyValue, joinValues } from '../../src/index.js'
-import { keyedKeyId, SpaceKeyring, sealValue } from '../../src/sealed/index.js'
+import { keyedKeyId, SpaceKeyring, sealedMutation } from '../../src/sealed/index.js'
 import { applyLocal, REPLICAS, type Step } from '../model/helpers.js'
 
 /** The key every history writes. */
@@ -23,7 +23,7 @@ export interface SealedHistory {
 
 /**
  * Runs `steps` on three replicas, each holding a plain state and its sealed twin: a local step
- * mutates the plain state and joins the sealed delta into the sealed one; `sync` and `deliver`
+ * mutates the plain state, and (through `sealedMutation`) the opened view of the sealed one; `sync` and `deliver`
  * move states and deltas on both sides alike. Clock readings grow with the step index, so
  * concurrent register siblings carry different timestamps.
  */
@@ -46,14 +46,25 @@ export function runSealedHistory(keyring: SpaceKeyring, steps: readonly Step[]):
       pairs.push(at(step.to))
       return
     }
-    const result = applyLocal(plain[step.r] as CausalValue, step, { wall: tick, logical: step.r })
-    if (result === null) return
-    const delta = sealValue(keyring, keyedKeyId(keyring, KEY_NAME), result.delta)
+    const time = { wall: tick, logical: step.r }
+    const result = applyLocal(plain[step.r] as CausalValue, step, time)
+    // The sealed side mutates its own opened view, as a replica holding only sealed states does.
+    const sealedResult = sealedMutation(
+      keyring,
+      keyedKeyId(keyring, KEY_NAME),
+      sealed[step.r] as CausalValue,
+      (view) => applyLocal(view, step, time),
+    )
+    if (result === null || sealedResult === null) {
+      if ((result === null) !== (sealedResult === null))
+        throw new Error('the two sides disagree on a step')
+      return
+    }
     plain[step.r] = result.state
-    sealed[step.r] = joinValues(sealed[step.r] as CausalValue, delta)
+    sealed[step.r] = sealedResult.state
     ;(deltas[step.r] as { plain: CausalValue; sealed: CausalValue }[]).push({
       plain: result.delta,
-      sealed: delta,
+      sealed: sealedResult.delta,
     })
     pairs.push(at(step.r))
   })
