@@ -1,5 +1,3 @@
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
 import { toBase64Url } from '../access/encoding.js'
 import type { SpaceKeyring } from './keyring.js'
@@ -19,7 +17,7 @@ const SKU_LABEL = 'sku'
 function keyedId(keyring: SpaceKeyring, parts: readonly string[]): string {
   // NUL-separated: key names and skus are well-formed strings, a keyed id has no NUL, and the
   // label comes first, so two different inputs never give the same message.
-  const mac = hmac(sha256, keyring.idKey, utf8ToBytes(parts.join('\u0000')))
+  const mac = keyring.idMac(utf8ToBytes(parts.join('\u0000')))
   return KEYED_ID_PREFIX + toBase64Url(mac.subarray(0, KEYED_ID_BYTES))
 }
 

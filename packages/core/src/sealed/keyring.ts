@@ -1,4 +1,5 @@
 import { hkdf } from '@noble/hashes/hkdf.js'
+import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
 import { MendsyncError } from '../errors.js'
@@ -40,7 +41,7 @@ export function generateSpaceKey(): Uint8Array {
  * The keys of one sealed space as a holder keeps them: the space key of every epoch it was given
  * and the subkeys derived from them.
  *
- * - The **id key** (keyed ids of key names and skus) derives from the space key of the first
+ * - The **id key** (keyed ids of key names and skus, {@link idMac}) derives from the space key of the first
  *   epoch the keyring holds, the space's root epoch: it never rotates, so a key keeps its keyed
  *   id (its storage key) across rotations and writes of every epoch merge into one state.
  * - The **value key** of each epoch seals the values written in that epoch. New writes use the
@@ -55,8 +56,8 @@ export class SpaceKeyring {
   readonly spaceId: string
   /** The epoch new writes are sealed with: the newest one held. */
   readonly currentEpoch: number
-  /** HMAC key of keyed ids (see the class description). */
-  readonly idKey: Uint8Array
+  // Keys live in private fields only, so that logging or serialising a keyring shows none of them.
+  readonly #idKey: Uint8Array
   readonly #epochs: ReadonlyMap<number, Uint8Array>
   readonly #valueKeys: ReadonlyMap<number, Uint8Array>
 
@@ -66,7 +67,7 @@ export class SpaceKeyring {
     const numbers = [...epochs.keys()].sort((a, b) => a - b)
     const root = epochs.get(numbers[0] as number) as Uint8Array
     this.currentEpoch = numbers[numbers.length - 1] as number
-    this.idKey = deriveSubkey(root, ID_KEY_LABEL, spaceId)
+    this.#idKey = deriveSubkey(root, ID_KEY_LABEL, spaceId)
     this.#valueKeys = new Map(
       numbers.map((n) => [n, deriveSubkey(epochs.get(n) as Uint8Array, VALUE_KEY_LABEL, spaceId)]),
     )
@@ -118,6 +119,11 @@ export class SpaceKeyring {
     return [...this.#epochs]
       .sort(([a], [b]) => a - b)
       .map(([epoch, key]) => ({ epoch, key: new Uint8Array(key) }))
+  }
+
+  /** HMAC-SHA256 of `message` under the id key (the MAC that keyed ids truncate). */
+  idMac(message: Uint8Array): Uint8Array {
+    return hmac(sha256, this.#idKey, message)
   }
 
   /** The value key of `epoch`, or `undefined` when this keyring does not hold that epoch. */
