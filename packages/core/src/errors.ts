@@ -47,6 +47,8 @@ export type MendsyncErrorCode =
   | 'NOT_READY'
   /** The JavaScript runtime is older than a package needs (e.g. Node without node:sqlite); the message names the version. */
   | 'UNSUPPORTED_RUNTIME'
+  /** Sealed entries failed authentication (altered, moved or replayed); they were quarantined. */
+  | 'SEALED_TAMPERED'
 
 /**
  * The one error type mendsync throws at its boundaries. `code` says what kind of failure it is;
