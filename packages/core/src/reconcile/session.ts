@@ -285,6 +285,12 @@ export class ReconcileSession {
     return length === 0 ? null : r.raw(length, 'inner message').slice()
   }
 
+  /** Starts the symbol session from this side, under this session's tag. */
+  #innerInitiate(): Uint8Array {
+    this.#inner.useTag(this.#tag)
+    return this.#inner.initiate()
+  }
+
   /** Passes a symbol-session message on; returns its reply. */
   #innerStep(message: Uint8Array): Uint8Array | null {
     const step = this.#inner.receive(message)
@@ -457,7 +463,7 @@ export class ReconcileSession {
       w.varint(0)
       this.#recentDiffering = []
       this.#innerUsed = true
-      this.#writeInner(w, this.#inner.initiate())
+      this.#writeInner(w, this.#innerInitiate())
       return this.#end(w, 1 << T_INNER)
     }
     this.#cutFirst = chosenFirst
@@ -477,7 +483,7 @@ export class ReconcileSession {
     else {
       this.#innerUsed = true
       this.#inner.exclude(idsOf(snap, chosenFirst, size))
-      this.#writeInner(w, this.#inner.initiate())
+      this.#writeInner(w, this.#innerInitiate())
     }
     return this.#end(w, 1 << T_RUN)
   }
@@ -546,7 +552,7 @@ export class ReconcileSession {
       this.#innerUsed = true
       this.#inner.exclude(idsOf(snap, first, size))
       // The peer started the symbol session, or left it to me.
-      const reply = inner === null ? this.#inner.initiate() : this.#innerStep(inner)
+      const reply = inner === null ? this.#innerInitiate() : this.#innerStep(inner)
       if (reply === null) protocolError('the symbol session has no reply to its first message')
       this.#writeInner(w, reply)
     }
@@ -624,7 +630,7 @@ export class ReconcileSession {
     this.#innerUsed = true
     this.#inner.exclude(idsOf(snap, runEnd, size))
     w.u8(NEXT_INNER)
-    this.#writeInner(w, this.#inner.initiate())
+    this.#writeInner(w, this.#innerInitiate())
     return this.#end(w, 1 << T_INNER)
   }
 

@@ -215,6 +215,12 @@ export class SymbolSession {
     this.#fail()
   }
 
+  /** Before {@link initiate}: the session tag to use (the recency step shares its own). */
+  useTag(tag: number): void {
+    if (this.#phase !== 'idle') throw new Error('internal: useTag() after the start')
+    this.#tag = tag
+  }
+
   /** Before the first message: lowers this side's message size limit to `max` bytes. */
   limitMessages(max: number): void {
     if (this.#phase !== 'idle') throw new Error('internal: limitMessages() after the start')
