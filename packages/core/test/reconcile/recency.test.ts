@@ -179,6 +179,34 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
     )
   })
 
+  it('finds exactly the differing keys after a partition (new, shared and changed keys only)', () => {
+    // Without lost updates or deletes the older items are equal: the run and its fallback, and
+    // the choice of which side starts the symbol session, are all exercised here.
+    fc.assert(
+      fc.property(
+        fc.record({
+          base: fc.integer({ min: 50, max: 4000 }),
+          lost: fc.constant(0),
+          newA: fc.integer({ min: 0, max: 600 }),
+          newB: fc.integer({ min: 0, max: 600 }),
+          changedA: fc.constantFrom(0, 0, 3),
+          changedB: fc.constantFrom(0, 0, 40, 1500),
+          deletedA: fc.constant(0),
+          deletedB: fc.constant(0),
+          shared: fc.constantFrom(0, 0, 1, 30),
+          tieEvery: fc.constantFrom(0, 3),
+          seed: fc.integer(),
+        }),
+        fc.constantFrom(16, 65_536),
+        fc.boolean(),
+        (p, window, byWrites) => {
+          check(diverge(p), { windowA: window, windowB: window, byWrites })
+        },
+      ),
+      { numRuns: 100 },
+    )
+  })
+
   it('settles differences among the most recent keys in two round trips, about a byte each', () => {
     for (const d of [2, 50, 600, 3000]) {
       const h = diverge({
