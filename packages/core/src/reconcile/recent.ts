@@ -65,8 +65,13 @@ export class RecentWindow {
   /** Keys written since #snapshot was taken. */
   readonly #changed = new Set<string>()
 
+  /** `capacity` 0: a window that holds nothing and offers nothing (its floor is +Infinity). */
   constructor(capacity: number) {
     this.#capacity = capacity
+    if (capacity === 0) {
+      this.#floor = Number.POSITIVE_INFINITY
+      this.#snapshot = { ...EMPTY, floor: this.#floor }
+    }
   }
 
   /** Items held. */
@@ -92,6 +97,7 @@ export class RecentWindow {
 
   /** Replaces the content by the timed items of a bulk load (`times[i]` NaN: no time). */
   load(keys: readonly string[], ids: Int32Array, times: Float64Array): void {
+    if (this.#capacity === 0) return
     this.#entries.clear()
     this.#changed.clear()
     this.#floor = Number.NEGATIVE_INFINITY

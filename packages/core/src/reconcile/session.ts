@@ -688,7 +688,7 @@ export class ReconcileSession {
   }
 }
 
-export type { ReconcileSessionOptions, ReconcileStats, ReconcileStep }
-export { MIN_MESSAGE_SIZE }
 /** Version byte of the messages of a session that runs the coded-symbol protocol alone. */
 export { PROTOCOL_VERSION } from './symbol-session.js'
+export type { ReconcileSessionOptions, ReconcileStats, ReconcileStep }
+export { MIN_MESSAGE_SIZE }

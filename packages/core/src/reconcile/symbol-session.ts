@@ -15,10 +15,10 @@ import { IdFilter, IdMap } from './idset.js'
 import {
   applyItem,
   ESTIMATOR_CELLS,
-  estimatorCell,
-  estimatorValue,
   ESTIMATOR_WIRE_BITS,
+  estimatorCell,
   estimatorCellProbability,
+  estimatorValue,
   type Symbols,
   symbolProbability,
   Walk,

@@ -19,6 +19,7 @@ import {
   SEED_FP2,
   SEED_FP3,
 } from './hash.js'
+import { DEFAULT_RECENT_WINDOW, type RecentSnapshot, RecentWindow } from './recent.js'
 import {
   applyItem,
   ESTIMATOR_CELLS,
@@ -27,7 +28,6 @@ import {
   Symbols,
   Walk,
 } from './symbols.js'
-import { DEFAULT_RECENT_WINDOW, type RecentSnapshot, RecentWindow } from './recent.js'
 import { Reader, Writer } from './wire.js'
 
 const LEAF_MAX = 128
@@ -58,6 +58,12 @@ export interface ReconcileTreeOptions {
    * between this many and twice as many). A local knob: peers need not agree on it.
    */
   readonly recentWindow?: number
+  /**
+   * False for a tree whose items may have times it was not given (e.g. built from stored state
+   * hashes before the states' times are read): it then never offers the recency step, whose
+   * answer relies on every peer giving the same state the same time. Default true.
+   */
+  readonly recency?: boolean
 }
 
 /** Options of {@link ReconcileTree.fromSorted}. */
@@ -305,7 +311,7 @@ export class ReconcileTree {
     const window = options?.recentWindow ?? DEFAULT_RECENT_WINDOW
     if (!Number.isInteger(window) || window < 1 || window > MAX_RECENT_WINDOW)
       invalid(`recentWindow must be an integer in [1, ${MAX_RECENT_WINDOW}]`)
-    this.#recent = new RecentWindow(window)
+    this.#recent = new RecentWindow(options?.recency === false ? 0 : window)
   }
 
   /** Number of items. */
