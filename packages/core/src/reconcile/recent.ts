@@ -3,7 +3,7 @@
 // items; the recency step of a session compares this order first (docs/reconcile.md).
 
 /** Default number of most recent items a tree keeps in time order. */
-export const DEFAULT_RECENT_WINDOW = 65_536
+export const DEFAULT_RECENT_WINDOW = 131_072
 
 /** The recent items at one moment, ascending by (time, id lo, id hi). */
 export interface RecentSnapshot {

@@ -54,7 +54,7 @@ export interface ReconcileTreeOptions {
   readonly symbolCache?: number
   /**
    * How many of the most recently changed items (by the `time` given to {@link ReconcileTree.set})
-   * the tree keeps in time order for the recency step of a session (default 65,536; it holds
+   * the tree keeps in time order for the recency step of a session (default 131,072; it holds
    * between this many and twice as many). A local knob: peers need not agree on it.
    */
   readonly recentWindow?: number
