@@ -21,20 +21,27 @@
 
 import { MendsyncError } from '../errors.js'
 import { randomUint32 } from '../toolbox/random-id.js'
+import {
+  beginMessage,
+  checkMaxMessageSize,
+  endMessage,
+  expectedSeq,
+  MAX_MESSAGE_SIZE,
+  MIN_MESSAGE_SIZE,
+  openMessage,
+  protocolError,
+} from './framing.js'
 import { gcsValue, RICE_BITS, readGcs, writeGcs } from './gcs.js'
-import { bytesHash32 } from './hash.js'
 import { IdMap } from './idset.js'
 import { firstAtOrAfter, type RecentSnapshot } from './recent.js'
 import {
-  MAX_MESSAGE_SIZE,
-  MIN_MESSAGE_SIZE,
   type ReconcileSessionOptions,
   type ReconcileStats,
   type ReconcileStep,
   SymbolSession,
 } from './symbol-session.js'
 import { Lanes, type ReconcileTree, readLanes, treeInternals, writeLanes } from './tree.js'
-import { Reader, Writer } from './wire.js'
+import type { Reader, Writer } from './wire.js'
 
 /** Version byte of the messages of a session that starts with the recency step. */
 export const RECENCY_VERSION = 2
@@ -60,10 +67,6 @@ const NEXT_INNER = 1
 const NEXT_NONE = 2
 
 type Phase = 'idle' | 'active' | 'done' | 'failed'
-
-function protocolError(message: string): never {
-  throw new MendsyncError('RECONCILE_PROTOCOL', message)
-}
 
 /** Lanes of the snapshot items `[from, to)`. */
 function lanesOf(snap: RecentSnapshot, from: number, to: number): Lanes {
@@ -142,16 +145,8 @@ export class ReconcileSession {
   #differing: string[] | null = null
 
   constructor(tree: ReconcileTree, options: ReconcileSessionOptions = {}) {
-    const max = options.maxMessageSize
-    if (max !== undefined && max !== Number.POSITIVE_INFINITY) {
-      if (!Number.isInteger(max) || max < MIN_MESSAGE_SIZE || max > MAX_MESSAGE_SIZE)
-        throw new MendsyncError(
-          'INVALID_ARGUMENT',
-          `maxMessageSize must be an integer in [${MIN_MESSAGE_SIZE}, ${MAX_MESSAGE_SIZE}]`,
-        )
-    }
+    this.#maxMessage = checkMaxMessageSize(options.maxMessageSize)
     this.#inner = new SymbolSession(tree, options)
-    this.#maxMessage = max === undefined || max === Number.POSITIVE_INFINITY ? 0 : max
     this.#limit = this.#maxMessage
     this.#tag = options.tag ?? randomUint32()
     const internals = treeInternals(tree)
@@ -239,19 +234,11 @@ export class ReconcileSession {
   // ---- framing ---------------------------------------------------------------------------
 
   #begin(type: number): Writer {
-    const w = new Writer(256)
-    w.u8(RECENCY_VERSION)
-    w.u8(type)
-    w.varint(this.#sendSeq)
-    w.u32(this.#tag)
-    return w
+    return beginMessage(RECENCY_VERSION, type, this.#sendSeq, this.#tag, 256)
   }
 
   #end(w: Writer, expect: number): Uint8Array {
-    w.u32(bytesHash32(w.bytes, 0, w.length))
-    const out = w.finish()
-    if (this.#limit > 0 && out.length > this.#limit)
-      throw new Error(`internal: message of ${out.length} bytes exceeds ${this.#limit}`)
+    const out = endMessage(w, this.#limit)
     this.#sendSeq += 2
     this.#expect = expect
     return out
@@ -302,25 +289,14 @@ export class ReconcileSession {
   }
 
   #handle(message: Uint8Array): Uint8Array | null {
-    if (this.#maxMessage > 0 && message.length > this.#maxMessage)
-      protocolError(`message of ${message.length} bytes exceeds the limit ${this.#maxMessage}`)
-    if (message.length < 11) protocolError('message too short')
-    const end = message.length - 4
-    const stored =
-      message[end]! |
-      (message[end + 1]! << 8) |
-      (message[end + 2]! << 16) |
-      (message[end + 3]! << 24)
-    if (stored !== bytesHash32(message, 0, end)) protocolError('message checksum mismatch')
-    const r = new Reader(message, 'RECONCILE_PROTOCOL', 'reconcile message', 0, end)
-    const version = r.u8('version')
-    if (version !== RECENCY_VERSION) protocolError(`unexpected protocol version ${version}`)
-    const type = r.u8('type')
-    if (type < T_LADDER || type > T_INNER) protocolError(`unknown message type ${type}`)
-    const expectedSeq = this.#role === 'responder' && this.#sendSeq === 0 ? 0 : this.#sendSeq - 1
-    const seq = r.varint('seq', 2 ** 40)
-    if (seq !== expectedSeq) protocolError(`message ${seq} out of order (expected ${expectedSeq})`)
-    const tag = r.i32('tag') >>> 0
+    const {
+      reader: r,
+      type,
+      seq,
+      tag,
+    } = openMessage(message, this.#maxMessage, RECENCY_VERSION, T_INNER)
+    const expected = expectedSeq(this.#role === 'responder', this.#sendSeq)
+    if (seq !== expected) protocolError(`message ${seq} out of order (expected ${expected})`)
     if (seq === 0) {
       this.#tag = tag
       this.#sendSeq = 1
@@ -584,7 +560,7 @@ export class ReconcileSession {
     if ((inner !== null) !== !this.#olderEqual)
       protocolError('symbols must come exactly when older items differ')
     const end = tau === 0 ? Number.POSITIVE_INFINITY : this.#cutTime + tau - 1
-    if (end > MAX_TIME) protocolError('run end out of range')
+    if (tau !== 0 && end > MAX_TIME) protocolError('run end out of range')
     const runEnd = end === Number.POSITIVE_INFINITY ? size : firstAtOrAfter(snap.times, end)
     // My items after the run: held by the peer exactly when it sent their id.
     const mineAfter = new IdMap(size - runEnd)

@@ -10,7 +10,16 @@ import { MendsyncError } from '../errors.js'
 import { randomUint32 } from '../toolbox/random-id.js'
 import { Decoder } from './decoder.js'
 import { Observations } from './estimate.js'
-import { bytesHash32 } from './hash.js'
+import {
+  beginMessage,
+  checkMaxMessageSize,
+  endMessage,
+  expectedSeq,
+  MAX_MESSAGE_SIZE,
+  MIN_MESSAGE_SIZE,
+  openMessage,
+  protocolError,
+} from './framing.js'
 import { IdFilter, IdMap } from './idset.js'
 import {
   applyItem,
@@ -33,14 +42,10 @@ import {
   treeInternals,
   writeLanes,
 } from './tree.js'
-import { Reader, Writer } from './wire.js'
+import type { Reader, Writer } from './wire.js'
 
 /** Version byte of every session message. */
 export const PROTOCOL_VERSION = 1
-/** Smallest accepted `maxMessageSize`. */
-export const MIN_MESSAGE_SIZE = 1024
-/** Largest accepted `maxMessageSize`. */
-export const MAX_MESSAGE_SIZE = 2 ** 30
 
 const T_SYMBOLS = 1
 const T_LIST = 2
@@ -92,10 +97,6 @@ export interface ReconcileStats {
 type Phase = 'idle' | 'active' | 'done' | 'failed'
 /** The stream this side is sending, continued by the peer's ACKs. */
 type Outgoing = 'none' | 'symbols' | 'list' | 'done'
-
-function protocolError(message: string): never {
-  throw new MendsyncError('RECONCILE_PROTOCOL', message)
-}
 
 /** Number of symbols needed to decode a difference of `d` items with high probability. */
 export function symbolsFor(d: number): number {
@@ -187,15 +188,7 @@ export class SymbolSession {
   #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
 
   constructor(tree: ReconcileTree, options: ReconcileSessionOptions = {}) {
-    const max = options.maxMessageSize
-    if (max !== undefined && max !== Number.POSITIVE_INFINITY) {
-      if (!Number.isInteger(max) || max < MIN_MESSAGE_SIZE || max > MAX_MESSAGE_SIZE)
-        throw new MendsyncError(
-          'INVALID_ARGUMENT',
-          `maxMessageSize must be an integer in [${MIN_MESSAGE_SIZE}, ${MAX_MESSAGE_SIZE}]`,
-        )
-    }
-    this.#maxMessage = max === undefined || max === Number.POSITIVE_INFINITY ? 0 : max
+    this.#maxMessage = checkMaxMessageSize(options.maxMessageSize)
     this.#sendLimit = this.#maxMessage
     const tag = options.tag
     if (tag !== undefined && (!Number.isInteger(tag) || tag < 0 || tag > 0xffffffff))
@@ -408,11 +401,7 @@ export class SymbolSession {
   // ---- message framing -------------------------------------------------------------------
 
   #begin(type: number, sizeHint: number): Writer {
-    const w = new Writer(sizeHint + OVERHEAD)
-    w.u8(PROTOCOL_VERSION)
-    w.u8(type)
-    w.varint(this.#sendSeq)
-    w.u32(this.#tag)
+    const w = beginMessage(PROTOCOL_VERSION, type, this.#sendSeq, this.#tag, sizeHint + OVERHEAD)
     if (this.#sendSeq <= 1) {
       w.varint(this.#maxMessage)
       w.varint(this.#myCount)
@@ -424,10 +413,7 @@ export class SymbolSession {
   }
 
   #end(w: Writer, expect: number): Uint8Array {
-    w.u32(bytesHash32(w.bytes, 0, w.length))
-    const out = w.finish()
-    if (this.#sendLimit > 0 && out.length > this.#sendLimit)
-      throw new Error(`internal: message of ${out.length} bytes exceeds ${this.#sendLimit}`)
+    const out = endMessage(w, this.#sendLimit)
     this.#sendSeq += 2
     this.#expect = expect
     return out
@@ -440,27 +426,14 @@ export class SymbolSession {
   }
 
   #handle(message: Uint8Array): Uint8Array | null {
-    if (this.#maxMessage > 0 && message.length > this.#maxMessage)
-      protocolError(`message of ${message.length} bytes exceeds the limit ${this.#maxMessage}`)
-    if (message.length < 11) protocolError('message too short')
-    const end = message.length - 4
-    const stored =
-      message[end]! |
-      (message[end + 1]! << 8) |
-      (message[end + 2]! << 16) |
-      (message[end + 3]! << 24)
-    if (stored !== bytesHash32(message, 0, end)) protocolError('message checksum mismatch')
-    const r = new Reader(message, 'RECONCILE_PROTOCOL', 'reconcile message', 0, end)
-    const version = r.u8('version')
-    if (version !== PROTOCOL_VERSION) protocolError(`unsupported protocol version ${version}`)
-    const type = r.u8('type')
-    if (type < T_SYMBOLS || type > T_LIST_REQUEST) protocolError(`unknown message type ${type}`)
-    // The initiator sends even sequence numbers, the responder odd ones; each message answers
-    // the previous one, so the next expected number is always one less than the next to send.
-    const expectedSeq = this.#role === 'responder' && this.#sendSeq === 0 ? 0 : this.#sendSeq - 1
-    const seq = r.varint('seq', 2 ** 40)
-    if (seq !== expectedSeq) protocolError(`message ${seq} out of order (expected ${expectedSeq})`)
-    const tag = r.i32('tag') >>> 0
+    const {
+      reader: r,
+      type,
+      seq,
+      tag,
+    } = openMessage(message, this.#maxMessage, PROTOCOL_VERSION, T_LIST_REQUEST)
+    const expected = expectedSeq(this.#role === 'responder', this.#sendSeq)
+    if (seq !== expected) protocolError(`message ${seq} out of order (expected ${expected})`)
     if (seq === 0) {
       if (this.#role !== 'responder') protocolError('unexpected first message')
       this.#tag = tag

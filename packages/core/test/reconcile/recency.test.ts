@@ -4,6 +4,7 @@
 // each side's differing keys, whatever the pattern, the windows and the message limits.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { rng } from '../../bench/reconcile/scenario.ts'
 import { MendsyncError, ReconcileSession, ReconcileTree } from '../../src/index.js'
 import { keyOf, reconcile, stateHash, trueDifference } from './helpers.js'
 
@@ -35,18 +36,23 @@ interface Divergence {
   seed: number
 }
 
-function xorshift(seed: number): () => number {
-  let s = seed | 0 || 1
-  return () => {
-    s ^= s << 13
-    s ^= s >>> 17
-    s ^= s << 5
-    return s >>> 0
-  }
+/** No divergence at all: the fields a test leaves out. */
+const NONE: Divergence = {
+  base: 0,
+  lost: 0,
+  newA: 0,
+  newB: 0,
+  changedA: 0,
+  changedB: 0,
+  deletedA: 0,
+  deletedB: 0,
+  shared: 0,
+  tieEvery: 0,
+  seed: 1,
 }
 
 function diverge(p: Divergence): History {
-  const next = xorshift(p.seed)
+  const next = rng(p.seed)
   const times = new Map<number, number>()
   let version = 0
   let clock = 1000
@@ -207,21 +213,21 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
     )
   })
 
+  it('finds no difference between equal sets whose recent items all match', () => {
+    for (const window of [4, 65_536]) {
+      const t = check(diverge({ ...NONE, base: 32, shared: 17 }), {
+        windowA: window,
+        windowB: window,
+        byWrites: false,
+      })
+      expect(t.differingA).toEqual([])
+      expect(t.differingB).toEqual([])
+    }
+  })
+
   it('settles differences among the most recent keys in two round trips, about a byte each', () => {
     for (const d of [2, 50, 600, 3000]) {
-      const h = diverge({
-        base: 20_000,
-        lost: 0,
-        newA: d / 2,
-        newB: d / 2,
-        changedA: 0,
-        changedB: 0,
-        deletedA: 0,
-        deletedB: 0,
-        shared: 0,
-        tieEvery: 0,
-        seed: d,
-      })
+      const h = diverge({ ...NONE, base: 20_000, newA: d / 2, newB: d / 2, seed: d })
       const t = check(h, { windowA: 65_536, windowB: 65_536, byWrites: false })
       expect(t.messages.length).toBeLessThanOrEqual(4)
       const bytes = t.messages.reduce((sum, m) => sum + m.length, 0)
@@ -231,25 +237,14 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
   })
 
   it('settles changed versions and lost updates in at most three round trips', () => {
-    const h = diverge({
-      base: 20_000,
-      lost: 300,
-      newA: 0,
-      newB: 0,
-      changedA: 0,
-      changedB: 2000,
-      deletedA: 0,
-      deletedB: 0,
-      shared: 0,
-      tieEvery: 0,
-      seed: 3,
-    })
+    const h = diverge({ ...NONE, base: 20_000, lost: 300, changedB: 2000, seed: 3 })
     const t = check(h, { windowA: 65_536, windowB: 65_536, byWrites: false })
     expect(Math.ceil(t.messages.length / 2)).toBeLessThanOrEqual(3)
   })
 
   it('reconciles the sets as they were at construction while both trees keep changing', () => {
     const h = diverge({
+      ...NONE,
       base: 3000,
       lost: 40,
       newA: 300,
@@ -259,7 +254,6 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
       deletedA: 10,
       deletedB: 10,
       shared: 30,
-      tieEvery: 0,
       seed: 11,
     })
     const a = treeOf(h.a, h.times, 65_536, false)
@@ -292,6 +286,7 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
 
   it('fails with RECONCILE_PROTOCOL on any corrupted, replayed or foreign message', () => {
     const h = diverge({
+      ...NONE,
       base: 2000,
       lost: 20,
       newA: 100,
@@ -301,7 +296,6 @@ describe('ReconcileSession over trees with times (the recency step)', () => {
       deletedA: 5,
       deletedB: 5,
       shared: 10,
-      tieEvery: 0,
       seed: 5,
     })
     const a = treeOf(h.a, h.times, 65_536, false)
