@@ -64,6 +64,8 @@ export class RecentWindow {
   #snapshot: RecentSnapshot = EMPTY
   /** Keys written since #snapshot was taken. */
   readonly #changed = new Set<string>()
+  /** #snapshot is to be rebuilt from the entries (too many changes to merge). */
+  #stale = false
 
   /** `capacity` 0: a window that holds nothing and offers nothing (its floor is +Infinity). */
   constructor(capacity: number) {
@@ -86,13 +88,23 @@ export class RecentWindow {
       return
     }
     this.#entries.set(key, { time, lo, hi })
-    this.#changed.add(key)
+    this.#note(key)
     if (this.#entries.size > 2 * this.#capacity) this.#compact(this.#capacity)
   }
 
   /** Forgets `key`. */
   delete(key: string): void {
-    if (this.#entries.delete(key)) this.#changed.add(key)
+    if (this.#entries.delete(key)) this.#note(key)
+  }
+
+  /** Remembers a changed key for the next snapshot's merge (bounded: past that, a rebuild). */
+  #note(key: string): void {
+    if (this.#stale) return
+    this.#changed.add(key)
+    if (this.#changed.size > 2 * this.#capacity) {
+      this.#stale = true
+      this.#changed.clear()
+    }
   }
 
   /** Replaces the content by the timed items of a bulk load (`times[i]` NaN: no time). */
@@ -100,6 +112,7 @@ export class RecentWindow {
     if (this.#capacity === 0) return
     this.#entries.clear()
     this.#changed.clear()
+    this.#stale = false
     this.#floor = Number.NEGATIVE_INFINITY
     let timed = 0
     for (let i = 0; i < times.length; i++) if (!Number.isNaN(times[i]!)) timed++
@@ -123,30 +136,27 @@ export class RecentWindow {
     this.#snapshot = sorted(pairs, floor)
   }
 
-  /** Keeps the newest `keep` items (and every item tied with the oldest of them). */
+  /**
+   * Keeps the newest `keep` items (and every item tied with the oldest of them). The snapshot
+   * is left as it is: the next one drops what falls below the new floor as it merges.
+   */
   #compact(keep: number): void {
-    const all = sorted([...this.#entries], this.#floor)
-    const floor = all.times[all.times.length - keep]!
-    let from = 0
-    while (all.times[from]! < floor) this.#entries.delete(all.keys[from++]!)
+    const times = new Float64Array(this.#entries.size)
+    let k = 0
+    for (const entry of this.#entries.values()) times[k++] = entry.time
+    times.sort()
+    const floor = times[times.length - keep]!
+    for (const [key, entry] of this.#entries) if (entry.time < floor) this.#entries.delete(key)
     this.#floor = floor
-    this.#snapshot = {
-      times: all.times.slice(from),
-      lo: all.lo.slice(from),
-      hi: all.hi.slice(from),
-      keys: all.keys.slice(from),
-      floor,
-    }
-    this.#changed.clear()
   }
 
   /** The items now, in time order (shared until the next write: do not modify). */
   snapshot(): RecentSnapshot {
-    if (this.#changed.size === 0) return this.#snapshot
-    const old = this.#snapshot
-    if (this.#changed.size > old.keys.length / 8) {
+    if (this.#stale) {
       this.#snapshot = sorted([...this.#entries], this.#floor)
-    } else {
+      this.#stale = false
+    } else if (this.#changed.size > 0 || this.#snapshot.floor !== this.#floor) {
+      const old = this.#snapshot
       // Merge: the old order without the changed keys, and the changed keys' current items.
       const added: [string, Entry][] = []
       for (const key of this.#changed) {
@@ -164,7 +174,11 @@ export class RecentWindow {
       let k = 0
       const m = fresh.keys.length
       while (k < n) {
-        while (i < old.keys.length && this.#changed.has(old.keys[i]!)) i++
+        while (
+          i < old.keys.length &&
+          (old.times[i]! < this.#floor || this.#changed.has(old.keys[i]!))
+        )
+          i++
         const takeOld =
           i < old.keys.length &&
           (j >= m ||
