@@ -94,3 +94,41 @@ export function endMessage(w: Writer, limit: number): Uint8Array {
     throw new Error(`internal: message of ${out.length} bytes exceeds ${limit}`)
   return out
 }
+
+/** A session's traffic counters (see `ReconcileStats`). */
+export class Traffic {
+  messagesSent = 0
+  messagesReceived = 0
+  bytesSent = 0
+  bytesReceived = 0
+
+  /** Counts a message received. */
+  received(message: Uint8Array): void {
+    this.messagesReceived++
+    this.bytesReceived += message.length
+  }
+
+  /** Counts a message sent; returns it. */
+  sent(message: Uint8Array): Uint8Array {
+    this.messagesSent++
+    this.bytesSent += message.length
+    return message
+  }
+
+  /** The counters now. */
+  snapshot(): {
+    messagesSent: number
+    messagesReceived: number
+    bytesSent: number
+    bytesReceived: number
+  } {
+    const { messagesSent, messagesReceived, bytesSent, bytesReceived } = this
+    return { messagesSent, messagesReceived, bytesSent, bytesReceived }
+  }
+}
+
+/** A failure inside a step as the session reports it: a MendsyncError as is, else wrapped. */
+export function asSessionError(error: unknown): MendsyncError {
+  if (error instanceof MendsyncError) return error
+  return new MendsyncError('RECONCILE_PROTOCOL', 'reconciliation failed', { cause: error })
+}

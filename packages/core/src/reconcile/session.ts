@@ -19,9 +19,9 @@
 //                                                   whole-set check, or symbols
 //   INNER ... (the coded-symbol session, until done)
 
-import { MendsyncError } from '../errors.js'
 import { randomUint32 } from '../toolbox/random-id.js'
 import {
+  asSessionError,
   beginMessage,
   checkMaxMessageSize,
   endMessage,
@@ -30,6 +30,7 @@ import {
   MIN_MESSAGE_SIZE,
   openMessage,
   protocolError,
+  Traffic,
 } from './framing.js'
 import { gcsValue, RICE_BITS, readGcs, writeGcs } from './gcs.js'
 import { IdMap } from './idset.js'
@@ -120,7 +121,7 @@ export class ReconcileSession {
   #limit: number
   #peerCount = -1
   readonly #peerLanes = new Lanes()
-  #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
+  readonly #stats = new Traffic()
 
   // The recency step.
   #levels: Level[] = []
@@ -162,7 +163,7 @@ export class ReconcileSession {
 
   /** Messages and bytes sent and received so far. */
   get stats(): ReconcileStats {
-    return this.#mode === 'symbols' ? this.#inner.stats : { ...this.#stats }
+    return this.#mode === 'symbols' ? this.#inner.stats : this.#stats.snapshot()
   }
 
   /** The initiator's first message. */
@@ -203,8 +204,7 @@ export class ReconcileSession {
         this.#mode = 'recency'
         this.#phase = 'active'
       }
-      this.#stats.messagesReceived++
-      this.#stats.bytesReceived += message.length
+      this.#stats.received(message)
       const reply = this.#handle(message)
       const done = this.#recentDiffering !== null && (!this.#innerUsed || this.#innerDone)
       if (reply === null && !done) protocolError('nothing to send but not done')
@@ -220,15 +220,12 @@ export class ReconcileSession {
     } catch (error) {
       this.#phase = 'failed'
       this.#inner.release()
-      if (error instanceof MendsyncError) throw error
-      throw new MendsyncError('RECONCILE_PROTOCOL', 'reconciliation failed', { cause: error })
+      throw asSessionError(error)
     }
   }
 
   #count(reply: Uint8Array): Uint8Array {
-    this.#stats.messagesSent++
-    this.#stats.bytesSent += reply.length
-    return reply
+    return this.#stats.sent(reply)
   }
 
   // ---- framing ---------------------------------------------------------------------------

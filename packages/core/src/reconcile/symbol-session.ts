@@ -11,6 +11,7 @@ import { randomUint32 } from '../toolbox/random-id.js'
 import { Decoder } from './decoder.js'
 import { Observations } from './estimate.js'
 import {
+  asSessionError,
   beginMessage,
   checkMaxMessageSize,
   endMessage,
@@ -19,6 +20,7 @@ import {
   MIN_MESSAGE_SIZE,
   openMessage,
   protocolError,
+  Traffic,
 } from './framing.js'
 import { IdFilter, IdMap } from './idset.js'
 import {
@@ -185,7 +187,7 @@ export class SymbolSession {
   readonly #inDoneLanes = new Lanes()
 
   #differing: string[] | null = null
-  #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
+  readonly #stats = new Traffic()
 
   constructor(tree: ReconcileTree, options: ReconcileSessionOptions = {}) {
     this.#maxMessage = checkMaxMessageSize(options.maxMessageSize)
@@ -254,7 +256,7 @@ export class SymbolSession {
 
   /** Messages and bytes sent and received so far. */
   get stats(): ReconcileStats {
-    return { ...this.#stats }
+    return this.#stats.snapshot()
   }
 
   /** The initiator's first message. */
@@ -288,8 +290,7 @@ export class SymbolSession {
         this.#role = 'responder'
         this.#phase = 'active'
       }
-      this.#stats.messagesReceived++
-      this.#stats.bytesReceived += message.length
+      this.#stats.received(message)
       const reply = this.#handle(message)
       if (reply !== null) this.#count(reply)
       const done = this.#differing !== null && this.#out === 'none'
@@ -300,15 +301,12 @@ export class SymbolSession {
       return { reply, done, differing: done ? this.#differing : null }
     } catch (error) {
       this.#fail()
-      if (error instanceof MendsyncError) throw error
-      throw new MendsyncError('RECONCILE_PROTOCOL', 'reconciliation failed', { cause: error })
+      throw asSessionError(error)
     }
   }
 
   #count(reply: Uint8Array): Uint8Array {
-    this.#stats.messagesSent++
-    this.#stats.bytesSent += reply.length
-    return reply
+    return this.#stats.sent(reply)
   }
 
   #fail(): void {
