@@ -96,9 +96,9 @@ interface Measured {
 function measureMendsync(s: Scenario): Measured {
   let a: ReconcileTree | undefined
   const buildMs = cpuMs(() => {
-    a = ReconcileTree.fromSorted(s.a.keys, s.a.hashes)
+    a = ReconcileTree.fromSorted(s.a.keys, s.a.hashes, { times: s.a.times })
   })
-  const b = ReconcileTree.fromSorted(s.b.keys, s.b.hashes)
+  const b = ReconcileTree.fromSorted(s.b.keys, s.b.hashes, { times: s.b.times })
   const results: SessionResult[] = []
   for (let r = 0; r < flags.runs; r++) results.push(runMendsyncSession(a!, b))
   const first = results[0]!

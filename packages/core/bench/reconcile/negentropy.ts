@@ -1,7 +1,8 @@
 // Drives the reference negentropy implementation (hoytech/negentropy js/Negentropy.js, vendored
 // in tools/bench) over the same scenario as mendsync, in the same process, and counts what it
-// sends. An item is (timestamp = the key's creation order, id = its 32-byte state hash): the
-// order mendsync's keys have, and a changed state is a different id, as in negentropy's own use.
+// sends. An item is (timestamp = the time of the state's last change, the same time mendsync's
+// tree is given, id = its 32-byte state hash): a changed state is a different id with a later
+// timestamp, as in negentropy's own use.
 
 import { Negentropy, NegentropyStorageVector } from '@mendsync/bench/negentropy'
 import type { Scenario, Side } from './scenario.ts'
@@ -22,7 +23,7 @@ export interface NegentropyResult {
 function storageOf(side: Side): NegentropyStorageVector {
   const storage = new NegentropyStorageVector()
   for (let i = 0; i < side.keys.length; i++) {
-    storage.insert(side.created[i]!, side.hashes.subarray(32 * i, 32 * i + 32))
+    storage.insert(side.times[i]!, side.hashes.subarray(32 * i, 32 * i + 32))
   }
   storage.seal()
   return storage

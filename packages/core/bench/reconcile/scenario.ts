@@ -38,13 +38,16 @@ export function fillRandom(bytes: Uint8Array, next: () => number): void {
   for (let i = 0; i < words.length; i++) words[i] = next()
 }
 
-/** One replica: its keys in order, their 32-byte state hashes, and each key's creation order. */
+/** One replica: its keys in order, their 32-byte state hashes, and each state's time. */
 export interface Side {
   readonly keys: readonly string[]
   /** `32 * keys.length` bytes: the state hash of `keys[i]` at `32 * i`. */
   readonly hashes: Uint8Array
-  /** The position of `keys[i]` in the key pool: the time it was created. */
-  readonly created: Uint32Array
+  /**
+   * The time of the last change of `keys[i]`'s state: its position in the key pool (the time it
+   * was created), or, for a state changed on B, a time after every key's creation.
+   */
+  readonly times: Float64Array
 }
 
 /** Two replicas and the keys on which they differ. */
@@ -71,7 +74,8 @@ function pickDistinct(count: number, from: number, next: () => number, taken: Se
  * - `uniform`: d random keys, alternately only on A and only on B;
  * - `clustered`: the d most recent keys, alternately only on A and only on B;
  * - `one-sided`: B has d random keys A lacks (A is a subset of B);
- * - `versions`: both have the same keys and d of them carry different states on each side;
+ * - `versions`: both have the same keys and d of them carry different states on each side (B
+ *   changed them after every key was created, so B's states are the newest);
  * - `mixed`: a quarter of d each of `clustered`, `one-sided` and `versions`, the rest `uniform`.
  */
 export function scenario(
@@ -123,27 +127,30 @@ export function scenario(
   }
   // A changed state hashes to an unrelated value, as a real new state does (not a bit flip of the
   // old hash: negentropy's additive fingerprints would cancel such flips in pairs).
+  // B changed them in random order after every key was created: each change is a later time.
   const changedHashes = new Map<number, Uint8Array>()
+  const changedTimes = new Map<number, number>()
   const nextChanged = rng(0xc4a9 ^ (n * 13 + d))
   for (const i of changed) {
     const hash = new Uint8Array(32)
     fillRandom(hash, nextChanged)
     changedHashes.set(i, hash)
+    changedTimes.set(i, total + changedTimes.size)
   }
   const build = (skip: ReadonlySet<number>, alt: boolean): Side => {
     const keys: string[] = []
     const out = new Uint8Array(32 * (total - skip.size))
-    const created = new Uint32Array(total - skip.size)
+    const times = new Float64Array(total - skip.size)
     let j = 0
     for (let i = 0; i < total; i++) {
       if (skip.has(i)) continue
       keys.push(pool[i]!)
-      created[j] = i
+      times[j] = (alt ? changedTimes.get(i) : undefined) ?? i
       const changedHash = alt ? changedHashes.get(i) : undefined
       out.set(changedHash ?? hashes.subarray(32 * i, 32 * i + 32), 32 * j)
       j++
     }
-    return { keys, hashes: out, created }
+    return { keys, hashes: out, times }
   }
   const expected = new Set<string>()
   for (const i of [...aOnly, ...bOnly, ...changed]) expected.add(pool[i]!)

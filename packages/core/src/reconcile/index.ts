@@ -1,8 +1,10 @@
 // Range-fingerprint tree and rateless set reconciliation (issue #3). See docs/reconcile.md.
 
+export { DEFAULT_RECENT_WINDOW } from './recent.js'
 export {
   MIN_MESSAGE_SIZE,
   PROTOCOL_VERSION,
+  RECENCY_VERSION,
   ReconcileSession,
   type ReconcileSessionOptions,
   type ReconcileStats,
@@ -11,9 +13,11 @@ export {
 export {
   DEFAULT_SYMBOL_CACHE,
   decodeSummary,
+  MAX_RECENT_WINDOW,
   MAX_SYMBOL_CACHE,
   type RangeFingerprint,
   ReconcileTree,
+  type ReconcileTreeBuildOptions,
   type ReconcileTreeOptions,
   SUMMARY_VERSION,
   type Summary,

@@ -1,128 +1,99 @@
-// The reconciliation session: a pure, transport-agnostic state machine. See docs/reconcile.md
-// for the protocol; in short, both sides stream rateless coded symbols of their sets, alternately,
-// each peeling the difference of the other's symbols and its own, until one side decodes the
-// whole symmetric difference (checked against the peer's whole-set fingerprint and count) and
-// sends the other side the ids of the other side's differing items. A listing of every item id
-// replaces the symbols when it is cheaper or when a decode fails its check.
+// The reconciliation session: a pure, transport-agnostic state machine. It compares the two
+// trees' recency order first (the items changed most recently, where a partition or an offline
+// device leaves its differences), settles those items with a Golomb-coded set instead of coded
+// symbols, and runs the coded-symbol session (symbol-session.ts) only over what is left. Trees
+// without times, and small sets, run the coded-symbol session alone. See docs/reconcile.md.
+//
+//   A (initiator)                               B (responder)
+//   LADDER: cut times at A's 1, 2, 4, ... newest
+//     items, A's suffix count and fingerprint,
+//     a 16-bit sample of the item at each cut   ->
+//                                               <-  CUT: the chosen cut, whether the older
+//                                                   items are equal, B's suffix as a coded set
+//                                                   [+ B's first symbols of the older items]
+//   RUN: the leading run of A's suffix that all
+//     matched (count + fingerprint), the ids of
+//     A's later items that matched              ->
+//     [+ A's reply to B's symbols]
+//                                               <-  RESOLVE: which of those ids B holds; then the
+//                                                   whole-set check, or symbols
+//   INNER ... (the coded-symbol session, until done)
 
-import { MendsyncError } from '../errors.js'
 import { randomUint32 } from '../toolbox/random-id.js'
-import { Decoder } from './decoder.js'
-import { Observations } from './estimate.js'
-import { bytesHash32 } from './hash.js'
-import { IdFilter, IdMap } from './idset.js'
 import {
-  applyItem,
-  ESTIMATOR_CELLS,
-  ESTIMATOR_WIRE_BITS,
-  estimatorCellProbability,
-  type Symbols,
-  symbolProbability,
-  Walk,
-} from './symbols.js'
+  asSessionError,
+  beginMessage,
+  checkMaxMessageSize,
+  endMessage,
+  expectedSeq,
+  MAX_MESSAGE_SIZE,
+  MIN_MESSAGE_SIZE,
+  openMessage,
+  protocolError,
+  Traffic,
+} from './framing.js'
+import { gcsValue, RICE_BITS, readGcs, writeGcs } from './gcs.js'
+import { IdMap } from './idset.js'
+import { firstAtOrAfter, type RecentSnapshot } from './recent.js'
 import {
-  type Journal,
-  Lanes,
-  type LeafView,
-  type ReconcileTree,
-  readLanes,
-  type TreeInternals,
-  treeInternals,
-  writeLanes,
-} from './tree.js'
-import { Reader, Writer } from './wire.js'
+  type ReconcileSessionOptions,
+  type ReconcileStats,
+  type ReconcileStep,
+  SymbolSession,
+} from './symbol-session.js'
+import { Lanes, type ReconcileTree, readLanes, treeInternals, writeLanes } from './tree.js'
+import type { Reader, Writer } from './wire.js'
 
-/** Version byte of every session message. */
-export const PROTOCOL_VERSION = 1
-/** Smallest accepted `maxMessageSize`. */
-export const MIN_MESSAGE_SIZE = 1024
-const MAX_MESSAGE_SIZE = 2 ** 30
+/** Version byte of the messages of a session that starts with the recency step. */
+export const RECENCY_VERSION = 2
 
-const T_SYMBOLS = 1
-const T_LIST = 2
-const T_ACK = 3
-const T_DONE = 4
-const T_LIST_REQUEST = 5
-const TYPE_NAMES = ['?', 'SYMBOLS', 'LIST', 'ACK', 'DONE', 'LIST_REQUEST']
+const T_LADDER = 1
+const T_CUT = 2
+const T_RUN = 3
+const T_RESOLVE = 4
+const T_INNER = 5
+const TYPE_NAMES = ['?', 'LADDER', 'CUT', 'RUN', 'RESOLVE', 'INNER']
 
-/** Symbols the initiator's first message carries (decodes differences of a few items at once). */
-const FIRST_SYMBOLS = 12
-/** The initiator lists its ids outright when that costs less than a first symbols message. */
+/** Sets this small go straight to the symbol session (it lists them). */
 const SMALL_SET = 48
-/** Wire bytes per symbol: id (8), checksum (4), plus 2 bits of count. */
-const SYMBOL_BYTES = 12.25
-const ID_BYTES = 8
-/** Upper bound of a message's header, intro and body fields other than the payload. */
-const OVERHEAD = 80
-const ESTIMATOR_BYTES = (ESTIMATOR_CELLS * ESTIMATOR_WIRE_BITS) / 8
-
-/** Options of {@link ReconcileSession}. */
-export interface ReconcileSessionOptions {
-  /**
-   * Largest message this side sends or accepts, in bytes (at least 1024; default unlimited).
-   * Both sides use the smaller of their two limits. Smaller messages cost more round trips.
-   */
-  readonly maxMessageSize?: number
-  /** The session tag (initiator only; default random). Tests use it for reproducibility. */
-  readonly tag?: number
-}
-
-/** What {@link ReconcileSession.receive} returns. */
-export interface ReconcileStep {
-  /** The message to send back, or null when this side has nothing more to send. */
-  readonly reply: Uint8Array | null
-  /** True once this side knows its differing keys; it then accepts no more messages. */
-  readonly done: boolean
-  /** When done: the local keys whose state the peer lacks or holds differently, in key order. */
-  readonly differing: readonly string[] | null
-}
-
-/** Traffic counters of a session. */
-export interface ReconcileStats {
-  readonly messagesSent: number
-  readonly messagesReceived: number
-  readonly bytesSent: number
-  readonly bytesReceived: number
-}
+/** Smallest message limit with which the recency step runs (the symbol session gets half). */
+const MIN_RECENCY_MESSAGE = 4 * MIN_MESSAGE_SIZE
+const MAX_LEVELS = 64
+/** The initiator starts the symbol session when it holds this many more older items. */
+const PEER_STARTS_SURPLUS = 512
+const MAX_TIME = Number.MAX_SAFE_INTEGER
+/** After RESOLVE: the whole-set check follows / a symbol-session message follows / nothing. */
+const NEXT_CHECK = 0
+const NEXT_INNER = 1
+const NEXT_NONE = 2
 
 type Phase = 'idle' | 'active' | 'done' | 'failed'
-/** The stream this side is sending, continued by the peer's ACKs. */
-type Outgoing = 'none' | 'symbols' | 'list' | 'done'
 
-function protocolError(message: string): never {
-  throw new MendsyncError('RECONCILE_PROTOCOL', message)
+/** Lanes of the snapshot items `[from, to)`. */
+function lanesOf(snap: RecentSnapshot, from: number, to: number): Lanes {
+  const lanes = new Lanes()
+  for (let i = from; i < to; i++) lanes.addItem(snap.lo[i]!, snap.hi[i]!)
+  return lanes
 }
 
-/** Number of symbols needed to decode a difference of `d` items with high probability. */
-export function symbolsFor(d: number): number {
-  return Math.ceil(d * (1.38 + 2.5 / Math.sqrt(Math.max(1, d))) + 4)
+/** The ids of the snapshot items `[from, to)`, interleaved. */
+function idsOf(snap: RecentSnapshot, from: number, to: number): Int32Array {
+  const ids = new Int32Array(2 * (to - from))
+  for (let i = from; i < to; i++) {
+    ids[2 * (i - from)] = snap.lo[i]!
+    ids[2 * (i - from) + 1] = snap.hi[i]!
+  }
+  return ids
 }
 
-/** The local side's coded symbols: the tree's cache at session start, extended by scans. */
-class LocalSymbols {
-  readonly #leaves: () => LeafView[]
-  symbols: Symbols
-
-  constructor(symbols: Symbols, leaves: () => LeafView[]) {
-    this.symbols = symbols
-    this.#leaves = leaves
-  }
-
-  /** Makes symbols [0, end) available (scanning the snapshot past the cache). */
-  ensure(end: number): Symbols {
-    const have = this.symbols.length
-    if (end <= have) return this.symbols
-    const target = Math.max(end, Math.min(2 * have, end + (1 << 16)))
-    this.symbols.grow(target)
-    const walk = new Walk()
-    const s = this.symbols
-    for (const leaf of this.#leaves()) {
-      const ids = leaf.ids
-      for (let i = 0; i < leaf.count; i++)
-        applyItem(s, walk, ids[2 * i]!, ids[2 * i + 1]!, 1, have, target)
-    }
-    return s
-  }
+/** One cut of the initiator's ladder. */
+interface Level {
+  readonly time: number
+  /** The initiator's items at or after `time`. */
+  readonly count: number
+  readonly f0: number
+  readonly f1: number
+  readonly sample: number
 }
 
 /**
@@ -133,705 +104,564 @@ class LocalSymbols {
  * Any malformed, truncated, out-of-order or replayed message ends the session with a
  * `MendsyncError('RECONCILE_PROTOCOL')`, after which the session refuses further use. The tree
  * may be written while the session runs: the session reconciles the set as it was when the
- * session was constructed (a snapshot kept by a journal of the keys written since).
+ * session was constructed.
  */
 export class ReconcileSession {
-  readonly #internals: TreeInternals
-  readonly #journal: Journal
-  readonly #estimator: Int32Array
+  readonly #inner: SymbolSession
+  readonly #snap: RecentSnapshot
+  readonly #myCount: number
+  readonly #myLanes: Lanes
   readonly #maxMessage: number
+  #mode: 'unknown' | 'symbols' | 'recency' = 'unknown'
   #phase: Phase = 'idle'
   #role: 'initiator' | 'responder' | null = null
   #tag: number
   #sendSeq = 0
-  #sendLimit: number
-
-  // The two sets' totals.
-  readonly #myCount: number
-  readonly #myLanes: Lanes
+  #expect = 0
+  #limit: number
   #peerCount = -1
   readonly #peerLanes = new Lanes()
+  readonly #stats = new Traffic()
 
-  // What may arrive next.
-  #expect = 0
-  // The outgoing stream (symbols / list / done chunks) and how far it got.
-  #out: Outgoing = 'none'
-  #sent = 0
-  #target = 0
-  #listIds: Int32Array | null = null
-  #doneIds: Int32Array = new Int32Array(0)
-  #doneCount = 0
-  readonly #doneLanes = new Lanes()
-
-  // Symbols.
-  readonly #local: LocalSymbols
-  readonly #decoder = new Decoder()
-  #peerTarget = 0
-  #estimatorObs: Observations | null = null
-  // Incoming listings / done lists.
-  #inIds: Int32Array | null = null
-  #inTotal = 0
-  #inReceived = 0
-  #inDoneCount = 0
-  readonly #inDoneLanes = new Lanes()
-
+  // The recency step.
+  #levels: Level[] = []
+  /** Per level (initiator): the first index of its suffix in my snapshot. */
+  #levelFirst: number[] = []
+  /** The cut: first index of my suffix, its time, whether the older items are equal. */
+  #cutFirst = 0
+  #cutTime = 0
+  #olderEqual = false
+  #peerSuffix = 0
+  /** First index of my items after the leading run (the run is [#cutFirst, #runEnd)). */
+  #runEnd = 0
+  /** Initiator: indices of its items after the run that matched the peer's set, as sent. */
+  #maybe: number[] = []
+  /** Initiator: my recent items certainly missing on the peer, until RESOLVE adds the rest. */
+  #recentPending: number[] = []
+  /** My settled recent differing items (indices into the snapshot); null until known. */
+  #recentDiffering: number[] | null = null
+  #innerUsed = false
+  #innerDone = false
+  #innerDiffering: readonly string[] = []
   #differing: string[] | null = null
-  #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
 
   constructor(tree: ReconcileTree, options: ReconcileSessionOptions = {}) {
-    const max = options.maxMessageSize
-    if (max !== undefined && max !== Number.POSITIVE_INFINITY) {
-      if (!Number.isInteger(max) || max < MIN_MESSAGE_SIZE || max > MAX_MESSAGE_SIZE)
-        throw new MendsyncError(
-          'INVALID_ARGUMENT',
-          `maxMessageSize must be an integer in [${MIN_MESSAGE_SIZE}, ${MAX_MESSAGE_SIZE}]`,
-        )
-    }
-    this.#maxMessage = max === undefined || max === Number.POSITIVE_INFINITY ? 0 : max
-    this.#sendLimit = this.#maxMessage
-    const tag = options.tag
-    if (tag !== undefined && (!Number.isInteger(tag) || tag < 0 || tag > 0xffffffff))
-      throw new MendsyncError('INVALID_ARGUMENT', 'tag must be a 32-bit unsigned integer')
-    this.#tag = tag ?? randomUint32()
-    this.#internals = treeInternals(tree)
-    this.#journal = this.#internals.openJournal()
+    this.#maxMessage = checkMaxMessageSize(options.maxMessageSize)
+    this.#inner = new SymbolSession(tree, options)
+    this.#limit = this.#maxMessage
+    this.#tag = options.tag ?? randomUint32()
+    const internals = treeInternals(tree)
+    this.#snap = internals.recent()
     this.#myCount = tree.size
-    this.#myLanes = this.#internals.lanes()
-    this.#estimator = this.#internals.estimator.slice()
-    this.#local = new LocalSymbols(this.#internals.symbols.clone(), () => this.#leaves())
+    this.#myLanes = internals.lanes()
   }
 
   /** 'idle' before the first message, then 'active', 'done' or 'failed'. */
   get state(): Phase {
-    return this.#phase
+    return this.#mode === 'symbols' ? this.#inner.state : this.#phase
   }
 
   /** Messages and bytes sent and received so far. */
   get stats(): ReconcileStats {
-    return { ...this.#stats }
+    return this.#mode === 'symbols' ? this.#inner.stats : this.#stats.snapshot()
   }
 
   /** The initiator's first message. */
   initiate(): Uint8Array {
-    if (this.#phase !== 'idle') {
-      this.#fail()
+    if (this.#mode === 'symbols' || this.#phase !== 'idle') {
+      this.#phase = 'failed'
       protocolError('initiate() on a session that already started')
     }
     this.#role = 'initiator'
-    this.#phase = 'active'
-    try {
-      const reply =
-        this.#myCount <= SMALL_SET ? this.#startList() : this.#sendSymbols(FIRST_SYMBOLS, true)
-      return this.#count(reply)
-    } catch (error) {
-      this.#fail()
-      throw error
+    const recency =
+      this.#snap.keys.length > 0 &&
+      this.#myCount > SMALL_SET &&
+      (this.#maxMessage === 0 || this.#maxMessage >= MIN_RECENCY_MESSAGE)
+    if (!recency) {
+      this.#mode = 'symbols'
+      return this.#inner.initiate()
     }
+    this.#mode = 'recency'
+    this.#phase = 'active'
+    if (this.#maxMessage > 0) this.#inner.limitMessages(this.#maxMessage >> 1)
+    return this.#count(this.#ladder())
   }
 
   /** Processes one message of the peer; see {@link ReconcileStep}. */
   receive(message: Uint8Array): ReconcileStep {
+    if (this.#mode === 'unknown' && message instanceof Uint8Array && message[0] !== RECENCY_VERSION)
+      this.#mode = 'symbols'
+    if (this.#mode === 'symbols') return this.#inner.receive(message)
     if (this.#phase === 'failed') protocolError('the session failed earlier and cannot be used')
     if (this.#phase === 'done') {
-      this.#fail()
+      this.#phase = 'failed'
       protocolError('message after the session ended')
     }
     try {
       if (!(message instanceof Uint8Array)) protocolError('message must be a Uint8Array')
       if (this.#phase === 'idle') {
         this.#role = 'responder'
+        this.#mode = 'recency'
         this.#phase = 'active'
       }
-      this.#stats.messagesReceived++
-      this.#stats.bytesReceived += message.length
+      this.#stats.received(message)
       const reply = this.#handle(message)
+      const done = this.#recentDiffering !== null && (!this.#innerUsed || this.#innerDone)
+      if (reply === null && !done) protocolError('nothing to send but not done')
       if (reply !== null) this.#count(reply)
-      const done = this.#differing !== null && this.#out === 'none'
       if (done) {
         this.#phase = 'done'
-        this.#internals.closeJournal(this.#journal)
+        if (!this.#innerUsed) this.#inner.release()
+        const keys = this.#recentDiffering!.map((i) => this.#snap.keys[i]!)
+        const all = [...keys, ...this.#innerDiffering]
+        this.#differing = all.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
       }
       return { reply, done, differing: done ? this.#differing : null }
     } catch (error) {
-      this.#fail()
-      if (error instanceof MendsyncError) throw error
-      throw new MendsyncError('RECONCILE_PROTOCOL', 'reconciliation failed', { cause: error })
+      this.#phase = 'failed'
+      this.#inner.release()
+      throw asSessionError(error)
     }
   }
 
   #count(reply: Uint8Array): Uint8Array {
-    this.#stats.messagesSent++
-    this.#stats.bytesSent += reply.length
-    return reply
+    return this.#stats.sent(reply)
   }
 
-  #fail(): void {
-    this.#phase = 'failed'
-    this.#internals.closeJournal(this.#journal)
-  }
+  // ---- framing ---------------------------------------------------------------------------
 
-  /**
-   * The leaves of the session's snapshot, in key order: the tree's leaves, with each key written
-   * since the session began put back in its state at that time.
-   */
-  #leaves(): LeafView[] {
-    const leaves = this.#internals.leaves()
-    const journal = this.#journal
-    if (journal.size === 0) return leaves
-    // Journaled keys by the leaf they belong to: the last leaf whose first key is <= key.
-    const touched = new Map<number, string[]>()
-    for (const key of journal.keys()) {
-      let lo = 0
-      let hi = leaves.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (leaves[mid]!.keys[0]! <= key) lo = mid + 1
-        else hi = mid
-      }
-      const at = Math.max(0, lo - 1)
-      const list = touched.get(at)
-      if (list === undefined) touched.set(at, [key])
-      else list.push(key)
-    }
-    const out: LeafView[] = []
-    const count = Math.max(1, leaves.length)
-    for (let l = 0; l < count; l++) {
-      const leaf = leaves[l]
-      const added = touched.get(l)
-      if (added === undefined) {
-        if (leaf !== undefined) out.push(leaf)
-        continue
-      }
-      const items: [string, number, number][] = []
-      if (leaf !== undefined) {
-        for (let i = 0; i < leaf.count; i++) {
-          const key = leaf.keys[i]!
-          if (!journal.has(key)) items.push([key, leaf.ids[2 * i]!, leaf.ids[2 * i + 1]!])
-        }
-      }
-      for (const key of added) {
-        const entry = journal.get(key)
-        if (entry) items.push([key, entry.lo, entry.hi])
-      }
-      items.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      const ids = new Int32Array(2 * items.length)
-      items.forEach((item, i) => {
-        ids[2 * i] = item[1]
-        ids[2 * i + 1] = item[2]
-      })
-      out.push({ keys: items.map((item) => item[0]), ids, count: items.length })
-    }
-    return out
-  }
-
-  // ---- message framing -------------------------------------------------------------------
-
-  #begin(type: number, sizeHint: number): Writer {
-    const w = new Writer(sizeHint + OVERHEAD)
-    w.u8(PROTOCOL_VERSION)
-    w.u8(type)
-    w.varint(this.#sendSeq)
-    w.u32(this.#tag)
-    if (this.#sendSeq <= 1) {
-      w.varint(this.#maxMessage)
-      w.varint(this.#myCount)
-      w.ensure(16)
-      writeLanes(w.bytes, w.length, this.#myLanes)
-      w.length += 16
-    }
-    return w
+  #begin(type: number): Writer {
+    return beginMessage(RECENCY_VERSION, type, this.#sendSeq, this.#tag, 256)
   }
 
   #end(w: Writer, expect: number): Uint8Array {
-    w.u32(bytesHash32(w.bytes, 0, w.length))
-    const out = w.finish()
-    if (this.#sendLimit > 0 && out.length > this.#sendLimit)
-      throw new Error(`internal: message of ${out.length} bytes exceeds ${this.#sendLimit}`)
+    const out = endMessage(w, this.#limit)
     this.#sendSeq += 2
     this.#expect = expect
     return out
   }
 
-  /** Payload bytes available in one message. */
-  #room(extra: number): number {
-    if (this.#sendLimit === 0) return Number.POSITIVE_INFINITY
-    return this.#sendLimit - OVERHEAD - extra
+  #writeIntro(w: Writer): void {
+    w.varint(this.#maxMessage)
+    w.varint(this.#myCount)
+    w.ensure(16)
+    writeLanes(w.bytes, w.length, this.#myLanes)
+    w.length += 16
+  }
+
+  #readIntro(r: Reader): void {
+    const peerMax = r.varint('maxMessageSize', MAX_MESSAGE_SIZE)
+    if (peerMax !== 0 && peerMax < MIN_RECENCY_MESSAGE)
+      protocolError('peer maxMessageSize too small for the recency step')
+    if (peerMax !== 0 && (this.#limit === 0 || peerMax < this.#limit)) this.#limit = peerMax
+    this.#peerCount = r.varint('count', 2 ** 40)
+    readLanes(r.raw(16, 'fingerprint'), 0, this.#peerLanes)
+  }
+
+  /** Appends a symbol-session message (length first; 0: none). */
+  #writeInner(w: Writer, message: Uint8Array | null): void {
+    w.varint(message === null ? 0 : message.length)
+    if (message !== null) w.raw(message)
+  }
+
+  #readInner(r: Reader): Uint8Array | null {
+    const length = r.varint('inner length', r.remaining)
+    return length === 0 ? null : r.raw(length, 'inner message').slice()
+  }
+
+  /** Starts the symbol session from this side, under this session's tag. */
+  #innerInitiate(): Uint8Array {
+    this.#inner.useTag(this.#tag)
+    return this.#inner.initiate()
+  }
+
+  /** Passes a symbol-session message on; returns its reply. */
+  #innerStep(message: Uint8Array): Uint8Array | null {
+    const step = this.#inner.receive(message)
+    if (step.done) {
+      this.#innerDone = true
+      this.#innerDiffering = step.differing ?? []
+    }
+    return step.reply
   }
 
   #handle(message: Uint8Array): Uint8Array | null {
-    if (this.#maxMessage > 0 && message.length > this.#maxMessage)
-      protocolError(`message of ${message.length} bytes exceeds the limit ${this.#maxMessage}`)
-    if (message.length < 11) protocolError('message too short')
-    const end = message.length - 4
-    const stored =
-      message[end]! |
-      (message[end + 1]! << 8) |
-      (message[end + 2]! << 16) |
-      (message[end + 3]! << 24)
-    if (stored !== bytesHash32(message, 0, end)) protocolError('message checksum mismatch')
-    const r = new Reader(message, 'RECONCILE_PROTOCOL', 'reconcile message', 0, end)
-    const version = r.u8('version')
-    if (version !== PROTOCOL_VERSION) protocolError(`unsupported protocol version ${version}`)
-    const type = r.u8('type')
-    if (type < T_SYMBOLS || type > T_LIST_REQUEST) protocolError(`unknown message type ${type}`)
-    // The initiator sends even sequence numbers, the responder odd ones; each message answers
-    // the previous one, so the next expected number is always one less than the next to send.
-    const expectedSeq = this.#role === 'responder' && this.#sendSeq === 0 ? 0 : this.#sendSeq - 1
-    const seq = r.varint('seq', 2 ** 40)
-    if (seq !== expectedSeq) protocolError(`message ${seq} out of order (expected ${expectedSeq})`)
-    const tag = r.i32('tag') >>> 0
+    const {
+      reader: r,
+      type,
+      seq,
+      tag,
+    } = openMessage(message, this.#maxMessage, RECENCY_VERSION, T_INNER)
+    const expected = expectedSeq(this.#role === 'responder', this.#sendSeq)
+    if (seq !== expected) protocolError(`message ${seq} out of order (expected ${expected})`)
     if (seq === 0) {
-      if (this.#role !== 'responder') protocolError('unexpected first message')
       this.#tag = tag
       this.#sendSeq = 1
-      this.#expect = (1 << T_SYMBOLS) | (1 << T_LIST)
+      this.#expect = 1 << T_LADDER
     } else if (tag !== this.#tag) protocolError('message from another session')
     if ((this.#expect & (1 << type)) === 0)
       protocolError(`unexpected ${TYPE_NAMES[type]} message in this state`)
-    if (seq <= 1) {
-      const peerMax = r.varint('maxMessageSize', MAX_MESSAGE_SIZE)
-      if (peerMax !== 0 && peerMax < MIN_MESSAGE_SIZE)
-        protocolError('peer maxMessageSize too small')
-      if (peerMax !== 0 && (this.#sendLimit === 0 || peerMax < this.#sendLimit))
-        this.#sendLimit = peerMax
-      this.#peerCount = r.varint('count', 2 ** 40)
-      readLanes(r.raw(16, 'fingerprint'), 0, this.#peerLanes)
-    }
     switch (type) {
-      case T_SYMBOLS:
-        return this.#onSymbols(r, seq === 0)
-      case T_LIST:
-        return this.#onList(r)
-      case T_ACK:
+      case T_LADDER:
+        return this.#onLadder(r)
+      case T_CUT:
+        return this.#onCut(r)
+      case T_RUN:
+        return this.#onRun(r)
+      case T_RESOLVE:
+        return this.#onResolve(r)
+      default: {
+        const inner = this.#readInner(r)
         r.done()
-        return this.#continue()
-      case T_DONE:
-        return this.#onDone(r)
-      default:
-        r.done()
-        return this.#startList()
-    }
-  }
-
-  // ---- symbols ---------------------------------------------------------------------------
-
-  /** Sends my symbols up to a new target `target` (the first chunk of it). */
-  #sendSymbols(target: number, first: boolean): Uint8Array {
-    this.#out = 'symbols'
-    this.#target = Math.max(target, this.#sent + 1)
-    return this.#symbolsChunk(first)
-  }
-
-  #symbolsChunk(first: boolean): Uint8Array {
-    const room = this.#room(first ? ESTIMATOR_BYTES : 0)
-    let n = this.#target - this.#sent
-    if (room !== Number.POSITIVE_INFINITY) n = Math.min(n, Math.floor(((room - 1) * 4) / 49))
-    if (n < 1) throw new Error('internal: no room for symbols')
-    const start = this.#sent
-    const s = this.#local.ensure(start + n)
-    const w = this.#begin(T_SYMBOLS, Math.ceil(n * SYMBOL_BYTES) + (first ? ESTIMATOR_BYTES : 0))
-    if (first) {
-      const est = this.#estimator
-      w.ensure(ESTIMATOR_BYTES)
-      for (let c = 0; c < ESTIMATOR_CELLS; c += 4) {
-        w.bytes[w.length++] =
-          (est[c]! & 3) |
-          ((est[c + 1]! & 3) << 2) |
-          ((est[c + 2]! & 3) << 4) |
-          ((est[c + 3]! & 3) << 6)
+        if (inner === null) protocolError('empty inner message')
+        return this.#innerReply(this.#innerStep(inner))
       }
     }
-    w.varint(start)
-    w.varint(n)
-    w.varint(this.#target)
-    w.ensure(12 * n + (n >> 2) + 1)
-    for (let i = start; i < start + n; i++) {
-      w.u32(s.lo[i]!)
-      w.u32(s.hi[i]!)
-      w.u32(s.check[i]!)
-    }
-    for (let i = 0; i < n; i += 4) {
-      let b = 0
-      for (let k = 0; k < 4 && i + k < n; k++) b |= (s.count[start + i + k]! & 3) << (2 * k)
-      w.bytes[w.length++] = b
-    }
-    this.#sent = start + n
-    const open = this.#sent < this.#target
-    const expect =
-      (open ? 1 << T_ACK : 1 << T_SYMBOLS) | (1 << T_DONE) | (1 << T_LIST) | (1 << T_LIST_REQUEST)
-    if (!open) this.#out = 'none'
-    return this.#end(w, expect)
   }
 
-  #onSymbols(r: Reader, first: boolean): Uint8Array {
-    if (first) {
-      const bytes = r.raw(ESTIMATOR_BYTES, 'estimator')
-      const mine = this.#estimator
-      const obs = new Observations()
-      for (let c = 0; c < ESTIMATOR_CELLS; c++) {
-        const theirs = (bytes[c >> 2]! >>> (2 * (c & 3))) & 3
-        obs.add(estimatorCellProbability(c), ((mine[c]! ^ theirs) & 3) === 0, 1 / 4)
-      }
-      this.#estimatorObs = obs
-    }
-    const dec = this.#decoder
-    const start = r.varint('symbol start', 2 ** 31)
-    if (start !== dec.length) protocolError(`symbols start at ${start}, expected ${dec.length}`)
-    const limit = 2 * (this.#myCount + this.#peerCount) + 4096
-    const n = r.varint('symbol count', limit - start)
-    if (n < 1) protocolError('empty symbols message')
-    const target = r.varint('symbol target', limit)
-    if (target < start + n) protocolError('symbol target below what was sent')
-    r.need(12 * n + ((n + 3) >> 2), 'symbols')
-    const lo = new Int32Array(n)
-    const hi = new Int32Array(n)
-    const check = new Int32Array(n)
-    const count = new Uint8Array(n)
-    for (let i = 0; i < n; i++) {
-      lo[i] = r.i32('symbol')
-      hi[i] = r.i32('symbol')
-      check[i] = r.i32('symbol')
-    }
-    for (let i = 0; i < n; i += 4) {
-      const b = r.u8('symbol counts')
-      for (let k = 0; k < 4; k++) {
-        if (i + k < n) count[i + k] = (b >>> (2 * k)) & 3
-        else if (((b >>> (2 * k)) & 3) !== 0) protocolError('nonzero padding in symbol counts')
-      }
-    }
-    r.done()
-    this.#peerTarget = target
-    const local = this.#local.ensure(start + n)
-    dec.extend(n, local, lo, hi, check, count)
-    if (dec.complete) {
-      const reply = this.#finishDecoded()
-      if (reply !== null) return reply
-      return this.#fallBackToList()
-    }
-    if (dec.corrupt) return this.#fallBackToList()
-    if (dec.length < this.#peerTarget) {
-      // The peer has more symbols on the way (message size limit): pull them.
-      return this.#ack(T_SYMBOLS)
-    }
-    return this.#plan()
+  /** Wraps a symbol-session reply (null: none). */
+  #innerReply(reply: Uint8Array | null): Uint8Array | null {
+    if (reply === null) return null
+    const w = this.#begin(T_INNER)
+    this.#writeInner(w, reply)
+    return this.#end(w, 1 << T_INNER)
   }
 
-  /** After a failed decode: send more of my symbols, or fall back to a listing when cheaper. */
-  #plan(): Uint8Array {
-    const dec = this.#decoder
-    const obs = new Observations()
-    const est = this.#estimatorObs
-    if (est !== null) {
-      for (let i = 0; i < est.length; i++)
-        obs.add(est.q[i]!, est.empty[i] === 1, est.falseEmpty[i]!, est.weight[i]!)
-    }
-    const p = dec.length
-    const dense = Math.min(p, 256)
-    for (let i = 0; i < dense; i++) obs.add(symbolProbability(i), dec.rawEmpty[i] === 1, 0)
-    if (p > dense) {
-      const stride = Math.ceil((p - dense) / 2048)
-      for (let i = dense; i < p; i += stride)
-        obs.add(symbolProbability(i), dec.rawEmpty[i] === 1, 0, Math.min(stride, p - i))
-    }
-    const lower = Math.max(1, dec.recovered, Math.abs(this.#myCount - this.#peerCount))
-    const upper = Math.max(lower, this.#myCount + this.#peerCount)
-    const estimate = obs.estimate(lower, upper)
-    const wanted = Math.max(symbolsFor(1.25 * estimate), Math.ceil(1.3 * p) + 8, this.#sent + 1)
-    const symbolsCost = (wanted - this.#sent) * SYMBOL_BYTES
-    const listCost = ID_BYTES * Math.min(this.#myCount, this.#peerCount)
-    if (listCost < symbolsCost) {
-      return this.#fallBackToList()
-    }
-    return this.#sendSymbols(wanted, false)
-  }
+  // ---- initiator: the ladder ---------------------------------------------------------------
 
-  /** The smaller side lists its ids (asking the peer to, when the peer is smaller). */
-  #fallBackToList(): Uint8Array {
-    if (this.#peerCount < this.#myCount) {
-      this.#out = 'none'
-      return this.#end(this.#begin(T_LIST_REQUEST, 0), 1 << T_LIST)
-    }
-    return this.#startList()
-  }
-
-  #ack(kind: number): Uint8Array {
-    const w = this.#begin(T_ACK, 0)
-    return this.#end(w, 1 << kind)
-  }
-
-  /** Continues my open stream after the peer's ACK. */
-  #continue(): Uint8Array {
-    switch (this.#out) {
-      case 'symbols':
-        return this.#symbolsChunk(false)
-      case 'list':
-        return this.#listChunk()
-      case 'done':
-        return this.#doneChunk()
-      default:
-        return protocolError('ACK with nothing to continue')
-    }
-  }
-
-  // ---- the decoded difference ------------------------------------------------------------
-
-  /**
-   * The decoder peeled every symbol: checks the candidate difference against the peer's count
-   * and fingerprint, maps my ids to keys, then starts the DONE stream. Null when the check fails.
-   */
-  #finishDecoded(): Uint8Array | null {
-    const dec = this.#decoder
-    const lanes = new Lanes().copy(this.#myLanes)
-    let count = this.#myCount
-    const ids = new IdMap(dec.recovered)
-    const filter = new IdFilter()
-    let mine = 0
-    for (let r = 0; r < dec.recovered; r++) {
-      const lo = dec.recLo[r]!
-      const hi = dec.recHi[r]!
-      if (dec.recSign[r] === 1) {
-        lanes.subItem(lo, hi)
-        count--
-        mine++
-      } else {
-        lanes.addItem(lo, hi)
-        count++
-      }
-      ids.add(lo, hi, r)
-      filter.add(lo)
-    }
-    if (count !== this.#peerCount || !lanes.equals(this.#peerLanes)) return null
-    // Map my differing ids to keys; a peer-only id must not be mine.
-    const differing: string[] = []
-    const leaves = dec.recovered > 0 ? this.#leaves() : []
-    for (const leaf of leaves) {
-      const leafIds = leaf.ids
-      for (let i = 0; i < leaf.count; i++) {
-        const lo = leafIds[2 * i]!
-        if (!filter.mayHave(lo)) continue
-        const r = ids.get(lo, leafIds[2 * i + 1]!)
-        if (r < 0) continue
-        if (dec.recSign[r] !== 1) return null
-        differing.push(leaf.keys[i]!)
-      }
-    }
-    if (differing.length !== mine) return null
-    const theirs = new Int32Array(2 * (dec.recovered - mine))
-    const mineLanes = new Lanes()
-    let t = 0
-    for (let r = 0; r < dec.recovered; r++) {
-      if (dec.recSign[r] === 1) mineLanes.addItem(dec.recLo[r]!, dec.recHi[r]!)
-      else {
-        theirs[t++] = dec.recLo[r]!
-        theirs[t++] = dec.recHi[r]!
-      }
-    }
-    return this.#startDone(differing, theirs, mine, mineLanes)
-  }
-
-  #startDone(differing: string[], theirs: Int32Array, mine: number, mineLanes: Lanes): Uint8Array {
-    this.#differing = differing
-    this.#doneIds = theirs
-    this.#doneCount = mine
-    this.#doneLanes.copy(mineLanes)
-    this.#out = 'done'
-    this.#sent = 0
-    return this.#doneChunk()
-  }
-
-  #doneChunk(): Uint8Array {
-    const total = this.#doneIds.length / 2
-    const offset = this.#sent
-    const first = offset === 0
-    let n = total - offset
-    const room = this.#room(first ? 26 : 0)
-    if (room !== Number.POSITIVE_INFINITY) n = Math.min(n, Math.floor(room / ID_BYTES))
-    const w = this.#begin(T_DONE, n * ID_BYTES + 32)
-    w.varint(total)
-    w.varint(offset)
-    w.varint(n)
-    if (first) {
-      w.varint(this.#doneCount)
-      w.ensure(16)
-      writeLanes(w.bytes, w.length, this.#doneLanes)
-      w.length += 16
-    }
-    w.ensure(8 * n)
-    for (let i = offset; i < offset + n; i++) {
-      w.u32(this.#doneIds[2 * i]!)
-      w.u32(this.#doneIds[2 * i + 1]!)
-    }
-    this.#sent = offset + n
-    const open = this.#sent < total
-    if (!open) this.#out = 'none'
-    return this.#end(w, open ? 1 << T_ACK : 0)
-  }
-
-  #onDone(r: Reader): Uint8Array | null {
-    const total = r.varint('done total', 2 ** 40)
-    const offset = r.varint('done offset', total)
-    if (offset === 0) {
-      if (this.#inIds !== null) protocolError('done list restarted')
-      // Each of my ids can be listed once: at most my count.
-      if (total > this.#myCount) protocolError('done list longer than my set')
-      this.#inIds = new Int32Array(2 * total)
-      this.#inTotal = total
-      this.#inReceived = 0
-    } else if (this.#inIds === null || total !== this.#inTotal || offset !== this.#inReceived) {
-      protocolError('done chunk out of sequence')
-    }
-    const n = r.varint('done chunk', total - offset)
-    if (n === 0 && offset + n < total) protocolError('empty done chunk')
-    if (offset === 0) {
-      this.#inDoneCount = r.varint('peer differing count', this.#peerCount)
-      readLanes(r.raw(16, 'peer differing fingerprint'), 0, this.#inDoneLanes)
-    }
-    r.need(8 * n, 'done ids')
-    const ids = this.#inIds!
-    for (let i = offset; i < offset + n; i++) {
-      ids[2 * i] = r.i32('id')
-      ids[2 * i + 1] = r.i32('id')
-    }
-    r.done()
-    this.#inReceived = offset + n
-    if (this.#inReceived < total) return this.#ack(T_DONE)
-    // Map and verify: my count and fingerprint minus the listed items plus the peer's
-    // differing items must be the peer's.
-    const map = new IdMap(total)
-    const filter = new IdFilter()
-    for (let i = 0; i < total; i++) {
-      if (!map.add(ids[2 * i]!, ids[2 * i + 1]!, i)) protocolError('duplicate id in done list')
-      filter.add(ids[2 * i]!)
-    }
-    const lanes = new Lanes().copy(this.#myLanes)
-    const differing: string[] = []
-    const leaves = total > 0 ? this.#leaves() : []
-    for (const leaf of leaves) {
-      const leafIds = leaf.ids
-      for (let i = 0; i < leaf.count; i++) {
-        const lo = leafIds[2 * i]!
-        if (!filter.mayHave(lo)) continue
-        const hi = leafIds[2 * i + 1]!
-        if (!map.has(lo, hi)) continue
-        differing.push(leaf.keys[i]!)
-        lanes.subItem(lo, hi)
-      }
-    }
-    if (differing.length !== total) protocolError('done list names ids I do not hold')
-    lanes.f0 = (lanes.f0 + this.#inDoneLanes.f0) | 0
-    lanes.f1 = (lanes.f1 + this.#inDoneLanes.f1) | 0
-    lanes.f2 = (lanes.f2 + this.#inDoneLanes.f2) | 0
-    lanes.f3 = (lanes.f3 + this.#inDoneLanes.f3) | 0
-    if (
-      this.#myCount - total + this.#inDoneCount !== this.#peerCount ||
-      !lanes.equals(this.#peerLanes)
-    )
-      protocolError('done list fails the whole-set check')
-    this.#differing = differing
-    this.#out = 'none'
-    this.#expect = 0
-    return null
-  }
-
-  // ---- full listings ---------------------------------------------------------------------
-
-  #startList(): Uint8Array {
-    const ids = new Int32Array(2 * this.#myCount)
-    let k = 0
-    for (const leaf of this.#leaves()) {
-      ids.set(leaf.ids.subarray(0, 2 * leaf.count), k)
-      k += 2 * leaf.count
-    }
-    this.#listIds = ids
-    this.#out = 'list'
-    this.#sent = 0
-    return this.#listChunk()
-  }
-
-  #listChunk(): Uint8Array {
-    const ids = this.#listIds!
-    const total = ids.length / 2
-    const offset = this.#sent
-    let n = total - offset
-    const room = this.#room(0)
-    if (room !== Number.POSITIVE_INFINITY) n = Math.min(n, Math.floor(room / ID_BYTES))
-    const w = this.#begin(T_LIST, n * ID_BYTES)
-    w.varint(total)
-    w.varint(offset)
-    w.varint(n)
-    w.ensure(8 * n)
-    for (let i = offset; i < offset + n; i++) {
-      w.u32(ids[2 * i]!)
-      w.u32(ids[2 * i + 1]!)
-    }
-    this.#sent = offset + n
-    const open = this.#sent < total
-    if (!open) this.#out = 'none'
-    return this.#end(w, open ? 1 << T_ACK : 1 << T_DONE)
-  }
-
-  #onList(r: Reader): Uint8Array {
-    const total = r.varint('list total', 2 ** 40)
-    if (total !== this.#peerCount) protocolError('listing size differs from the peer count')
-    const offset = r.varint('list offset', total)
-    if (offset === 0 && this.#inReceived === 0 && this.#inIds === null) {
-      this.#inIds = new Int32Array(0)
-      this.#inTotal = total
-    } else if (this.#inIds === null || offset !== this.#inReceived) {
-      protocolError('list chunk out of sequence')
-    }
-    const n = r.varint('list chunk', total - offset)
-    if (n === 0 && offset < total) protocolError('empty list chunk')
-    r.need(8 * n, 'list ids')
-    // Grow with what actually arrived (the announced total is only a claim).
-    let ids = this.#inIds!
-    if (ids.length < 2 * (offset + n)) {
-      const grown = new Int32Array(Math.min(2 * total, Math.max(2 * (offset + n), 2 * ids.length)))
-      grown.set(ids)
-      ids = grown
-      this.#inIds = ids
-    }
-    for (let i = offset; i < offset + n; i++) {
-      ids[2 * i] = r.i32('id')
-      ids[2 * i + 1] = r.i32('id')
-    }
-    r.done()
-    this.#inReceived = offset + n
-    if (this.#inReceived < total) return this.#ack(T_LIST)
-    // The whole listing: check it against the peer's fingerprint, then diff it with my set.
-    const map = new IdMap(total)
+  /** Cuts at my 1st, 2nd, 4th, ... newest item, down to my oldest recent item. */
+  #ladder(): Uint8Array {
+    const snap = this.#snap
+    const size = snap.times.length
+    const levels: Level[] = []
+    const firsts: number[] = []
     const lanes = new Lanes()
-    for (let i = 0; i < total; i++) {
-      const lo = ids[2 * i]!
-      const hi = ids[2 * i + 1]!
-      if (!map.add(lo, hi, 0)) protocolError('duplicate id in listing')
-      lanes.addItem(lo, hi)
-    }
-    if (!lanes.equals(this.#peerLanes)) protocolError('listing fails the fingerprint check')
-    const differing: string[] = []
-    const mineLanes = new Lanes()
-    for (const leaf of this.#leaves()) {
-      const leafIds = leaf.ids
-      for (let i = 0; i < leaf.count; i++) {
-        const lo = leafIds[2 * i]!
-        const hi = leafIds[2 * i + 1]!
-        if (map.set(lo, hi, 1)) continue
-        differing.push(leaf.keys[i]!)
-        mineLanes.addItem(lo, hi)
+    let summed = size
+    for (let k = 0; ; k++) {
+      const at = 2 ** k >= size ? 0 : size - 2 ** k
+      const time = snap.times[at]!
+      const first = firstAtOrAfter(snap.times, time)
+      if (firsts.length === 0 || first < firsts[firsts.length - 1]!) {
+        while (summed > first) {
+          summed--
+          lanes.addItem(snap.lo[summed]!, snap.hi[summed]!)
+        }
+        levels.push({ time, count: size - first, f0: lanes.f0, f1: lanes.f1, sample: snap.lo[at]! })
+        firsts.push(first)
       }
+      if (at === 0) break
     }
-    let t = 0
-    for (let i = 0; i < total; i++) if (map.get(ids[2 * i]!, ids[2 * i + 1]!) === 0) t++
-    const theirs = new Int32Array(2 * t)
-    t = 0
-    for (let i = 0; i < total; i++) {
-      const lo = ids[2 * i]!
-      const hi = ids[2 * i + 1]!
-      if (map.get(lo, hi) !== 0) continue
-      theirs[t++] = lo
-      theirs[t++] = hi
+    this.#levels = levels
+    this.#levelFirst = firsts
+    const w = this.#begin(T_LADDER)
+    this.#writeIntro(w)
+    w.varint(levels.length)
+    let prevTime = 0
+    let prevCount = 0
+    levels.forEach((level, k) => {
+      w.varint(k === 0 ? level.time : prevTime - level.time)
+      w.varint(level.count - prevCount)
+      w.u32(level.f0)
+      w.u32(level.f1)
+      w.u8(level.sample & 0xff)
+      w.u8((level.sample >>> 8) & 0xff)
+      prevTime = level.time
+      prevCount = level.count
+    })
+    return this.#end(w, 1 << T_CUT)
+  }
+
+  // ---- responder: choosing the cut ---------------------------------------------------------
+
+  #onLadder(r: Reader): Uint8Array {
+    this.#readIntro(r)
+    const count = r.varint('levels', MAX_LEVELS)
+    if (count < 1) protocolError('empty ladder')
+    const levels: Level[] = []
+    let time = 0
+    let suffix = 0
+    for (let k = 0; k < count; k++) {
+      const delta = r.varint('cut time', MAX_TIME)
+      time = k === 0 ? delta : time - delta
+      if (time < 0) protocolError('cut time below zero')
+      const more = r.varint('cut count', this.#peerCount)
+      if (more < 1) protocolError('ladder counts must increase')
+      suffix += more
+      if (suffix > this.#peerCount) protocolError('ladder count above the peer count')
+      const f0 = r.i32('cut fingerprint')
+      const f1 = r.i32('cut fingerprint')
+      const sample = r.u8('sample') | (r.u8('sample') << 8)
+      levels.push({ time, count: suffix, f0, f1, sample })
     }
-    this.#inIds = null
-    return this.#startDone(differing, theirs, differing.length, mineLanes)
+    r.done()
+    this.#levels = levels
+    const snap = this.#snap
+    const size = snap.times.length
+    const lanes = new Lanes()
+    let summed = size
+    let chosen = -1
+    let chosenFirst = 0
+    let equal = false
+    for (let k = 0; k < count; k++) {
+      const level = levels[k]!
+      // My window must hold every item at or after the cut.
+      if (level.time < snap.floor) break
+      const first = firstAtOrAfter(snap.times, level.time)
+      while (summed > first) {
+        summed--
+        lanes.addItem(snap.lo[summed]!, snap.hi[summed]!)
+      }
+      let present = false
+      for (let i = first; i < size && snap.times[i] === level.time && !present; i++)
+        present = (snap.lo[i]! & 0xffff) === level.sample
+      const olderEqual =
+        this.#peerCount - level.count === this.#myCount - (size - first) &&
+        ((this.#peerLanes.f0 - level.f0) | 0) === ((this.#myLanes.f0 - lanes.f0) | 0) &&
+        ((this.#peerLanes.f1 - level.f1) | 0) === ((this.#myLanes.f1 - lanes.f1) | 0)
+      chosen = k
+      chosenFirst = first
+      equal = olderEqual
+      // The newest cut whose sample I hold: the recent differences end there.
+      if (present) break
+    }
+    if (chosen >= 0 && this.#limit > 0) {
+      const cost = 8 * levels[chosen]!.count + ((RICE_BITS + 3) * (size - chosenFirst)) / 8
+      if (cost + 512 > this.#limit / 2) chosen = -1
+    }
+    if (this.#limit > 0) this.#inner.limitMessages(this.#limit >> 1)
+    const w = this.#begin(T_CUT)
+    this.#writeIntro(w)
+    if (chosen < 0) {
+      // No usable cut: the symbol session over everything.
+      w.varint(0)
+      this.#recentDiffering = []
+      this.#innerUsed = true
+      this.#writeInner(w, this.#innerInitiate())
+      return this.#end(w, 1 << T_INNER)
+    }
+    this.#cutFirst = chosenFirst
+    this.#cutTime = levels[chosen]!.time
+    this.#olderEqual = equal
+    this.#peerSuffix = levels[chosen]!.count
+    w.varint(chosen + 1)
+    w.u8(equal ? 1 : 0)
+    w.varint(size - chosenFirst)
+    writeGcs(w, snap.lo, snap.hi, chosenFirst, size)
+    // The older items differ too: the symbol session over them starts now (saves a round),
+    // unless the peer holds many more older items than I do. The side that starts decodes and
+    // lists the other side's differing ids (8 bytes each), so the peer had better start then.
+    const peerOlderSurplus =
+      this.#peerCount - levels[chosen]!.count - (this.#myCount - (size - chosenFirst))
+    if (equal || peerOlderSurplus > PEER_STARTS_SURPLUS) this.#writeInner(w, null)
+    else {
+      this.#innerUsed = true
+      this.#inner.exclude(idsOf(snap, chosenFirst, size))
+      this.#writeInner(w, this.#innerInitiate())
+    }
+    return this.#end(w, 1 << T_RUN)
+  }
+
+  // ---- initiator: matching my recent items against the peer's set ---------------------------
+
+  #onCut(r: Reader): Uint8Array | null {
+    this.#readIntro(r)
+    const level = r.varint('cut level', this.#levels.length)
+    const snap = this.#snap
+    const size = snap.times.length
+    if (level === 0) {
+      const inner = this.#readInner(r)
+      r.done()
+      if (inner === null) protocolError('no symbols without a cut')
+      this.#recentDiffering = []
+      this.#innerUsed = true
+      return this.#innerReply(this.#innerStep(inner))
+    }
+    const equalByte = r.u8('older equal')
+    if (equalByte > 1) protocolError('bad older-equal flag')
+    const equal = equalByte === 1
+    const peerSuffix = r.varint('peer suffix count', this.#peerCount)
+    const set = readGcs(r, peerSuffix)
+    const inner = this.#readInner(r)
+    r.done()
+    if (equal && inner !== null) protocolError('symbols although the older items are equal')
+    const first = this.#levelFirst[level - 1]!
+    this.#cutFirst = first
+    this.#cutTime = this.#levels[level - 1]!.time
+    this.#olderEqual = equal
+    const matched = (i: number) =>
+      peerSuffix > 0 && set.has(gcsValue(snap.lo[i]!, snap.hi[i]!, peerSuffix))
+    // The leading run of matches settles as one fingerprint, when the older items are equal.
+    let runEnd = first
+    let tau = 0
+    if (equal) {
+      let i = first
+      while (i < size && matched(i)) i++
+      if (i === size) runEnd = size
+      else {
+        tau = snap.times[i]! - this.#cutTime + 1
+        runEnd = firstAtOrAfter(snap.times, snap.times[i]!)
+      }
+    } else tau = 1
+    this.#runEnd = runEnd
+    const mine: number[] = []
+    const maybe: number[] = []
+    for (let i = runEnd; i < size; i++) (matched(i) ? maybe : mine).push(i)
+    this.#maybe = maybe
+    this.#recentPending = mine
+    const w = this.#begin(T_RUN)
+    w.varint(tau)
+    w.varint(runEnd - first)
+    const run = lanesOf(snap, first, runEnd)
+    w.ensure(16)
+    writeLanes(w.bytes, w.length, run)
+    w.length += 16
+    w.varint(maybe.length)
+    for (const i of maybe) {
+      w.u32(snap.lo[i]!)
+      w.u32(snap.hi[i]!)
+    }
+    if (equal) this.#writeInner(w, null)
+    else {
+      this.#innerUsed = true
+      this.#inner.exclude(idsOf(snap, first, size))
+      // The peer started the symbol session, or left it to me.
+      const reply = inner === null ? this.#innerInitiate() : this.#innerStep(inner)
+      if (reply === null) protocolError('the symbol session has no reply to its first message')
+      this.#writeInner(w, reply)
+    }
+    return this.#end(w, 1 << T_RESOLVE)
+  }
+
+  // ---- responder: settling the recent items ------------------------------------------------
+
+  #onRun(r: Reader): Uint8Array {
+    const snap = this.#snap
+    const size = snap.times.length
+    const tau = r.varint('run end', MAX_TIME)
+    const run = r.varint('run count', this.#peerSuffix)
+    const runLanes = readLanes(r.raw(16, 'run fingerprint'), 0, new Lanes())
+    const m = r.varint('matched count', this.#peerSuffix - run)
+    r.need(8 * m, 'matched ids')
+    const ids = new IdMap(m)
+    const order: [number, number][] = []
+    for (let i = 0; i < m; i++) {
+      const lo = r.i32('id')
+      const hi = r.i32('id')
+      if (!ids.add(lo, hi, i)) protocolError('duplicate matched id')
+      order.push([lo, hi])
+    }
+    const inner = this.#readInner(r)
+    r.done()
+    if (!this.#olderEqual && (tau !== 1 || run !== 0))
+      protocolError('a run only when the older items are equal')
+    if ((inner !== null) !== !this.#olderEqual)
+      protocolError('symbols must come exactly when older items differ')
+    const end = tau === 0 ? Number.POSITIVE_INFINITY : this.#cutTime + tau - 1
+    if (tau !== 0 && end > MAX_TIME) protocolError('run end out of range')
+    const runEnd = end === Number.POSITIVE_INFINITY ? size : firstAtOrAfter(snap.times, end)
+    // My items after the run: held by the peer exactly when it sent their id.
+    const mineAfter = new IdMap(size - runEnd)
+    const differing: number[] = []
+    for (let i = runEnd; i < size; i++) {
+      mineAfter.add(snap.lo[i]!, snap.hi[i]!, i)
+      if (!ids.has(snap.lo[i]!, snap.hi[i]!)) differing.push(i)
+    }
+    const bitmap = new Uint8Array((m + 7) >> 3)
+    order.forEach(([lo, hi], i) => {
+      if (mineAfter.has(lo, hi)) bitmap[i >> 3] = bitmap[i >> 3]! | (1 << (i & 7))
+    })
+    const w = this.#begin(T_RESOLVE)
+    w.raw(bitmap)
+    if (!this.#olderEqual) {
+      this.#recentDiffering = differing
+      if (!this.#innerUsed) {
+        this.#innerUsed = true
+        this.#inner.exclude(idsOf(snap, this.#cutFirst, size))
+      }
+      const reply = this.#innerStep(inner!)
+      w.u8(reply === null ? NEXT_NONE : NEXT_INNER)
+      if (reply !== null) this.#writeInner(w, reply)
+      return this.#end(w, reply === null ? 0 : 1 << T_INNER)
+    }
+    // The older items are equal: the run is settled if my run's first `run` items are the
+    // peer's run (then my later items in the run are mine alone).
+    const extra = runEnd - this.#cutFirst - run
+    if (extra >= 0 && lanesOf(snap, this.#cutFirst, this.#cutFirst + run).equals(runLanes)) {
+      for (let i = this.#cutFirst + run; i < runEnd; i++) differing.push(i)
+      this.#recentDiffering = differing
+      const lanes = new Lanes()
+      for (const i of differing) lanes.addItem(snap.lo[i]!, snap.hi[i]!)
+      w.u8(NEXT_CHECK)
+      w.varint(differing.length)
+      w.ensure(16)
+      writeLanes(w.bytes, w.length, lanes)
+      w.length += 16
+      return this.#end(w, 0)
+    }
+    // The run does not match: the symbol session settles everything before the run's end.
+    this.#recentDiffering = differing
+    this.#innerUsed = true
+    this.#inner.exclude(idsOf(snap, runEnd, size))
+    w.u8(NEXT_INNER)
+    this.#writeInner(w, this.#innerInitiate())
+    return this.#end(w, 1 << T_INNER)
+  }
+
+  // ---- initiator: the outcome --------------------------------------------------------------
+
+  #onResolve(r: Reader): Uint8Array | null {
+    const snap = this.#snap
+    const size = snap.times.length
+    const m = this.#maybe.length
+    const bitmap = r.raw((m + 7) >> 3, 'held bitmap')
+    if ((m & 7) !== 0 && bitmap[m >> 3]! >>> (m & 7) !== 0)
+      protocolError('nonzero padding in the held bitmap')
+    const differing = this.#recentPending
+    this.#maybe.forEach((index, i) => {
+      if (((bitmap[i >> 3]! >>> (i & 7)) & 1) === 0) differing.push(index)
+    })
+    const next = r.u8('next')
+    if (next === NEXT_CHECK) {
+      if (this.#innerUsed) protocolError('whole-set check while symbols run')
+      const peerDiffering = r.varint('peer differing count', this.#peerCount)
+      const peerLanes = readLanes(r.raw(16, 'peer differing fingerprint'), 0, new Lanes())
+      r.done()
+      // My set minus my differing items plus the peer's must be the peer's set.
+      const lanes = new Lanes().copy(this.#myLanes)
+      for (const i of differing) lanes.subItem(snap.lo[i]!, snap.hi[i]!)
+      lanes.f0 = (lanes.f0 + peerLanes.f0) | 0
+      lanes.f1 = (lanes.f1 + peerLanes.f1) | 0
+      lanes.f2 = (lanes.f2 + peerLanes.f2) | 0
+      lanes.f3 = (lanes.f3 + peerLanes.f3) | 0
+      if (
+        this.#myCount - differing.length + peerDiffering !== this.#peerCount ||
+        !lanes.equals(this.#peerLanes)
+      )
+        protocolError('recent items fail the whole-set check')
+      this.#recentDiffering = differing
+      return null
+    }
+    if (next === NEXT_NONE) {
+      r.done()
+      if (!this.#innerDone) protocolError('the symbol session is not done')
+      this.#recentDiffering = differing
+      return null
+    }
+    if (next !== NEXT_INNER) protocolError(`unknown step ${next}`)
+    const inner = this.#readInner(r)
+    r.done()
+    if (inner === null) protocolError('missing symbols')
+    if (!this.#innerUsed) {
+      // The peer's run did not match: the symbol session over everything before its end.
+      this.#innerUsed = true
+      this.#inner.exclude(idsOf(snap, this.#runEnd, size))
+    }
+    this.#recentDiffering = differing
+    return this.#innerReply(this.#innerStep(inner))
   }
 }
+
+/** Version byte of the messages of a session that runs the coded-symbol protocol alone. */
+export { PROTOCOL_VERSION } from './symbol-session.js'
+export type { ReconcileSessionOptions, ReconcileStats, ReconcileStep }
+export { MIN_MESSAGE_SIZE }

@@ -19,6 +19,7 @@ import {
   SEED_FP2,
   SEED_FP3,
 } from './hash.js'
+import { DEFAULT_RECENT_WINDOW, type RecentSnapshot, RecentWindow } from './recent.js'
 import {
   applyItem,
   ESTIMATOR_CELLS,
@@ -51,6 +52,24 @@ export interface ReconcileTreeOptions {
    * 2 ln(symbolCache) symbol updates. A local performance knob: peers need not agree on it.
    */
   readonly symbolCache?: number
+  /**
+   * How many of the most recently changed items (by the `time` given to {@link ReconcileTree.set})
+   * the tree keeps in time order for the recency step of a session (default 131,072; it holds
+   * between this many and twice as many). A local knob: peers need not agree on it.
+   */
+  readonly recentWindow?: number
+  /**
+   * False for a tree whose items may have times it was not given (e.g. built from stored state
+   * hashes before the states' times are read): it then never offers the recency step, whose
+   * answer relies on every peer giving the same state the same time. Default true.
+   */
+  readonly recency?: boolean
+}
+
+/** Options of {@link ReconcileTree.fromSorted}. */
+export interface ReconcileTreeBuildOptions extends ReconcileTreeOptions {
+  /** The time of last change of `keys[i]` (see {@link ReconcileTree.set}); NaN for none. */
+  readonly times?: ArrayLike<number>
 }
 
 /** Count and additive fingerprint of a range of items. */
@@ -223,6 +242,8 @@ export interface TreeInternals {
   /** The leaves in key order. */
   leaves(): LeafView[]
   lanes(): Lanes
+  /** The recent items in time order. */
+  recent(): RecentSnapshot
   /** Starts recording the prior state of every key written from now on. */
   openJournal(): Journal
   closeJournal(journal: Journal): void
@@ -243,6 +264,14 @@ function checkStateHash(stateHash: unknown): asserts stateHash is Uint8Array {
   if (!(stateHash instanceof Uint8Array) || stateHash.length !== 32)
     invalid('stateHash must be a 32-byte Uint8Array')
 }
+
+function checkTime(time: unknown): asserts time is number | undefined {
+  if (time !== undefined && (!Number.isSafeInteger(time) || (time as number) < 0))
+    invalid('time must be a non-negative safe integer')
+}
+
+/** Largest accepted `recentWindow`. */
+export const MAX_RECENT_WINDOW = 1 << 22
 
 function checkSymbolCache(options: ReconcileTreeOptions | undefined): number {
   const m = options?.symbolCache ?? DEFAULT_SYMBOL_CACHE
@@ -271,6 +300,7 @@ export class ReconcileTree {
   readonly #lanes2 = new Lanes()
   /** Journals of running sessions (weakly held: an abandoned session costs nothing). */
   readonly #journals = new Set<WeakRef<Journal>>()
+  readonly #recent: RecentWindow
 
   static {
     internalsOf = (tree) => tree.#internals()
@@ -278,6 +308,10 @@ export class ReconcileTree {
 
   constructor(options?: ReconcileTreeOptions) {
     this.#symbols = new Symbols(checkSymbolCache(options))
+    const window = options?.recentWindow ?? DEFAULT_RECENT_WINDOW
+    if (!Number.isInteger(window) || window < 1 || window > MAX_RECENT_WINDOW)
+      invalid(`recentWindow must be an integer in [1, ${MAX_RECENT_WINDOW}]`)
+    this.#recent = new RecentWindow(options?.recency === false ? 0 : window)
   }
 
   /** Number of items. */
@@ -305,6 +339,7 @@ export class ReconcileTree {
         return out
       },
       lanes: () => new Lanes().copy(this.#root),
+      recent: () => this.#recent.snapshot(),
       openJournal: () => {
         const journal: Journal = new Map()
         this.#journals.add(new WeakRef(journal))
@@ -367,13 +402,21 @@ export class ReconcileTree {
 
   /**
    * Inserts `key` with `stateHash` (32 bytes), or updates its state hash. Returns true when the
-   * set changed. O(log N).
+   * set changed. O(log N). `time` (a non-negative safe integer, e.g. the milliseconds of the
+   * newest clock reading in the state) is the time of the state's last change: it must be a
+   * function of the state, so that every peer holding the same state gives it the same time.
+   * Items with a time are also kept in time order, which lets a session find differences among
+   * the most recent changes almost for free; items without one are reconciled as before.
    */
-  set(key: string, stateHash: Uint8Array): boolean {
+  set(key: string, stateHash: Uint8Array, time?: number): boolean {
     if (typeof key !== 'string') invalid('key must be a string')
     checkStateHash(stateHash)
+    checkTime(time)
     itemIdInto(key, stateHash, 0, this.#id)
-    return this.#setId(key, this.#id.lo, this.#id.hi)
+    const { lo, hi } = this.#id
+    const changed = this.#setId(key, lo, hi)
+    this.#recent.set(key, lo, hi, time)
+    return changed
   }
 
   #setId(key: string, lo: number, hi: number): boolean {
@@ -433,6 +476,7 @@ export class ReconcileTree {
     const lo = ids[2 * pos]!
     const hi = ids[2 * pos + 1]!
     if (this.#journals.size > 0) this.#record(key, { lo, hi })
+    this.#recent.delete(key)
     leaf.keys.splice(pos, 1)
     ids.copyWithin(2 * pos, 2 * pos + 2, 2 * leaf.count)
     leaf.count--
@@ -693,7 +737,8 @@ export class ReconcileTree {
 
   /**
    * The tree as bytes: keys (front-coded, UTF-16 code units as varints) and 64-bit item ids,
-   * with a checksum. {@link ReconcileTree.load} rebuilds the tree from them in O(N).
+   * with a checksum. {@link ReconcileTree.load} rebuilds the tree from them in O(N). Times are
+   * not part of it: a loaded tree has none until they are set again.
    */
   serialize(): Uint8Array {
     const leaves: Node[] = []
@@ -778,10 +823,13 @@ export class ReconcileTree {
   static fromSorted(
     keys: readonly string[],
     stateHashes: Uint8Array,
-    options?: ReconcileTreeOptions,
+    options?: ReconcileTreeBuildOptions,
   ): ReconcileTree {
     const tree = new ReconcileTree(options)
     if (!Array.isArray(keys)) invalid('keys must be an array')
+    const times = options?.times
+    if (times !== undefined && times.length !== keys.length)
+      invalid('times must hold one time per key')
     if (!(stateHashes instanceof Uint8Array) || stateHashes.length !== 32 * keys.length)
       invalid('stateHashes must hold 32 bytes per key')
     const n = keys.length
@@ -798,24 +846,44 @@ export class ReconcileTree {
       prev = key
     }
     tree.#build(keys, ids)
+    if (times !== undefined) {
+      const checked = new Float64Array(n)
+      for (let i = 0; i < n; i++) {
+        const time = times[i]!
+        if (!Number.isNaN(time)) checkTime(time)
+        checked[i] = time
+      }
+      tree.#recent.load(keys, ids, checked)
+    }
     return tree
   }
 
-  /** Builds a tree from `(key, stateHash)` pairs in any order (a later duplicate key wins). */
+  /**
+   * Builds a tree from `(key, stateHash)` or `(key, stateHash, time)` entries in any order (a
+   * later duplicate key wins).
+   */
   static fromEntries(
-    entries: Iterable<readonly [string, Uint8Array]>,
+    entries: Iterable<readonly [string, Uint8Array] | readonly [string, Uint8Array, number]>,
     options?: ReconcileTreeOptions,
   ): ReconcileTree {
-    const map = new Map<string, Uint8Array>()
-    for (const [key, stateHash] of entries) {
+    const map = new Map<string, readonly [Uint8Array, number]>()
+    let timed = false
+    for (const [key, stateHash, time] of entries) {
       if (typeof key !== 'string') invalid('keys must be strings')
       checkStateHash(stateHash)
-      map.set(key, stateHash)
+      checkTime(time)
+      if (time !== undefined) timed = true
+      map.set(key, [stateHash, time ?? Number.NaN])
     }
     const keys = [...map.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
     const hashes = new Uint8Array(32 * keys.length)
-    for (let i = 0; i < keys.length; i++) hashes.set(map.get(keys[i]!)!, 32 * i)
-    return ReconcileTree.fromSorted(keys, hashes, options)
+    const times = new Float64Array(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const [hash, time] = map.get(keys[i]!)!
+      hashes.set(hash, 32 * i)
+      times[i] = time
+    }
+    return ReconcileTree.fromSorted(keys, hashes, timed ? { ...options, times } : options)
   }
 
   /** Replaces the content by sorted `keys` with `ids` (validated by the callers). */

@@ -182,6 +182,7 @@ export class Replica {
     this.writer.restore(identity.versionVector, identity.clock)
     await this.components.log.load(this.storage)
     await this.components.local.rebuildTree()
+    this.components.tasks.run('recency index', this.components.local.indexTimes())
     this.metricsRegistry.set('outbox_size', this.components.log.totalOutbox())
     if (this.network !== undefined) await this.goOnline(this.network)
   }

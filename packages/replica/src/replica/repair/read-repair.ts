@@ -269,10 +269,12 @@ export class ReadRepairer {
       release = await gate.semaphore.acquire()
       const timeoutMs = () => Math.max(1, deadline - this.now())
       const keys = [...ahead, ...speculative]
-      const [local, aheadStates, digests] = await Promise.all([
-        this.target.localDigests(keys),
+      // The requests go out first: reading the local digests (a storage read and hashing) waits
+      // on nothing remote, so it overlaps the round trip instead of delaying it.
+      const [aheadStates, digests, local] = await Promise.all([
         this.pullChecked(channel, peer, ahead, 'state', timeoutMs()),
         this.pullChecked(channel, peer, speculative, 'digest', timeoutMs()),
+        this.target.localDigests(keys),
       ])
       const remote = new Map<string, Uint8Array | null>()
       ahead.forEach((key, i) => {

@@ -3,6 +3,7 @@ import { BoundedMap } from '@mendsync/core/toolbox'
 import type { KeyState } from '../../network/types.js'
 import { scanAll } from '../../storage/scan-all.js'
 import type { Storage } from '../../storage/types.js'
+import { stateTime } from './state-time.js'
 
 /**
  * What the replica holds, as read from its storage: decoded states behind a bounded cache of the
@@ -13,8 +14,14 @@ import type { Storage } from '../../storage/types.js'
 export class LocalState {
   private readonly storage: Storage
   private readonly cache: BoundedMap<string, CausalValue>
-  /** The reconciliation tree over every stored key's state hash. */
+  /**
+   * The reconciliation tree over every stored key's state hash. Built on open from the hashes
+   * alone (no recency order: the states' times are not read yet), then replaced by
+   * {@link indexTimes} with a tree that also orders keys by their states' times.
+   */
   tree = new ReconcileTree()
+  /** Writes committed while {@link indexTimes} scans, applied to its tree before the swap. */
+  #writesDuringScan: Map<string, readonly [Uint8Array, number | undefined]> | null = null
 
   /** @param cacheMaxKeys decoded states kept in memory; 0 turns the cache off. */
   constructor(storage: Storage, cacheMaxKeys: number) {
@@ -22,13 +29,42 @@ export class LocalState {
     this.cache = new BoundedMap(cacheMaxKeys)
   }
 
-  /** Rebuilds the tree from every stored state (on open). */
+  /**
+   * Rebuilds the tree from every stored state hash (on open). Reading each state's time would
+   * mean decoding every state, so this tree has no recency order: sessions run the coded symbols
+   * over everything until {@link indexTimes} has run.
+   */
   async rebuildTree(): Promise<void> {
     const entries: [string, Uint8Array][] = []
     for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
       entries.push([entry.key, hashBytes(entry.value)])
     }
-    this.tree = ReconcileTree.fromEntries(entries)
+    this.tree = ReconcileTree.fromEntries(entries, { recency: false })
+  }
+
+  /**
+   * Decodes every stored state for its time and swaps in a tree that also keeps the most
+   * recently changed keys in time order (the recency step of reconciliation). Runs in the
+   * background after open; writes committed meanwhile are applied to the new tree first.
+   */
+  async indexTimes(): Promise<void> {
+    if (this.#writesDuringScan !== null) return
+    this.#writesDuringScan = new Map()
+    try {
+      const entries: [string, Uint8Array, number][] = []
+      const untimed: [string, Uint8Array][] = []
+      for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
+        const hash = hashBytes(entry.value)
+        const time = stateTime(decodeValue(entry.value))
+        if (time === undefined) untimed.push([entry.key, hash])
+        else entries.push([entry.key, hash, time])
+      }
+      const tree = ReconcileTree.fromEntries([...entries, ...untimed])
+      for (const [key, [hash, time]] of this.#writesDuringScan) tree.set(key, hash, time)
+      this.tree = tree
+    } finally {
+      this.#writesDuringScan = null
+    }
   }
 
   /** The decoded states of `keys` (the empty state for a key never written). */
@@ -68,7 +104,9 @@ export class LocalState {
 
   /** Indexes a committed state: its hash in the tree, the decoded state in the cache. */
   stored(key: string, hash: Uint8Array, state: CausalValue): void {
-    this.tree.set(key, hash)
+    const time = stateTime(state)
+    this.tree.set(key, hash, time)
+    this.#writesDuringScan?.set(key, [hash, time])
     this.cache.set(key, state)
   }
 
