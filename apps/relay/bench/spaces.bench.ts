@@ -137,8 +137,9 @@ class RelayWorker {
     return reply.served === true
   }
 
-  async rss(): Promise<number> {
-    return (await this.ask({ op: 'memory' })).rss as number
+  async memory(): Promise<{ rss: number; heapUsed: number }> {
+    const reply = await this.ask({ op: 'memory' })
+    return { rss: reply.rss as number, heapUsed: reply.heapUsed as number }
   }
 
   async stop(): Promise<void> {
@@ -228,15 +229,19 @@ async function run(runIndex: number): Promise<RunFigures> {
       }
     }
 
-    const before = await relay.rss()
+    const began = performance.now()
+    const seconds = () => ((performance.now() - began) / 1000).toFixed(1)
+    const before = await relay.memory()
     await eachIndex(0, maxOpen, CREATE_CONCURRENCY, create)
-    const withOpen = await relay.rss()
-    const rssPerSpaceKb = (withOpen - before) / maxOpen / 1024
+    const withOpen = await relay.memory()
+    const rssPerSpaceKb = (withOpen.rss - before.rss) / maxOpen / 1024
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
     bench.log(
-      `run ${runIndex + 1}: ${maxOpen} open idle spaces: relay RSS ${(before / 2 ** 20).toFixed(1)} -> ${(withOpen / 2 ** 20).toFixed(1)} MiB`,
+      `run ${runIndex + 1}: ${maxOpen} open idle spaces: relay RSS ${mib(before.rss)} -> ${mib(withOpen.rss)} MiB, ` +
+        `heap ${mib(before.heapUsed)} -> ${mib(withOpen.heapUsed)} MiB (${seconds()} s)`,
     )
     await eachIndex(maxOpen, totalSpaces, CREATE_CONCURRENCY, create)
-    bench.log(`run ${runIndex + 1}: ${totalSpaces} spaces created`)
+    bench.log(`run ${runIndex + 1}: ${totalSpaces} spaces created (${seconds()} s)`)
 
     // Every space again, in creation order: the last `maxOpen` were open, but reopening the
     // first ones closed them too, so every request here finds its space closed.
@@ -270,7 +275,9 @@ async function run(runIndex: number): Promise<RunFigures> {
         await channel.leave()
       }
     }
-    bench.log(`run ${runIndex + 1}: ${served} of ${totalSpaces} spaces served their key`)
+    bench.log(
+      `run ${runIndex + 1}: ${served} of ${totalSpaces} spaces served their key (${seconds()} s)`,
+    )
 
     const outsiderBytes = await watchOutsider(relay, owner)
     await owner.network.close()
