@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { commonArgv, median, percentile, startBench } from '@mendsync/bench'
-import { decodeValue, emptyValue, encodeValue, valueEquals, writeRegister } from '@mendsync/core'
+import { decodeValue, valueEquals } from '@mendsync/core'
 import {
   type AccessProof,
   AccessVerifier,
@@ -46,6 +46,7 @@ import {
 import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { multiaddr } from '@multiformats/multiaddr'
+import { registerState as stateOf } from '../test/helpers.ts'
 import { startOutsider } from './outsider.ts'
 import type { WorkerRequest } from './spaces-relay-worker.ts'
 
@@ -176,10 +177,6 @@ async function joinSpace(
   return who.network.join(spaceIdOf(space), store, {
     access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relay.peerId] },
   })
-}
-
-function stateOf(value: string): Uint8Array {
-  return encodeValue(writeRegister(emptyValue(), { replica: 'device' }, value).state)
 }
 
 /** Runs `work(i)` for i in [from, to), `concurrency` at a time. */

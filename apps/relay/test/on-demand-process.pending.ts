@@ -11,7 +11,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { emptyValue, encodeValue, isMendsyncError, writeRegister } from '@mendsync/core'
 import {
   type AccessProof,
   AccessVerifier,
@@ -33,7 +32,13 @@ import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startOutsider } from '../bench/outsider.js'
-import { RelayProcess, type StartedRelay, waitFor } from './helpers.js'
+import {
+  outcome,
+  RelayProcess,
+  type StartedRelay,
+  registerState as stateOf,
+  waitFor,
+} from './helpers.js'
 
 let dir: string
 const relays: RelayProcess[] = []
@@ -81,19 +86,6 @@ async function device(
   })
   await waitFor('the relay to serve the private space', () => joined.peers().includes(relay.peerId))
   return joined
-}
-
-function stateOf(value: string): Uint8Array {
-  return encodeValue(writeRegister(emptyValue(), { replica: 'device' }, value).state)
-}
-
-async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call
-    return 'ok'
-  } catch (error) {
-    return isMendsyncError(error) ? error.code : String(error)
-  }
 }
 
 describe('mendsync-relay serving private spaces on demand (the built binary)', () => {

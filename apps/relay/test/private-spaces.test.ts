@@ -10,14 +10,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  decodeValue,
-  emptyValue,
-  encodeValue,
-  isMendsyncError,
-  valueEquals,
-  writeRegister,
-} from '@mendsync/core'
+import { decodeValue, valueEquals } from '@mendsync/core'
 import { AccessVerifier, type SpaceDescriptor, spaceIdOf } from '@mendsync/core/access'
 import {
   createLibp2pNetwork,
@@ -29,7 +22,7 @@ import type { KeyState, SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type RelayConfig, type RelayHandle, startRelay } from '../src/index.js'
-import { sampleValue, scrape, waitFor } from './helpers.js'
+import { outcome, sampleValue, scrape, registerState as stateOf, waitFor } from './helpers.js'
 
 let dir: string
 const cleanups: (() => Promise<void>)[] = []
@@ -102,17 +95,8 @@ async function present(relay: RelayHandle, who: Owner, peer: string): Promise<vo
   expect(served).toBe(true)
 }
 
-function stateOf(value: string): Uint8Array {
-  return encodeValue(writeRegister(emptyValue(), { replica: 'device' }, value).state)
-}
-
-async function pushed(channel: SpaceChannel, relay: RelayHandle, states: KeyState[]) {
-  try {
-    await channel.push(relay.peerId, states)
-    return 'ok'
-  } catch (error) {
-    return isMendsyncError(error) ? error.code : String(error)
-  }
+function pushed(channel: SpaceChannel, relay: RelayHandle, states: KeyState[]) {
+  return outcome(channel.push(relay.peerId, states))
 }
 
 describe('a relay serving private spaces on demand', () => {
