@@ -232,6 +232,34 @@ describe('the space directory', () => {
     expect(spaces.stats().quotaRefusals).toBe(1)
   })
 
+  it('closes a space whose open finishes during shutdown, and counts it closed', async () => {
+    let finishOpen = () => {}
+    const gate = new Promise<void>((resolve) => {
+      finishOpen = resolve
+    })
+    const spaces = await start({
+      open: async () => {
+        await gate
+        const served: ServedSpace = {
+          replica: () => undefined,
+          peers: () => 0,
+          close: async () => {
+            closedLate = true
+          },
+        }
+        return served
+      },
+    })
+    let closedLate = false
+    const opening = spaces.request(request(await descriptor()))
+    const stopping = spaces.shutdown()
+    finishOpen()
+    expect(await opening).toBe(false)
+    await stopping
+    expect(closedLate).toBe(true)
+    expect(spaces.stats()).toMatchObject({ open: 0, closed: { shutdown: 1 } })
+  })
+
   it('closes every space on shutdown and refuses requests after it', async () => {
     const spaces = await start()
     await spaces.request(request(await descriptor('a')))

@@ -284,6 +284,7 @@ export class SpaceDirectory {
       return fail('failed')
     }
     if (this.shutDown || this.entries.get(spaceId) !== entry) {
+      if (this.entries.get(spaceId) === entry) this.entries.delete(spaceId)
       await this.closeServed(spaceId, entry.served, 'shutdown')
       return false
     }
