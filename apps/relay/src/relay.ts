@@ -183,14 +183,19 @@ async function start(
 
   let stopping = false
   const openSpace = settings.spaces.some((space) => space.allow === undefined)
+  // Set once the private spaces are served: whether a peer proved a right in one open now.
+  let provedSomewhere: (peer: string) => boolean = () => false
   const allowedSomewhere = (peer: string): boolean =>
-    openSpace || settings.spaces.some((space) => space.allow?.includes(peer))
+    openSpace ||
+    settings.spaces.some((space) => space.allow?.includes(peer)) ||
+    provedSomewhere(peer)
   let refused: (peer: string, space: string, protocol: RefusedProtocol) => void = () => {}
 
   const gater: NonNullable<NodeLibp2pOptions['connectionGater']> = {
     // During shutdown: accept no new connection.
     denyInboundConnection: () => stopping,
-    // A circuit-relay reservation is for peers allowed in at least one space.
+    // A circuit-relay reservation is for peers allowed in at least one space (a private one: a
+    // peer of it, which it is only once it proved a right there).
     denyInboundRelayReservation: (peer) => {
       const id = peer.toString()
       if (allowedSomewhere(id)) return false
@@ -291,6 +296,7 @@ async function start(
     })
     directory = opened
     requestSpace = (request) => opened.request(request)
+    provedSomewhere = (peer) => opened.servesPeer(peer)
     cleanups.push(() => opened.shutdown())
   }
   const privateSpaces: PrivateSpaces | undefined =

@@ -18,7 +18,7 @@ import {
 interface FakeSpace extends ServedSpace {
   readonly spaceId: string
   readonly use: SpaceUse
-  connected: number
+  connected: string[]
   closed: boolean
 }
 
@@ -48,7 +48,7 @@ async function start(options: Partial<SpaceDirectoryOptions> = {}): Promise<Spac
       const space: FakeSpace = {
         spaceId,
         use,
-        connected: 0,
+        connected: [],
         closed: false,
         replica: () => undefined,
         peers: () => space.connected,
@@ -125,7 +125,9 @@ describe('the space directory', () => {
     const [a, b, c] = [await descriptor('a'), await descriptor('b'), await descriptor('c')]
     await spaces.request(request(a))
     await spaces.request(request(b))
-    ;(opened[0] as FakeSpace).connected = 1
+    ;(opened[0] as FakeSpace).connected = ['peer-a']
+    expect(spaces.servesPeer('peer-a')).toBe(true)
+    expect(spaces.servesPeer('peer-b')).toBe(false)
     await spaces.request(request(c))
     expect(openIds()).toEqual([spaceIdOf(a), spaceIdOf(c)])
   })
@@ -139,7 +141,7 @@ describe('the space directory', () => {
     ]
     for (const space of [quiet, busy, linked]) await spaces.request(request(space))
     const [, busySpace, linkedSpace] = opened as [FakeSpace, FakeSpace, FakeSpace]
-    linkedSpace.connected = 1
+    linkedSpace.connected = ['peer-a']
     clock += 59_000
     busySpace.use.touched()
     clock += 1_000
@@ -242,7 +244,7 @@ describe('the space directory', () => {
         await gate
         const served: ServedSpace = {
           replica: () => undefined,
-          peers: () => 0,
+          peers: () => [],
           close: async () => {
             closedLate = true
           },

@@ -24,8 +24,8 @@ export interface SpaceRequest {
 export interface ServedSpace {
   /** The space's replica now (a full disk may replace it; see SpaceGuard). */
   replica(): Replica | undefined
-  /** How many peers of the space are connected. */
-  peers(): number
+  /** The peers of the space connected now (in a private space: those that proved a right). */
+  peers(): readonly string[]
   /** Closes the replica and leaves the network space. */
   close(): Promise<void>
 }
@@ -189,6 +189,17 @@ export class SpaceDirectory {
     return this.entries.get(spaceId)?.served?.replica()
   }
 
+  /**
+   * Whether `peer` is a peer of some open space: it proved a right there (what a circuit-relay
+   * reservation asks of a peer on a relay serving private spaces).
+   */
+  servesPeer(peer: string): boolean {
+    for (const entry of this.entries.values()) {
+      if (entry.served?.peers().includes(peer)) return true
+    }
+    return false
+  }
+
   /** The ids of the spaces open now, least recently used first. */
   openSpaces(): string[] {
     return [...this.entries].filter(([, entry]) => entry.state === 'open').map(([id]) => id)
@@ -213,7 +224,7 @@ export class SpaceDirectory {
       ([, entry]) =>
         entry.state === 'open' &&
         now - entry.lastUsed >= this.options.idleMs &&
-        (entry.served?.peers() ?? 0) === 0,
+        (entry.served?.peers().length ?? 0) === 0,
     )
     await Promise.all(idle.map(([spaceId]) => this.close(spaceId, 'idle')))
   }
@@ -328,7 +339,7 @@ export class SpaceDirectory {
     let withPeers: string | undefined
     for (const [spaceId, entry] of this.entries) {
       if (entry === except || entry.state !== 'open') continue
-      if ((entry.served?.peers() ?? 0) === 0) return spaceId
+      if ((entry.served?.peers().length ?? 0) === 0) return spaceId
       withPeers ??= spaceId
     }
     return withPeers

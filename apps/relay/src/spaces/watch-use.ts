@@ -10,8 +10,8 @@ import type { SpaceUse } from './space-directory.js'
 /** A network whose joins report their use; see the top of this file. */
 export interface WatchedNetwork {
   readonly network: Network
-  /** Peers of the joined space connected now (0 before the join and after the leave). */
-  peers(): number
+  /** Peers of the joined space connected now (none before the join and after the leave). */
+  peers(): readonly string[]
 }
 
 /** Wraps `network` so the space joined through it reports to `use`. */
@@ -62,7 +62,7 @@ export function watchUse(network: Network, use: SpaceUse): WatchedNetwork {
         }
       },
     },
-    peers: () => channel?.peers().length ?? 0,
+    peers: () => channel?.peers() ?? [],
   }
 }
 
