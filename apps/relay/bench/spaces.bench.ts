@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { commonArgv, median, percentile, startBench } from '@mendsync/bench'
-import { decodeValue, valueEquals } from '@mendsync/core'
+import { decodeValue, isMendsyncError, valueEquals } from '@mendsync/core'
 import {
   type AccessProof,
   AccessVerifier,
@@ -161,10 +161,40 @@ async function device(relay: RelayWorker, key?: PrivateKey): Promise<Device> {
     privateKey,
     listen: ['/ip4/127.0.0.1/tcp/0/ws'],
     bootstrap: [relay.address],
+    // The relay's thread stalls on fsyncs while it creates spaces: as the relay does for its
+    // clients, do not abort the connection for a late ping answer.
+    pingTimeoutMs: 30_000,
   })
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
   await node.dial(multiaddr(relay.address))
   return { key: privateKey, network }
+}
+
+/** Most attempts of a call whose connection to the relay dropped (the device reconnects). */
+const CALL_ATTEMPTS = 5
+
+/**
+ * Runs `call`; when it fails because the device is not connected to the relay (a connection
+ * dropped under load), waits for the device's own reconnection and runs it again.
+ */
+async function viaRelay<T>(who: Device, relay: RelayWorker, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call()
+    } catch (error) {
+      if (!isMendsyncError(error, 'PEER_UNAVAILABLE') || attempt >= CALL_ATTEMPTS) throw error
+      bench.log(`the device lost the relay (${(error as Error).message}); waiting to reconnect`)
+      const deadline = Date.now() + 60_000
+      while (
+        !who.network.node
+          .getConnections()
+          .some((connection) => connection.remotePeer.toString() === relay.peerId)
+      ) {
+        if (Date.now() > deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
 }
 
 async function joinSpace(
@@ -220,7 +250,9 @@ async function run(runIndex: number): Promise<RunFigures> {
         if (!(await relay.present(space, owner.network.peerId))) {
           throw new Error(`the relay refused space ${i}`)
         }
-        await channel.push(relay.peerId, [{ key: 'k', state: stateOf(`v${i}`) }])
+        await viaRelay(owner, relay, () =>
+          channel.push(relay.peerId, [{ key: 'k', state: stateOf(`v${i}`) }]),
+        )
       } finally {
         await channel.leave()
       }
@@ -250,7 +282,9 @@ async function run(runIndex: number): Promise<RunFigures> {
       try {
         const start = performance.now()
         if (!(await relay.present(space, owner.network.peerId))) continue
-        const pulled = await channel.pull(relay.peerId, ['k'], 'state')
+        const pulled = await viaRelay(owner, relay, () =>
+          channel.pull(relay.peerId, ['k'], 'state'),
+        )
         openMs.push(performance.now() - start)
         const state = pulled.mode === 'state' ? pulled.states[0] : null
         if (state && valueEquals(decodeValue(state), decodeValue(stateOf(`v${i}`)))) served += 1
@@ -266,7 +300,7 @@ async function run(runIndex: number): Promise<RunFigures> {
       try {
         const start = performance.now()
         await relay.present(space, owner.network.peerId)
-        await channel.pull(relay.peerId, ['k'], 'state')
+        await viaRelay(owner, relay, () => channel.pull(relay.peerId, ['k'], 'state'))
         openPullMs.push(performance.now() - start)
       } finally {
         await channel.leave()
