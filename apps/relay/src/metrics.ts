@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { type Libp2pNetwork, spaceTopic } from '@mendsync/libp2p'
 import type { Histogram, Replica, ReplicaMetricValues } from '@mendsync/replica'
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client'
+import type { SpaceDirectoryStats } from './spaces/space-directory.js'
 
 /** What a refusal was about: a space's protocol, or a circuit-relay reservation (space `*`). */
 export type RefusedProtocol = 'pull' | 'push' | 'reconcile' | 'gossip' | 'relay'
@@ -20,6 +21,8 @@ export interface RelayMetricsSources {
   readonly circuitRelay: boolean
   /** Whether a space refuses writes because its disk is full. */
   readonly degraded: (space: string) => boolean
+  /** The counts of the private spaces served on demand; absent when the relay serves none. */
+  readonly privateSpaces?: () => SpaceDirectoryStats
 }
 
 export interface RelayMetrics {
@@ -251,6 +254,8 @@ export function createRelayMetrics(sources: RelayMetricsSources): RelayMetrics {
       for (const space of spaces) this.set({ space }, sources.degraded(space) ? 1 : 0)
     },
   })
+  if (sources.privateSpaces !== undefined)
+    registerPrivateSpaceMetrics(registers, sources.privateSpaces)
   new Gauge({
     name: `${PREFIX}relay_info`,
     help: 'Always 1; the relay peer id and version as labels',
@@ -267,6 +272,70 @@ export function createRelayMetrics(sources: RelayMetricsSources): RelayMetrics {
       refusals.inc({ space, protocol })
     },
   }
+}
+
+/**
+ * The private spaces served on demand, as totals: one label per space would grow the scrape
+ * with every space a peer opens (and name every space to whoever reads the metrics).
+ */
+function registerPrivateSpaceMetrics(
+  registers: Registry[],
+  stats: () => SpaceDirectoryStats,
+): void {
+  new Gauge({
+    name: `${PREFIX}relay_private_spaces_open`,
+    help: 'Private spaces open now (being opened included)',
+    registers,
+    collect() {
+      this.set(stats().open)
+    },
+  })
+  new Gauge({
+    name: `${PREFIX}relay_private_spaces_stored`,
+    help: 'Private spaces stored in the data directory',
+    registers,
+    collect() {
+      this.set(stats().stored)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}relay_private_spaces_opened_total`,
+    help: 'Private spaces opened on demand',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(stats().opened)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}relay_private_spaces_closed_total`,
+    help: 'Private spaces closed, by reason (idle, evicted to make room, shutdown)',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [reason, count] of Object.entries(stats().closed)) this.inc({ reason }, count)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}relay_private_space_refusals_total`,
+    help: 'Requests to open a private space refused, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [reason, count] of Object.entries(stats().refused)) this.inc({ reason }, count)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}relay_quota_refusals_total`,
+    help: 'Writes to private spaces refused by a quota (QUOTA_EXCEEDED to the writer)',
+    registers,
+    collect() {
+      this.reset()
+      this.inc(stats().quotaRefusals)
+    },
+  })
 }
 
 interface LabelledHistogram {

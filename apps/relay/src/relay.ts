@@ -1,6 +1,7 @@
 // The relay: a libp2p node (WebSockets, gossipsub, circuit-relay-v2 server) with a persistent
-// identity, one file replica per space on one mendsync network, allowlists, metrics over HTTP,
-// progress lines for long reconciliations, and a graceful stop.
+// identity, one file replica per configured space on one mendsync network, allowlists, private
+// spaces opened on demand (spaces/), metrics over HTTP, progress lines for long
+// reconciliations, and a graceful stop.
 import { readFileSync } from 'node:fs'
 import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -28,6 +29,13 @@ import {
 } from './metrics.js'
 import { ProgressReporter } from './progress.js'
 import { SpaceGuard } from './space-guard.js'
+import { DescriptorFiles } from './spaces/descriptor-files.js'
+import { privateSpaceOpener } from './spaces/open-private-space.js'
+import {
+  SpaceDirectory,
+  type SpaceDirectoryStats,
+  type SpaceRequest,
+} from './spaces/space-directory.js'
 
 /** What {@link startRelay} returns. */
 export interface RelayHandle {
@@ -43,8 +51,13 @@ export interface RelayHandle {
   readonly spaces: readonly string[]
   /** The configuration in force (defaults filled in, paths absolute). */
   readonly config: ResolvedRelayConfig
-  /** The replica of a space (to embed the relay next to an app, e.g. the cart demo). */
+  /**
+   * The replica of a space (to embed the relay next to an app, e.g. the cart demo): a configured
+   * one, or a private space while it is open.
+   */
   replica(space: string): Replica | undefined
+  /** The private spaces served on demand; `undefined` with `privateSpaces: false`. */
+  readonly privateSpaces: PrivateSpaces | undefined
   /** The mendsync network (its libp2p node is `network.node`). */
   readonly network: Libp2pNetwork
   /**
@@ -53,6 +66,21 @@ export interface RelayHandle {
    * libp2p stop, the HTTP server closes. Idempotent; resolves when all is done.
    */
   stop(): Promise<void>
+}
+
+/** The private spaces a relay serves on demand (see spaces/space-directory.ts). */
+export interface PrivateSpaces {
+  /**
+   * Opens a space for a peer whose proof verified (what the network's `onSpaceRequested` calls);
+   * resolves true once it is served, false when refused.
+   */
+  request(request: SpaceRequest): Promise<boolean>
+  /** Opens a space stored earlier by its id alone; false when it is not stored. */
+  openStored(spaceId: string): Promise<boolean>
+  /** The ids of the private spaces open now, least recently used first. */
+  open(): string[]
+  /** What the directory counted (the metrics read the same). */
+  stats(): SpaceDirectoryStats
 }
 
 /** Extra inputs of {@link startRelay} that are not configuration. */
@@ -155,14 +183,19 @@ async function start(
 
   let stopping = false
   const openSpace = settings.spaces.some((space) => space.allow === undefined)
+  // Set once the private spaces are served: whether a peer proved a right in one open now.
+  let provedSomewhere: (peer: string) => boolean = () => false
   const allowedSomewhere = (peer: string): boolean =>
-    openSpace || settings.spaces.some((space) => space.allow?.includes(peer))
+    openSpace ||
+    settings.spaces.some((space) => space.allow?.includes(peer)) ||
+    provedSomewhere(peer)
   let refused: (peer: string, space: string, protocol: RefusedProtocol) => void = () => {}
 
   const gater: NonNullable<NodeLibp2pOptions['connectionGater']> = {
     // During shutdown: accept no new connection.
     denyInboundConnection: () => stopping,
-    // A circuit-relay reservation is for peers allowed in at least one space.
+    // A circuit-relay reservation is for peers allowed in at least one space (a private one: a
+    // peer of it, which it is only once it proved a right there).
     denyInboundRelayReservation: (peer) => {
       const id = peer.toString()
       if (allowedSomewhere(id)) return false
@@ -200,11 +233,19 @@ async function start(
   cleanups.push(async () => stopCluster())
 
   const refusedPeers = new Set<string>()
-  const network = await createLibp2pNetwork(node, {
+  // Bound once the space directory exists (it needs the network to open spaces).
+  let requestSpace: (request: SpaceRequest) => Promise<boolean> = async () => false
+  const networkOptions = {
     ...settings.network,
     onRefused: ({ peer, space, protocol }) => refused(peer, space, protocol),
     logger: log.child('network'),
-  })
+    // The network calls this when a peer presents a valid proof for a private space it has not
+    // joined: the directory opens (and joins) it before answering.
+    ...(settings.privateSpaces
+      ? { onSpaceRequested: (request: SpaceRequest) => requestSpace(request) }
+      : {}),
+  } satisfies Parameters<typeof createLibp2pNetwork>[1]
+  const network = await createLibp2pNetwork(node, networkOptions)
   cleanups.push(() => network.close())
 
   // Each space's current replica (a guard replaces it when a full disk failed it).
@@ -231,6 +272,43 @@ async function start(
     cleanups.push(() => guard.close())
   }
 
+  const spacesDirectory = join(settings.dataDir, 'spaces')
+  let directory: SpaceDirectory | undefined
+  if (settings.privateSpaces) {
+    await mkdir(spacesDirectory, { recursive: true, mode: 0o700 })
+    const opened = await SpaceDirectory.start({
+      files: new DescriptorFiles(spacesDirectory),
+      open: privateSpaceOpener({
+        directory: spacesDirectory,
+        network,
+        tunables: settings.replica,
+        quota: {
+          ...(settings.spaceMaxKeys > 0 ? { maxKeys: settings.spaceMaxKeys } : {}),
+          ...(settings.spaceMaxBytes > 0 ? { maxBytes: settings.spaceMaxBytes } : {}),
+        },
+        log,
+      }),
+      maxOpen: settings.maxOpenSpaces,
+      idleMs: settings.spaceIdleMs,
+      maxStored: settings.maxStoredSpaces,
+      newSpacesPerPeerPerSecond: settings.newSpacesPerSecond,
+      logger: log.child('spaces'),
+    })
+    directory = opened
+    requestSpace = (request) => opened.request(request)
+    provedSomewhere = (peer) => opened.servesPeer(peer)
+    cleanups.push(() => opened.shutdown())
+  }
+  const privateSpaces: PrivateSpaces | undefined =
+    directory === undefined
+      ? undefined
+      : {
+          request: (request) => directory.request(request),
+          openStored: (spaceId) => directory.openStored(spaceId, peerId),
+          open: () => directory.openSpaces(),
+          stats: () => directory.stats(),
+        }
+
   const metrics = createRelayMetrics({
     peerId,
     version: RELAY_VERSION,
@@ -238,6 +316,7 @@ async function start(
     network,
     circuitRelay: settings.circuitRelay,
     degraded: (space) => guards.get(space)?.health().state === 'degraded',
+    ...(privateSpaces === undefined ? {} : { privateSpaces: privateSpaces.stats }),
   })
   refused = (peer, space, protocol) => {
     metrics.refused(space, protocol)
@@ -282,6 +361,14 @@ async function start(
               ...(degraded.length > 0 ? { degraded } : {}),
               peerId,
               spaces: [...replicas.keys()],
+              ...(privateSpaces === undefined
+                ? {}
+                : {
+                    privateSpaces: {
+                      open: privateSpaces.stats().open,
+                      stored: privateSpaces.stats().stored,
+                    },
+                  }),
               connections: node.getConnections().length,
               uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
             },
@@ -309,6 +396,9 @@ async function start(
       peerId,
       multiaddrs,
       spaces: settings.spaces.map((space) => ({ name: space.name, allow: space.allow ?? 'all' })),
+      privateSpaces: settings.privateSpaces
+        ? { maxOpen: settings.maxOpenSpaces, idleMs: settings.spaceIdleMs }
+        : 'off',
       metricsUrl: server?.url ?? null,
       healthUrl: server?.healthUrl ?? null,
       dataDir: settings.dataDir,
@@ -325,6 +415,11 @@ async function start(
             : `${space.name} (${space.allow.length} peers allowed)`,
         )
         .join(', ')}`,
+      `  private     ${
+        settings.privateSpaces
+          ? `on demand (at most ${settings.maxOpenSpaces} open, closed after ${settings.spaceIdleMs / 1000} s idle)`
+          : 'off'
+      }`,
       `  metrics     ${server?.url ?? 'off'}`,
       `  health      ${server?.healthUrl ?? 'off'}`,
       `  data        ${settings.dataDir}`,
@@ -340,6 +435,11 @@ async function start(
       log.info('stopping: refusing new connections, finishing writes in flight')
       progress.stop()
       stopCluster()
+      try {
+        await directory?.shutdown()
+      } catch (error) {
+        log.error('closing the private spaces failed', { error })
+      }
       // Closing a replica waits for its writes in flight, leaves the space and commits and
       // closes its file; a push that arrives meanwhile is refused (not acknowledged).
       await Promise.all(
@@ -371,7 +471,8 @@ async function start(
     healthUrl: server?.healthUrl,
     spaces: [...replicas.keys()],
     config: settings,
-    replica: (space) => replicas.get(space),
+    replica: (space) => replicas.get(space) ?? directory?.replica(space),
+    privateSpaces,
     network,
     stop,
   }

@@ -179,7 +179,7 @@ describe('relay configuration', () => {
     expect(help).toContain('--circuit-relay, --no-circuit-relay')
     expect(help).toContain(`default: ${DEFAULT_RELAY_CONFIG.port}`)
     expect(help).toContain(`default: ${DEFAULT_RELAY_CONFIG.dataDir}`)
-    expect(help.match(/ {6}default: /g)?.length).toBe(24)
+    expect(help.match(/ {6}default: /g)?.length).toBe(31)
   })
 
   it('has every option, its environment variable and its default in the README table', async () => {

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { emptyValue, encodeValue, isMendsyncError, writeRegister } from '@mendsync/core'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -307,4 +308,19 @@ export async function scrape(url: string): Promise<Exposition> {
   const response = await fetch(url)
   if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}`)
   return parsePrometheus(await response.text())
+}
+
+/** The encoded state of a register holding `value`, written by replica `device` (for pushes). */
+export function registerState(value: string): Uint8Array {
+  return encodeValue(writeRegister(emptyValue(), { replica: 'device' }, value).state)
+}
+
+/** `ok` when `call` resolves, else its MendsyncError code (or its message). */
+export async function outcome(call: Promise<unknown>): Promise<string> {
+  try {
+    await call
+    return 'ok'
+  } catch (error) {
+    return isMendsyncError(error) ? error.code : String(error)
+  }
 }

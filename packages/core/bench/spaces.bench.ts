@@ -7,9 +7,9 @@
 // everything around the curve math. grant_verify_cached_p50: the same proof again on a warm verifier (what every
 // request after the first on a connection costs).
 //
-// The relay figures the issue names (space_open_p50, relay_rss_per_open_space,
-// relay_spaces_served, outsider_bytes_received) need relays that open spaces on demand; they are
-// not measured yet.
+// `pnpm bench:spaces` runs this file, then the relay's figures (space_open_p50,
+// relay_rss_per_open_space, relay_spaces_served, outsider_bytes_received) in
+// apps/relay/bench/spaces.bench.ts, with the same flags.
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { median, percentile, startBench } from '@mendsync/bench'
 import {

@@ -30,6 +30,7 @@ export {
   type RepairMode,
   type ReplicaTunables,
 } from './replica/options.js'
+export type { QuotaUsage, SpaceQuota } from './replica/quota.js'
 export type { BreakerState } from './replica/repair/circuit-breaker.js'
 export { openReplica, Replica } from './replica/replica.js'
 export type { CartHandle, PeerStatus, ReplicaOptions, ReplicaStatus } from './replica/types.js'

@@ -102,7 +102,7 @@ export const RELAY_OPTIONS = {
   dataDir: option(
     text('<dir>'),
     { default: './.data/relay' },
-    'Directory of the identity and of one SQLite file per space (spaces/<space>.sqlite); created mode 0700.',
+    "Directory of the identity and of one SQLite file per space (spaces/<space>.sqlite, and spaces/<id>.space for a private space's descriptor); created mode 0700.",
   ),
   identityFile: option(
     text('<file>'),
@@ -118,6 +118,41 @@ export const RELAY_OPTIONS = {
     allowlists,
     { default: {}, shown: 'none (every space open)' },
     'Allowlist of a space: only these peers may read, write or gossip in it; repeat per space (environment: entries separated by ";").',
+  ),
+  privateSpaces: option(
+    onOff,
+    { default: true },
+    'Serve any private space (ms1... id) whose proof a peer presents, opened on demand with no configuration; --no-private-spaces serves only the --space list.',
+  ),
+  maxOpenSpaces: option(
+    count,
+    { default: 1000 },
+    'Most private spaces open at once; opening one more first closes the least recently used.',
+  ),
+  spaceIdleMs: option(
+    milliseconds,
+    { default: 300_000 },
+    'A private space nobody used for this long (no request, no gossip) and no peer of which is connected is closed; the next proof opens it again.',
+  ),
+  maxStoredSpaces: option(
+    count,
+    { default: 100_000 },
+    'Most private spaces stored in the data directory; a proof for a new space past it is refused.',
+  ),
+  newSpacesPerSecond: option(
+    count,
+    { default: 5 },
+    'New private spaces (never stored before) one peer may create per second, bursts of ten times as many.',
+  ),
+  spaceMaxKeys: option(
+    integer('<n>', 0),
+    { default: 100_000 },
+    'Quota: most keys of one private space (deleted keys count); a write past it fails QUOTA_EXCEEDED at the writer. 0: no limit.',
+  ),
+  spaceMaxBytes: option(
+    integer('<bytes>', 0),
+    { default: 64 * 1024 * 1024 },
+    'Quota: most bytes of stored states of one private space; a write past it fails QUOTA_EXCEEDED at the writer. 0: no limit.',
   ),
   metrics: option(
     onOff,

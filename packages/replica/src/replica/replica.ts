@@ -30,6 +30,7 @@ import { Gossip } from './peers/gossip.js'
 import { HintStore } from './peers/hint-store.js'
 import { PeerDirectory } from './peers/peer-directory.js'
 import { servePeers } from './peers/serve-peers.js'
+import { QuotaMeter } from './quota.js'
 import { readKeys } from './repair/read-path.js'
 import { ReadRepairer } from './repair/read-repair.js'
 import { resolveReplicaOptions } from './resolve-options.js'
@@ -119,6 +120,7 @@ export class Replica {
         maxPeers: MAX_KNOWN_PEERS,
       }),
       hints: new HintStore(MAX_HINT_KEYS),
+      quota: options.quota && new QuotaMeter(this.space, options.quota),
       peers: new PeerDirectory(),
       guard,
       channel: () => this.channel,
@@ -182,6 +184,7 @@ export class Replica {
     this.writer.restore(identity.versionVector, identity.clock)
     await this.components.log.load(this.storage)
     await this.components.local.rebuildTree()
+    await this.components.quota?.load(this.storage)
     this.components.tasks.run('recency index', this.components.local.indexTimes())
     this.metricsRegistry.set('outbox_size', this.components.log.totalOutbox())
     if (this.network !== undefined) await this.goOnline(this.network)

@@ -4,6 +4,7 @@ import type { Network, PeerId } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
 import type { ReplicaAccess } from './access/replica-access.js'
 import type { ReadOptions, ReplicaTunables } from './options.js'
+import type { SpaceQuota } from './quota.js'
 import type { BreakerState } from './repair/circuit-breaker.js'
 import type { ReadResult } from './views.js'
 
@@ -28,6 +29,12 @@ export interface ReplicaOptions extends Partial<ReplicaTunables> {
    * {@link ReplicaAccess}. Absent: a named open space.
    */
   readonly access?: ReplicaAccess
+  /**
+   * Most keys and bytes this replica stores for its space (a relay's per-space quota). A change
+   * that would pass one is refused whole with `QUOTA_EXCEEDED`, a push's pusher gets that code.
+   * Default: no limit.
+   */
+  readonly quota?: SpaceQuota
   /** The physical clock, ms since the epoch. Default `Date.now`; tests inject skew. */
   readonly now?: () => number
   /** Random numbers in [0, 1) (repair sampling, jitter). Default `Math.random`. */

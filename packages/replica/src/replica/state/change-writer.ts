@@ -17,6 +17,7 @@ import { type Durability, MAX_VALUE_BYTES, type Mutation } from '../../storage/t
 import { assertKey } from '../../storage/validate.js'
 import type { ChangeOrigin } from '../change.js'
 import type { ReplicaComponents } from '../components.js'
+import type { QuotaReservation } from '../quota.js'
 import type { DecodedState } from '../repair/repair-types.js'
 import { decodeStates } from './decode-states.js'
 import { KeyLock } from './key-lock.js'
@@ -193,6 +194,12 @@ export class ChangeWriter {
         if (delta !== 0) vector.set(replica, (vector.get(replica) ?? 0) + delta)
       }
     }
+    let quota: QuotaReservation | undefined
+    try {
+      quota = components.quota?.reserve(changes, values)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const reservation = components.log.reserve(
       changes.map((c) => c.key),
       origin,
@@ -220,6 +227,7 @@ export class ChangeWriter {
         components.metrics.set('outbox_size', components.log.totalOutbox())
       },
       (error: unknown) => {
+        if (quota !== undefined) components.quota?.release(quota)
         if (this.storageFailure === undefined) {
           components.logger.error('the storage failed a write; the replica stops', {
             error,
