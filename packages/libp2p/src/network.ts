@@ -151,11 +151,11 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
       restricted: () =>
         this.requests !== undefined ||
         [...this.channels.values()].some((channel) => channel.access !== null),
+      // A peer of any space served here may hold one: a proven peer of a private space, a peer
+      // on a named space's allowlist, anyone when a named space is open to everyone.
       allows: (peer) =>
         this.reservationAllowlist.has(peer) ||
-        [...this.channels.values()].some(
-          (channel) => channel.access !== null && channel.allows(peer),
-        ),
+        [...this.channels.values()].some((channel) => channel.allows(peer)),
     })
   }
 

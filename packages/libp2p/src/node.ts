@@ -44,8 +44,9 @@ export interface NodeLibp2pOptions {
   /**
    * Serve circuit-relay-v2 reservations, so peers that cannot be dialled (browsers) reach each
    * other through this node. `true` or the server's options. When the network on this node
-   * serves private spaces, reservations go only to peers that proved a right in one of them
-   * (or are on the network's `reservationAllowlist`). Default `false`.
+   * serves private spaces, reservations go only to peers of a space served here (proven in a
+   * private one, on a named space's allowlist, anyone for a named space open to everyone) or on
+   * the network's `reservationAllowlist`. Default `false`.
    */
   readonly relayServer?: boolean | { readonly maxReservations?: number }
   /** gossipsub options merged over mendsync's (see `mendsyncGossipsub`). Default `{}`. */

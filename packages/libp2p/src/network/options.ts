@@ -88,8 +88,9 @@ export interface Libp2pNetworkOptions {
   readonly onSpaceRequested?: (request: SpaceRequest) => Promise<boolean>
   /**
    * Peers granted circuit-relay reservations without proving a right, when this node serves
-   * private spaces (it has joined one, or has `onSpaceRequested`); every other peer must first
-   * prove a right in a private space served here. Default: none.
+   * private spaces (it has joined one, or has `onSpaceRequested`); every other peer must be a
+   * peer of a space served here (prove a right in a private one, be on a named space's allowlist;
+   * a named space open to everyone admits everyone). Default: none.
    */
   readonly reservationAllowlist?: readonly PeerId[]
 }
