@@ -22,9 +22,9 @@ export function contextWithout(context: CausalContext, dots: Iterable<Dot>): Cau
   const removed = new Map<ReplicaId, Set<number>>()
   for (const dot of dots) {
     if (!contextHasCounter(context, dot.replica, dot.counter)) continue
-    let set = removed.get(dot.replica)
-    if (set === undefined) removed.set(dot.replica, (set = new Set()))
+    const set = removed.get(dot.replica) ?? new Set<number>()
     set.add(dot.counter)
+    removed.set(dot.replica, set)
   }
   if (removed.size === 0) return context
   const versionVector = new Map(context.versionVector)

@@ -40,6 +40,12 @@ export interface ReplicaMetricValues {
   breaker_state_changes: number
   gossip_sent: number
   gossip_received: number
+  /** Tombstones held (deleted keys whose context is still kept). */
+  tombstones: number
+  /** Tombstones collected. */
+  tombstones_collected: number
+  /** The collection horizon, ms (`gc.horizonMs`). */
+  gc_horizon_ms: number
 }
 
 /** What {@link ReplicaMetrics} emits: every change of a metric, for exporters and dashboards. */
@@ -85,6 +91,9 @@ export class ReplicaMetrics {
     breaker_state_changes: 0,
     gossip_sent: 0,
     gossip_received: 0,
+    tombstones: 0,
+    tombstones_collected: 0,
+    gc_horizon_ms: 0,
   }
   private readonly emitter: Emitter<MetricEvents>
 

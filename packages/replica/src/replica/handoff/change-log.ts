@@ -183,6 +183,15 @@ export class ChangeLog {
     return mutations
   }
 
+  /**
+   * Stops tracking `replica` (gone for longer than the horizon): its cursor and what it was owed
+   * are dropped; it reconciles if it comes back. Returns the mutation that erases the cursor.
+   */
+  forget(replica: ReplicaId): Mutation[] {
+    if (!this.acks.delete(replica)) return []
+    return [{ key: ACK_PREFIX + replica, value: null }]
+  }
+
   isTracked(replica: ReplicaId): boolean {
     return this.acks.has(replica)
   }

@@ -1,4 +1,11 @@
-import { type CausalValue, decodeValue, emptyValue, hashBytes, ReconcileTree } from '@mendsync/core'
+import {
+  type CausalValue,
+  decodeValue,
+  emptyValue,
+  encodeValue,
+  hashBytes,
+  ReconcileTree,
+} from '@mendsync/core'
 import { BoundedMap } from '@mendsync/core/toolbox'
 import type { KeyState } from '../../network/types.js'
 import { scanAll } from '../../storage/scan-all.js'
@@ -13,8 +20,14 @@ import type { Storage } from '../../storage/types.js'
 export class LocalState {
   private readonly storage: Storage
   private readonly cache: BoundedMap<string, CausalValue>
-  /** The reconciliation tree over every stored key's state hash. */
+  /** The reconciliation tree over every stored key's state hash (as offered to peers). */
   tree = new ReconcileTree()
+  /**
+   * While rejoining (the rejoin rule, see `gc/`): the keys whose stored state is not offered to
+   * peers as it is, each with the encoding offered instead (`null`: the key is not offered).
+   */
+  private readonly hidden = new Map<string, Uint8Array | null>()
+  private offer: ((key: string, state: CausalValue) => CausalValue | null) | undefined
 
   /** @param cacheMaxKeys decoded states kept in memory; 0 turns the cache off. */
   constructor(storage: Storage, cacheMaxKeys: number) {
@@ -26,9 +39,46 @@ export class LocalState {
   async rebuildTree(): Promise<void> {
     const entries: [string, Uint8Array][] = []
     for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-      entries.push([entry.key, hashBytes(entry.value)])
+      const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+      if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
     }
     this.tree = ReconcileTree.fromEntries(entries)
+  }
+
+  /**
+   * Hides every stored key from peers behind `offer` (what may be offered of its state, `null`:
+   * nothing) until {@link release}d, and rebuilds the tree from what is offered. Local reads and
+   * writes still see the stored states.
+   */
+  async hide(offer: (key: string, state: CausalValue) => CausalValue | null): Promise<void> {
+    this.offer = offer
+    for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
+      const offered = offer(entry.key, decodeValue(entry.value))
+      this.hidden.set(entry.key, offered === null ? null : encodeValue(offered))
+    }
+    await this.rebuildTree()
+  }
+
+  /** True when `key` is hidden from peers. */
+  isHidden(key: string): boolean {
+    return this.hidden.has(key)
+  }
+
+  /** What is offered of hidden `key`'s state (`null`: nothing). */
+  offered(key: string): CausalValue | null {
+    const bytes = this.hidden.get(key)
+    return bytes === null || bytes === undefined ? null : decodeValue(bytes)
+  }
+
+  /** The keys still hidden. */
+  hiddenKeys(): string[] {
+    return [...this.hidden.keys()]
+  }
+
+  /** Offers `key` as stored again (call before indexing its new state). */
+  release(key: string): void {
+    this.hidden.delete(key)
+    if (this.hidden.size === 0) this.offer = undefined
   }
 
   /** The decoded states of `keys` (the empty state for a key never written). */
@@ -49,7 +99,12 @@ export class LocalState {
 
   /** The stored encoded states of `keys` (`null` for a key never written). */
   async encoded(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    return (await this.storage.get('values', keys)).map((bytes) => bytes ?? null)
+    const stored = await this.storage.get('values', keys)
+    return stored.map((bytes, i) => {
+      const key = keys[i] as string
+      if (this.hidden.has(key)) return this.hidden.get(key) ?? null
+      return bytes ?? null
+    })
   }
 
   /** The state hashes of `keys`, as peers compute them (`null` for a key never written). */
@@ -68,8 +123,23 @@ export class LocalState {
 
   /** Indexes a committed state: its hash in the tree, the decoded state in the cache. */
   stored(key: string, hash: Uint8Array, state: CausalValue): void {
-    this.tree.set(key, hash)
     this.cache.set(key, state)
+    if (this.hidden.has(key) && this.offer !== undefined) {
+      const offered = this.offer(key, state)
+      const bytes = offered === null ? null : encodeValue(offered)
+      this.hidden.set(key, bytes)
+      if (bytes === null) this.tree.delete(key)
+      else this.tree.set(key, hashBytes(bytes))
+      return
+    }
+    this.tree.set(key, hash)
+  }
+
+  /** `key` was erased from the storage (a collected tombstone, a stale copy dropped). */
+  erased(key: string): void {
+    this.hidden.delete(key)
+    this.tree.delete(key)
+    this.cache.delete(key)
   }
 
   /** Drops the cache (on close). */

@@ -1,0 +1,106 @@
+import type { ReplicaId } from '@mendsync/core'
+import { scanAll } from '../../storage/scan-all.js'
+import type { Mutation, Storage } from '../../storage/types.js'
+import { MAX_MEMBERS } from './gc-options.js'
+import { decodeNumber, encodeNumber, HEARD_PREFIX } from './gc-records.js'
+
+/**
+ * The replicas this replica heard gossip from within the horizon (its *members*), and for each
+ * the *evidence*: the last time that member provably held none of this replica's deleted
+ * entries (see docs/DESIGN.md). When each member was last heard is persisted (at most once per
+ * sixteenth of the horizon per member), so a restart forgets nobody; evidence lives in memory
+ * only (losing it delays collection, never makes it unsafe).
+ */
+export class Membership {
+  private readonly horizonMs: number
+  /** The slack on a persisted time: it may lag the real one by this much (and clocks may skew). */
+  private readonly slackMs: number
+  private readonly heard = new Map<ReplicaId, number>()
+  private readonly persisted = new Map<ReplicaId, number>()
+  private readonly evidence = new Map<ReplicaId, number>()
+  /** Set when more replicas were heard than {@link MAX_MEMBERS}: collection pauses. */
+  private full = false
+
+  constructor(horizonMs: number) {
+    this.horizonMs = horizonMs
+    this.slackMs = horizonMs / 16
+  }
+
+  /** Loads the persisted times. */
+  async load(storage: Storage): Promise<void> {
+    for await (const entry of scanAll(storage, { namespace: 'meta', prefix: HEARD_PREFIX })) {
+      const at = decodeNumber(entry.value, entry.key)
+      const replica = entry.key.slice(HEARD_PREFIX.length)
+      this.heard.set(replica, at)
+      this.persisted.set(replica, at)
+    }
+  }
+
+  /** Gossip of `replica` arrived at `now`; returns the record to persist, if it is due. */
+  heardFrom(replica: ReplicaId, now: number): Mutation[] {
+    if (!this.heard.has(replica) && this.heard.size >= MAX_MEMBERS) {
+      this.full = true
+      return []
+    }
+    this.heard.set(replica, Math.max(now, this.heard.get(replica) ?? now))
+    const stored = this.persisted.get(replica)
+    if (stored !== undefined && now - stored < this.slackMs) return []
+    this.persisted.set(replica, now)
+    return [{ key: HEARD_PREFIX + replica, value: encodeNumber(now) }]
+  }
+
+  /** `replica` provably held none of our deleted entries at `at` (it may collect them later). */
+  prove(replica: ReplicaId, at: number): void {
+    if (at > (this.evidence.get(replica) ?? Number.NEGATIVE_INFINITY))
+      this.evidence.set(replica, at)
+  }
+
+  /** Every member at `now` except `self`. */
+  members(now: number, self: ReplicaId): ReplicaId[] {
+    const out: ReplicaId[] = []
+    for (const [replica, at] of this.heard) {
+      if (replica !== self && now - at <= this.horizonMs + this.slackMs) out.push(replica)
+    }
+    return out
+  }
+
+  /** True when `replica` was heard within the horizon (with the slack). */
+  isMember(replica: ReplicaId, now: number): boolean {
+    const at = this.heard.get(replica)
+    return at !== undefined && now - at <= this.horizonMs + this.slackMs
+  }
+
+  /**
+   * The latest time at which every member held none of our deleted entries: `now` when there is
+   * no member; `-Infinity` when a member has no evidence yet or the membership overflowed.
+   */
+  stablePoint(now: number, self: ReplicaId): number {
+    if (this.full) return Number.NEGATIVE_INFINITY
+    let point = now
+    for (const replica of this.members(now, self)) {
+      point = Math.min(point, this.evidence.get(replica) ?? Number.NEGATIVE_INFINITY)
+    }
+    return point
+  }
+
+  /** Forgets the replicas not heard within the horizon; returns their records' deletions. */
+  retire(now: number, self: ReplicaId): { retired: ReplicaId[]; mutations: Mutation[] } {
+    const retired: ReplicaId[] = []
+    const mutations: Mutation[] = []
+    for (const replica of [...this.heard.keys()]) {
+      if (replica === self || this.isMember(replica, now)) continue
+      retired.push(replica)
+      this.heard.delete(replica)
+      this.evidence.delete(replica)
+      if (this.persisted.delete(replica))
+        mutations.push({ key: HEARD_PREFIX + replica, value: null })
+    }
+    if (this.heard.size < MAX_MEMBERS) this.full = false
+    return { retired, mutations }
+  }
+
+  /** How many replicas are members at `now` (besides `self`). */
+  count(now: number, self: ReplicaId): number {
+    return this.members(now, self).length
+  }
+}
