@@ -108,7 +108,7 @@ export class Replica {
       peers: new PeerDirectory(),
       channel: () => this.channel,
       replicaId: () => this.replica,
-      versionVector: () => this.writer.versionVector,
+      versionVector: () => this.gc.advertised(this.writer.versionVector),
       ensureOpen: () => this.ensureOpen(),
     }
     const components = this.components

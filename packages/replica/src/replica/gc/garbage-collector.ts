@@ -224,12 +224,17 @@ export class GarbageCollector implements StateHooks {
     const writer = this.writer
     if (!options.enabled || writer === undefined || components.tasks.isStopped) return NOTHING
     if (this.rejoining) return NOTHING
+    const now = components.now()
+    const self = components.replicaId()
+    // Nobody heard within the horizon: there is nobody to be away from (a relay nobody visited
+    // is not stale; see the limits in docs/DESIGN.md).
+    if (this.membership.count(now, self) === 0 && this.agreedAt !== undefined) {
+      this.agreedAt = now
+    }
     if (this.awayTooLong()) {
       await this.enterRejoin()
       return NOTHING
     }
-    const now = components.now()
-    const self = components.replicaId()
     const { retired, mutations } = this.membership.retire(now, self)
     for (const replica of components.log.trackedPeers()) {
       if (!this.membership.isMember(replica, now)) mutations.push(...components.log.forget(replica))
@@ -349,12 +354,23 @@ export class GarbageCollector implements StateHooks {
 
   /**
    * A peer the rejoin may trust: its last gossip said it holds at least as many events written
-   * by others than this replica as this replica does (a new, empty replica is not trusted).
+   * by others than this replica as this replica does, and some (a new, empty replica is not
+   * trusted, nor is another rejoining one: see {@link advertised}).
    */
   private trusted(replica: ReplicaId): boolean {
     const theirs = this.heardEvents.get(replica)
+    const ours = foreignEvents(this.writer?.versionVector ?? new Map(), this.components.replicaId())
+    return theirs !== undefined && theirs > 0 && theirs >= ours
+  }
+
+  /**
+   * The version vector to gossip and report: while rejoining, only this replica's own events,
+   * so that another rejoining replica never takes it for one that kept up with the space.
+   */
+  advertised(vector: VersionVector): VersionVector {
+    if (!this.rejoining) return vector
     const self = this.components.replicaId()
-    return theirs !== undefined && theirs >= foreignEvents(this.components.versionVector(), self)
+    return new Map([...vector].filter(([actor]) => epochOf(self, actor) !== undefined))
   }
 
   // ---- status ------------------------------------------------------------------------------
