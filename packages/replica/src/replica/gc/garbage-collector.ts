@@ -239,6 +239,7 @@ export class GarbageCollector implements StateHooks {
     for (const replica of components.log.trackedPeers()) {
       if (!this.membership.isMember(replica, now)) mutations.push(...components.log.forget(replica))
     }
+    mutations.push(...components.log.prune(now))
     if (mutations.length > 0) {
       await components.storage.write({ meta: mutations, durability: 'relaxed' })
       components.metrics.set('outbox_size', components.log.totalOutbox())
