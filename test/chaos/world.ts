@@ -23,6 +23,7 @@ import {
   emptyContext,
   emptyValue,
   encodeValue,
+  isEmptyContext,
   isMendsyncError,
   readCart,
   readRegister,
@@ -59,6 +60,10 @@ export const SKUS = ['a', 'b', 'c'] as const
 /** The fake clock's start: a fixed instant, so runs replay exactly. */
 const T0 = Date.UTC(2025, 0, 1)
 const READ_TIMEOUT_MS = 400
+/** The collection horizon of runs with collection: longer than any run, and than any skew. */
+const GC_HORIZON_MS = 4 * 60 * 60 * 1000
+/** Collection passes after the heal before a tombstone left is a violation. */
+const MAX_GC_PASSES = 6
 /** Rounds of `sync()` on every replica after the heal before a run counts as not converging. */
 export const MAX_SYNC_ROUNDS = 8
 /** Deliveries and timer firings one wait may take before it counts as hung. */
@@ -79,6 +84,12 @@ export interface WorldConfig {
    * first time step, possibly after writes that then only reconciliation can bring to them.
    */
   readonly introduced: boolean
+  /**
+   * Tombstone collection on (a grace of 2 s, a pass every 3 s and at `gc(r)`), with the checks
+   * it needs: a collected key goes back to never written, and what it held is no longer owed to
+   * later reads. Off: the replicas keep every tombstone.
+   */
+  readonly gc: boolean
 }
 
 /** Knobs for the checker's own tests: a deliberately broken component must be caught. */
@@ -117,6 +128,10 @@ interface Node {
   readonly history: Map<string, CausalValue[]>
   /** Per key: everything reads and writes here have shown; later reads must show as much. */
   readonly floor: Map<string, CausalContext>
+  /** Per key: how many times its tombstone was collected here (reads across it start over). */
+  readonly collections: Map<string, number>
+  /** Per key: the operations recorded before its last collection here (none is owed to reads). */
+  readonly collectedOps: Map<string, number>
   /** Per key: the context of the last read here (for writes with a context). */
   readonly lastRead: Map<string, CausalContext>
   inFlight: LocalOp | undefined
@@ -210,6 +225,8 @@ export class World {
     dropped: 0,
     duplicated: 0,
     restarts: 0,
+    gcPasses: 0,
+    retired: 0,
   }
   private converging = false
   private readonly hub: InProcessHub
@@ -255,6 +272,8 @@ export class World {
           incarnation: 0,
           history: new Map(),
           floor: new Map(),
+          collections: new Map(),
+          collectedOps: new Map(),
           lastRead: new Map(),
           inFlight: undefined,
           lastTime: undefined,
@@ -296,6 +315,9 @@ export class World {
       outboxMaxKeys: this.config.outboxMaxKeys,
       handoff: this.config.handoff[node.index] ?? true,
       repairChance: this.config.repairChance,
+      gc: this.config.gc
+        ? { horizonMs: GC_HORIZON_MS, graceMs: 2_000, intervalMs: 3_000 }
+        : { enabled: false },
     })
     replica.subscribe({ prefix: '' }, (change) => this.onChange(node, change.key, change))
     return replica
@@ -358,6 +380,18 @@ export class World {
     const history = node.history.get(key) ?? []
     node.history.set(key, history)
     const before = history.at(-1) ?? emptyValue()
+    if (change.origin === 'collected') {
+      if (!this.config.gc || valueKind(before) !== 'tombstone') {
+        this.violations.push(
+          `r${node.index}: ${key} was collected, but it held ${describeState(before)}`,
+        )
+      }
+      history.push(change.state)
+      node.floor.delete(key)
+      node.collections.set(key, (node.collections.get(key) ?? 0) + 1)
+      node.collectedOps.set(key, this.model.opsOn(key).length)
+      return
+    }
     if (change.origin === 'local') {
       const op = node.inFlight
       if (op === undefined || op.key !== key || op.recorded !== undefined) {
@@ -473,25 +507,30 @@ export class World {
     }
   }
 
+  /** The actor id of replica `index`'s next write (its replica id, or a later epoch of it). */
+  private actorOf(index: number): string {
+    return this.node(index).replica.status().gc.actor
+  }
+
   add(index: number, key: string, sku: string, qty: number, meta: Data | undefined) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `add(${key}, ${sku}, ${qty}${meta === undefined ? '' : `, ${JSON.stringify(meta)}`})`,
       (replica) => replica.cart(key).add(sku, qty, meta),
-      (before) => cartAdd(before, { replica: r }, sku, qty, meta).state,
+      (before) => cartAdd(before, { replica: r() }, sku, qty, meta).state,
     )
   }
 
   setQty(index: number, key: string, sku: string, qty: number) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `setQty(${key}, ${sku}, ${qty})`,
       (replica) => replica.cart(key).setQty(sku, qty),
-      (before) => cartSetQuantity(before, { replica: r }, sku, qty).state,
+      (before) => cartSetQuantity(before, { replica: r() }, sku, qty).state,
     )
   }
 
@@ -506,13 +545,13 @@ export class World {
   }
 
   setMeta(index: number, key: string, sku: string, meta: Data) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `setMeta(${key}, ${sku}, ${JSON.stringify(meta)})`,
       (replica) => replica.cart(key).setMeta(sku, meta),
-      (before) => cartSetMeta(before, { replica: r }, sku, meta).state,
+      (before) => cartSetMeta(before, { replica: r() }, sku, meta).state,
       () => undefined,
       // Editing the meta of a line this replica does not hold is refused.
       (state) => !state.cart.has(sku),
@@ -525,7 +564,7 @@ export class World {
   }
 
   put(index: number, key: string, value: Data, contextFrom: number | undefined) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     const context = contextFrom === undefined ? undefined : this.readContext(contextFrom, key)
     const how = context === undefined ? 'blind' : `context of r${contextFrom! % this.nodes.length}`
     return this.write(
@@ -533,7 +572,7 @@ export class World {
       key,
       `put(${key}, ${JSON.stringify(value)}, ${how})`,
       (replica) => replica.put(key, value, context),
-      (before, time) => writeRegister(before, { replica: r, time }, value, context).state,
+      (before, time) => writeRegister(before, { replica: r(), time }, value, context).state,
       () => context,
     )
   }
@@ -567,6 +606,7 @@ export class World {
       key,
       from: (node.history.get(key)?.length ?? 0) - 1,
       floor: node.floor.get(key),
+      collections: node.collections.get(key) ?? 0,
       own: this.model.opsOn(key).filter((op) => op.replica === node.index),
     }))
     const incarnation = node.incarnation
@@ -598,11 +638,17 @@ export class World {
       key: string
       from: number
       floor: CausalContext | undefined
+      collections: number
       own: readonly OpRecord[]
     },
     result: ReadResult,
   ): void {
     const { key } = snapshot
+    // A collection since the read began: what the read was owed went with the tombstone.
+    const collected = (node.collections.get(key) ?? 0) !== snapshot.collections
+    const since = node.collectedOps.get(key) ?? 0
+    const all = this.model.opsOn(key)
+    const own = snapshot.own.filter((op) => all.indexOf(op) >= since)
     const history = node.history.get(key) ?? []
     const candidates = snapshot.from < 0 ? [emptyValue(), ...history] : history.slice(snapshot.from)
     const state = candidates.find((candidate) => shows(result, candidate))
@@ -612,13 +658,17 @@ export class World {
           `not a state r${node.index} held since the read began (it holds ${describeState(history.at(-1) ?? emptyValue())})`,
       )
     }
-    if (snapshot.floor !== undefined && !contextIncludes(result.context, snapshot.floor)) {
+    if (
+      !collected &&
+      snapshot.floor !== undefined &&
+      !contextIncludes(result.context, snapshot.floor)
+    ) {
       this.violations.push(
         `${label}: monotonic reads: ${key} shows less than an earlier read or write at r${node.index}`,
       )
     }
     const live = state === undefined ? undefined : liveEntries(state)
-    for (const op of snapshot.own) {
+    for (const op of own) {
       for (const entry of op.created.values()) {
         if (!contextHas(result.context, entry.dot)) {
           this.violations.push(
@@ -729,6 +779,26 @@ export class World {
     await flush()
   }
 
+  /** Runs a tombstone collection pass at replica `index` (a no-op in runs without collection). */
+  async collect(index: number): Promise<void> {
+    const node = this.node(index)
+    this.trace.push(`gc r${node.index}`)
+    const incarnation = node.incarnation
+    this.keepPending(
+      node.replica.collectGarbage().then(
+        (pass) => {
+          this.stats.gcPasses += 1
+          this.stats.retired += pass.retired.length
+        },
+        (error: unknown) => {
+          if (node.incarnation === incarnation)
+            this.violations.push(`gc r${node.index} failed: ${error}`)
+        },
+      ),
+    )
+    await flush()
+  }
+
   /** Starts `sync()` at replica `index`; it completes as later commands deliver messages. */
   async sync(index: number): Promise<void> {
     const node = this.node(index)
@@ -754,6 +824,36 @@ export class World {
     this.trace.push('--- heal and converge')
     this.converging = true
     this.hub.heal()
+    let rounds = await this.syncUntilEqual()
+    if (this.config.gc) {
+      // Past the grace, with gossip delivered (the evidence), every tombstone must go.
+      for (let pass = 0; pass < MAX_GC_PASSES && this.tombstonesHeld() > 0; pass++) {
+        this.trace.push(`collection pass ${pass + 1}`)
+        await this.tick(3_000)
+        await this.drain()
+        await this.drive(
+          Promise.all(this.nodes.map((node) => node.replica.collectGarbage())),
+          'collection',
+          true,
+        )
+        await this.drain()
+      }
+      if (this.tombstonesHeld() > 0) {
+        this.violations.push(
+          `${this.tombstonesHeld()} tombstones left after ${MAX_GC_PASSES} passes`,
+        )
+      }
+      rounds += await this.syncUntilEqual()
+    }
+    return rounds
+  }
+
+  private tombstonesHeld(): number {
+    return this.nodes.reduce((sum, node) => sum + node.replica.status().gc.tombstones, 0)
+  }
+
+  /** Rounds of `sync()` until the summaries are equal, then lets everything in flight finish. */
+  private async syncUntilEqual(): Promise<number> {
     let rounds = 0
     for (;;) {
       await this.drain()
@@ -817,6 +917,7 @@ export class World {
       const last = history.at(-1)
       const bytes = stored.get(key)
       if (last === undefined) continue
+      if (bytes === undefined && isNeverWritten(last)) continue
       if (bytes === undefined || !bytesEqual(bytes, encodeValue(last))) {
         this.violations.push(
           `r${node.index}: ${key} persisted ${bytes === undefined ? 'nothing' : describeState(decodeValue(bytes))}, ` +
@@ -875,7 +976,12 @@ export class World {
     for (const node of this.nodes) {
       const vector = node.replica.status().versionVector
       const expected = [...counted].filter(([, n]) => n > 0)
-      if (!isDeepStrictEqual(new Map(expected), new Map([...vector].filter(([, n]) => n > 0)))) {
+      // With collection, a vector also counts the events of keys it forgot (at least the sum),
+      // and retired actors (old epochs) fold out of it.
+      const counts = this.config.gc
+        ? expected.every(([replica, n]) => !vector.has(replica) || (vector.get(replica) ?? 0) >= n)
+        : isDeepStrictEqual(new Map(expected), new Map([...vector].filter(([, n]) => n > 0)))
+      if (!counts) {
         this.violations.push(
           `r${node.index}: version vector ${JSON.stringify([...vector])}, its keys count ${JSON.stringify(expected)}`,
         )
@@ -897,6 +1003,7 @@ export class World {
         'reconcile_sessions',
         'reconcile_failures',
         'repairs_failed',
+        'tombstones_collected',
       ] as const) {
         totals[name] = (totals[name] ?? 0) + metrics[name]
       }
@@ -918,6 +1025,11 @@ export class World {
       vi.useRealTimers()
     }
   }
+}
+
+/** True for the state of a key never written (or collected: gone for good). */
+function isNeverWritten(state: CausalValue): boolean {
+  return valueKind(state) === 'tombstone' && isEmptyContext(state.context)
 }
 
 /** True when `result` is the view of `state` (the same context, siblings and lines). */

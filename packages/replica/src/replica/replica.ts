@@ -117,6 +117,8 @@ export class Replica {
       components,
       (key, state, origin) => {
         this.subscriptions.emit({ key, origin, state })
+        // A collected tombstone changes what is stored, not what anyone reads or is owed.
+        if (origin === 'collected') return
         this.gossip.changed(key, state, GOSSIP_DEBOUNCE_MS)
         for (const peer of this.channel?.peers() ?? []) this.handoff.trigger(peer)
       },

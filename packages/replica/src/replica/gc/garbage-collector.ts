@@ -69,6 +69,8 @@ export class GarbageCollector implements StateHooks {
   private persistedAgreedAt: number | undefined
   private rejoining = false
   private collectedTotal = 0
+  /** When the last pass ran (a long gap means the process slept: it was away, not alone). */
+  private lastPassAt: number | undefined
   private running: Promise<GcPassResult> | undefined
 
   constructor(components: ReplicaComponents, options: GcOptions) {
@@ -226,9 +228,13 @@ export class GarbageCollector implements StateHooks {
     if (this.rejoining) return NOTHING
     const now = components.now()
     const self = components.replicaId()
-    // Nobody heard within the horizon: there is nobody to be away from (a relay nobody visited
-    // is not stale; see the limits in docs/DESIGN.md).
-    if (this.membership.count(now, self) === 0 && this.agreedAt !== undefined) {
+    // Nobody heard within the horizon while running: nobody to be away from (a relay nobody
+    // visited is not stale), and nothing is collected until someone is heard again (see
+    // Membership.stablePoint), so whoever comes back finds every tombstone still here.
+    const awake =
+      this.lastPassAt !== undefined && now - this.lastPassAt <= this.options.horizonMs / 16
+    this.lastPassAt = now
+    if (awake && this.membership.count(now, self) === 0 && this.agreedAt !== undefined) {
       this.agreedAt = now
     }
     if (this.awayTooLong()) {
@@ -245,7 +251,7 @@ export class GarbageCollector implements StateHooks {
       components.metrics.set('outbox_size', components.log.totalOutbox())
     }
     for (const replica of retired) this.heardEvents.delete(replica)
-    const foldedActors = await writer.foldVector((actor) => this.keepsActor(actor, now))
+    const foldedActors = await writer.foldVector((actor) => this.keepsActor(actor, now, retired))
 
     const due = this.tombstones.dueForQueue(now - options.graceMs)
     const hashes = await components.local.digests(due)
@@ -277,13 +283,18 @@ export class GarbageCollector implements StateHooks {
     return { collected: erased.length, retired, foldedActors }
   }
 
-  /** Whether the version vector keeps `actor`'s entry: the newest actor of a member or of self. */
-  private keepsActor(actor: ReplicaId, now: number): boolean {
+  /**
+   * Whether the version vector keeps `actor`'s entry: not when it is an actor of a replica that
+   * just retired, or an older epoch of this replica or of a member. (A replica never heard from,
+   * whose events came through others, keeps its entry.)
+   */
+  private keepsActor(actor: ReplicaId, now: number, retired: readonly ReplicaId[]): boolean {
     const self = this.components.replicaId()
     if (actor === this.actor()) return true
     if (epochOf(self, actor) !== undefined) return false
+    if (retired.some((replica) => epochOf(replica, actor) !== undefined)) return false
     const owner = this.ownerOf(actor, now)
-    if (owner === undefined) return false
+    if (owner === undefined) return true
     const epoch = epochOf(owner, actor) as number
     for (const other of this.components.versionVector().keys()) {
       if ((epochOf(owner, other) ?? -1) > epoch) return false

@@ -2,7 +2,7 @@ import type { ReplicaId } from '@mendsync/core'
 import { scanAll } from '../../storage/scan-all.js'
 import type { Mutation, Storage } from '../../storage/types.js'
 import { MAX_MEMBERS } from './gc-options.js'
-import { decodeNumber, encodeNumber, HEARD_PREFIX } from './gc-records.js'
+import { decodeNumber, encodeNumber, HEARD_PREFIX, META_HEARD_ANY } from './gc-records.js'
 
 /**
  * The replicas this replica heard gossip from within the horizon (its *members*), and for each
@@ -20,6 +20,8 @@ export class Membership {
   private readonly evidence = new Map<ReplicaId, number>()
   /** Set when more replicas were heard than {@link MAX_MEMBERS}: collection pauses. */
   private full = false
+  /** True once any replica was heard (persisted: a replica alone since is not alone by choice). */
+  private heardAny = false
 
   constructor(horizonMs: number) {
     this.horizonMs = horizonMs
@@ -34,6 +36,7 @@ export class Membership {
       this.heard.set(replica, at)
       this.persisted.set(replica, at)
     }
+    this.heardAny = (await storage.get('meta', [META_HEARD_ANY]))[0] !== undefined
   }
 
   /** Gossip of `replica` arrived at `now`; returns the record to persist, if it is due. */
@@ -46,7 +49,10 @@ export class Membership {
     const stored = this.persisted.get(replica)
     if (stored !== undefined && now - stored < this.slackMs) return []
     this.persisted.set(replica, now)
-    return [{ key: HEARD_PREFIX + replica, value: encodeNumber(now) }]
+    const records: Mutation[] = [{ key: HEARD_PREFIX + replica, value: encodeNumber(now) }]
+    if (!this.heardAny) records.push({ key: META_HEARD_ANY, value: encodeNumber(now) })
+    this.heardAny = true
+    return records
   }
 
   /** `replica` provably held none of our deleted entries at `at` (it may collect them later). */
@@ -71,13 +77,17 @@ export class Membership {
   }
 
   /**
-   * The latest time at which every member held none of our deleted entries: `now` when there is
-   * no member; `-Infinity` when a member has no evidence yet or the membership overflowed.
+   * The latest time at which every member held none of our deleted entries: `now` for a replica
+   * that never heard anyone (alone by design); `-Infinity` when a member has no evidence yet, the
+   * membership overflowed, or every replica it heard went silent (they may come back: collecting
+   * alone now would let each side undo the other's deletes, see docs/DESIGN.md).
    */
   stablePoint(now: number, self: ReplicaId): number {
     if (this.full) return Number.NEGATIVE_INFINITY
+    const members = this.members(now, self)
+    if (members.length === 0 && this.heardAny) return Number.NEGATIVE_INFINITY
     let point = now
-    for (const replica of this.members(now, self)) {
+    for (const replica of members) {
       point = Math.min(point, this.evidence.get(replica) ?? Number.NEGATIVE_INFINITY)
     }
     return point

@@ -316,8 +316,9 @@ export class ChangeWriter {
         },
       )
       for (const [i, key] of keys.entries()) {
+        if (!erased.includes(key)) continue
         const before = loaded[i] as CausalValue
-        if (erased.includes(key) && !isTombstone(before)) this.announce(key, emptyValue(), 'remote')
+        this.announce(key, emptyValue(), isTombstone(before) ? 'collected' : 'remote')
       }
       for (const { key, before, after } of replaced) {
         if (!valueEquals(before, after)) this.announce(key, after, 'remote')
