@@ -1,5 +1,7 @@
 // Tombstone collection, the rejoin rule, retired replicas and stale handoff cursors (issue 18).
+import { readFileSync } from 'node:fs'
 import {
+  DEFAULT_GC_OPTIONS,
   MemoryStorage,
   MemoryStore,
   openReplica,
@@ -262,5 +264,17 @@ describe('replicas gone for longer than the horizon', () => {
     a = await restart(a, hub, clock)
     await converged([a.replica, c.replica])
     expect(await storedKeys(a.store)).toEqual(['cart', 'changed', 'offline'])
+  })
+})
+
+describe('the README', () => {
+  it('states every gc option default exactly as DEFAULT_GC_OPTIONS holds it', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    for (const [name, value] of Object.entries(DEFAULT_GC_OPTIONS)) {
+      const row = new RegExp(`^\\| \`gc\\.${name}\` \\| \`?(\\w+)`, 'm').exec(readme)
+      expect(row, `README row of gc.${name}`).not.toBeNull()
+      const cell = row?.[1] as string
+      expect(typeof value === 'boolean' ? cell === 'true' : Number(cell), name).toEqual(value)
+    }
   })
 })
