@@ -170,8 +170,8 @@ export class GarbageCollector implements StateHooks {
     if (summariesEqual(message.summary, ours)) {
       this.membership.prove(replica, now)
       this.agreed(replica, now)
-    } else if (this.tombstones.matchesWithoutQueued(message.summary, ours)) {
-      this.membership.prove(replica, now)
+    } else if (this.tombstones.matchesWithoutReady(message.summary, ours)) {
+      this.membership.refresh(replica)
     }
   }
 
@@ -253,15 +253,28 @@ export class GarbageCollector implements StateHooks {
     for (const replica of retired) this.heardEvents.delete(replica)
     const foldedActors = await writer.foldVector((actor) => this.keepsActor(actor, now, retired))
 
-    const due = this.tombstones.dueForQueue(now - options.graceMs)
-    const hashes = await components.local.digests(due)
-    for (const [i, key] of due.entries()) {
-      const hash = hashes[i]
-      if (hash === null || hash === undefined) this.tombstones.dropped(key)
-      else this.tombstones.queue(key, hash, now)
+    this.tombstones.queueSeenBefore(now - options.graceMs)
+    const point = this.membership.stablePoint(now, self)
+    const alone = this.membership.count(now, self) === 0
+    const collectable: string[] = []
+    const readied: string[] = []
+    for (const { key, seen, ready } of this.tombstones.queuedKeys()) {
+      if (seen > point) continue
+      // Ready: every member held it. Collected once every member was seen again after that
+      // (holding all our states, or all but the ready tombstones: it collected them), so that
+      // they too saw this replica hold it before it goes (they collect on the same signal).
+      if (alone || (ready !== undefined && this.membership.allSeenSince(ready, now, self))) {
+        collectable.push(key)
+      } else if (ready === undefined) readied.push(key)
     }
-    const collectable = this.tombstones.collectable(this.membership.stablePoint(now, self))
+    const seq = this.membership.seq
+    const hashes = await components.local.digests(readied)
+    for (const [i, key] of readied.entries()) {
+      const hash = hashes[i]
+      if (hash !== null && hash !== undefined) this.tombstones.ready(key, seq, hash)
+    }
     if (collectable.length === 0) return { collected: 0, retired, foldedActors }
+    const collectedHashes = new Map<string, Uint8Array>()
     const actor = this.actor()
     let ownDots = false
     const { erased } = await writer.rewrite(
@@ -269,13 +282,15 @@ export class GarbageCollector implements StateHooks {
       (key, state) => {
         if (!isTombstone(state) || !this.tombstones.isQueued(key)) return undefined
         if (contextMax(state.context, actor) > 0) ownDots = true
+        collectedHashes.set(key, hashBytes(encodeValue(state)))
         return null
       },
       // A collected tombstone held this actor's dots: later writes take a new actor id.
       () => (ownDots ? [{ key: META_ACTOR_EPOCH, value: encodeNumber(this.epoch + 1) }] : []),
     )
     if (ownDots) this.epoch += 1
-    for (const key of erased) this.tombstones.forgotten(key)
+    for (const key of erased)
+      this.tombstones.collectedKey(key, collectedHashes.get(key) as Uint8Array)
     this.collectedTotal += erased.length
     components.metrics.add('tombstones_collected', erased.length)
     components.metrics.set('tombstones', this.tombstones.size)

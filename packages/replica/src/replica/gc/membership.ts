@@ -17,7 +17,10 @@ export class Membership {
   private readonly slackMs: number
   private readonly heard = new Map<ReplicaId, number>()
   private readonly persisted = new Map<ReplicaId, number>()
-  private readonly evidence = new Map<ReplicaId, number>()
+  /** Per member: when it was last seen holding all our states, and the sequence of that sight. */
+  private readonly evidence = new Map<ReplicaId, { at: number; seq: number }>()
+  /** Counts every piece of evidence taken in, so passes can ask "seen again since?". */
+  private sequence = 0
   /** Set when more replicas were heard than {@link MAX_MEMBERS}: collection pauses. */
   private full = false
   /** True once any replica was heard (persisted: a replica alone since is not alone by choice). */
@@ -55,10 +58,27 @@ export class Membership {
     return records
   }
 
-  /** `replica` provably held none of our deleted entries at `at` (it may collect them later). */
+  /** `replica` provably held all our states of time `at` or later ones (it may collect them later). */
   prove(replica: ReplicaId, at: number): void {
-    if (at > (this.evidence.get(replica) ?? Number.NEGATIVE_INFINITY))
-      this.evidence.set(replica, at)
+    this.sequence += 1
+    const known = this.evidence.get(replica)
+    this.evidence.set(replica, { at: Math.max(at, known?.at ?? at), seq: this.sequence })
+  }
+
+  /**
+   * `replica` was seen again without new evidence of time (it lacks exactly the tombstones we
+   * are about to collect: it collected them, having held them at its last evidence).
+   */
+  refresh(replica: ReplicaId): void {
+    const known = this.evidence.get(replica)
+    if (known === undefined) return
+    this.sequence += 1
+    this.evidence.set(replica, { at: known.at, seq: this.sequence })
+  }
+
+  /** The sequence number of the latest evidence. */
+  get seq(): number {
+    return this.sequence
   }
 
   /** Every member at `now` except `self`. */
@@ -77,7 +97,8 @@ export class Membership {
   }
 
   /**
-   * The latest time at which every member held none of our deleted entries: `now` for a replica
+   * The latest time at which every member held all our states (so every tombstone we held then):
+   * `now` for a replica
    * that never heard anyone (alone by design); `-Infinity` when a member has no evidence yet, the
    * membership overflowed, or every replica it heard went silent (they may come back: collecting
    * alone now would let each side undo the other's deletes, see docs/DESIGN.md).
@@ -88,9 +109,16 @@ export class Membership {
     if (members.length === 0 && this.heardAny) return Number.NEGATIVE_INFINITY
     let point = now
     for (const replica of members) {
-      point = Math.min(point, this.evidence.get(replica) ?? Number.NEGATIVE_INFINITY)
+      point = Math.min(point, this.evidence.get(replica)?.at ?? Number.NEGATIVE_INFINITY)
     }
     return point
+  }
+
+  /** True when every member's latest evidence came after sequence `seq` (none: true). */
+  allSeenSince(seq: number, now: number, self: ReplicaId): boolean {
+    return this.members(now, self).every(
+      (replica) => (this.evidence.get(replica)?.seq ?? Number.NEGATIVE_INFINITY) > seq,
+    )
   }
 
   /** Forgets the replicas not heard within the horizon; returns their records' deletions. */

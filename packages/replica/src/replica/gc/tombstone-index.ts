@@ -13,14 +13,17 @@ import { decodeNumber, encodeNumber, TOMB_PREFIX } from './gc-records.js'
 
 /**
  * The tombstones this replica holds: when each was seen (persisted in `gc/tomb/<key>`), which
- * are *queued* (older than the grace; kept in a reconciliation tree of their own so that "our
- * summary minus the queued tombstones" costs O(1)), and the tombstones just collected (their
- * state hashes, so an identical copy a peer sends back is not stored again).
+ * are past the grace (*queued*), and for a queued one the evidence sequence at which every
+ * member was first seen to hold it (*ready*): it is collected at a later pass once every member
+ * showed it again, so that the members, which collect on the same signal, have seen this
+ * replica hold it too before it goes.
  */
 export class TombstoneIndex {
   private readonly seen = new Map<string, number>()
-  private readonly queued = new Map<string, { readonly since: number; readonly hash: Uint8Array }>()
-  private queuedTree = new ReconcileTree()
+  private readonly queued = new Map<string, { ready: number | undefined }>()
+  /** The ready tombstones and their state hashes: "our summary minus them" costs O(1). */
+  private readyTree = new ReconcileTree()
+  /** Hashes of the tombstones just collected: an identical copy sent back is not stored again. */
   private readonly collected = new BoundedMap<string, string>(MAX_COLLECTED_MEMORY)
 
   async load(storage: Storage): Promise<void> {
@@ -39,72 +42,66 @@ export class TombstoneIndex {
     return this.seen.has(key) || wasTombstone ? [{ key: TOMB_PREFIX + key, value: null }] : []
   }
 
-  /** The change of `key` to `after` committed (hash: its state hash). */
+  /** The change of `key` to `after` committed. */
   committed(key: string, after: CausalValue, now: number): void {
     this.unqueue(key)
     this.collected.delete(key)
-    if (isTombstone(after)) this.seen.set(key, now)
+    if (isTombstone(after) && !isEmptyContext(after.context)) this.seen.set(key, now)
     else this.seen.delete(key)
   }
 
-  /** Keys seen as tombstones at or before `cutoff` and not queued yet. */
-  dueForQueue(cutoff: number): string[] {
-    const out: string[] = []
-    for (const [key, at] of this.seen) if (at <= cutoff && !this.queued.has(key)) out.push(key)
-    return out
+  /** Queues the tombstones seen at or before `cutoff` (past the grace). */
+  queueSeenBefore(cutoff: number): void {
+    for (const [key, at] of this.seen) {
+      if (at <= cutoff && !this.queued.has(key)) this.queued.set(key, { ready: undefined })
+    }
   }
 
-  /** Queues `key` (state hash `hash`) for collection at `now`. */
-  queue(key: string, hash: Uint8Array, now: number): void {
-    this.queued.set(key, { since: now, hash })
-    this.queuedTree.set(key, hash)
+  /** Every queued key with when it was seen and the sequence it became ready at. */
+  *queuedKeys(): IterableIterator<{ key: string; seen: number; ready: number | undefined }> {
+    for (const [key, { ready }] of this.queued) {
+      yield { key, seen: this.seen.get(key) as number, ready }
+    }
   }
 
-  /** Queued keys whose queueing is at or before `point`. */
-  collectable(point: number): string[] {
-    const out: string[] = []
-    for (const [key, { since }] of this.queued) if (since <= point) out.push(key)
-    return out
+  /** Queued `key` (state hash `hash`) is ready since evidence sequence `seq`. */
+  ready(key: string, seq: number, hash: Uint8Array): void {
+    const entry = this.queued.get(key)
+    if (entry === undefined || entry.ready !== undefined) return
+    entry.ready = seq
+    this.readyTree.set(key, hash)
   }
 
   /**
-   * True when `summary` (a peer's) equals `ours` minus the queued tombstones: that peer holds
-   * our states for every other key and none of the queued keys. Fingerprints are additive
+   * True when `summary` (a peer's) equals `ours` minus the ready tombstones: that peer holds our
+   * states for every other key and none of the ready ones. Fingerprints are additive
    * (docs/reconcile.md): four 32-bit little-endian lanes, summed per item.
    */
-  matchesWithoutQueued(summary: Uint8Array, ours: Uint8Array): boolean {
-    if (this.queuedTree.size === 0) return false
+  matchesWithoutReady(summary: Uint8Array, ours: Uint8Array): boolean {
+    if (this.readyTree.size === 0) return false
     let theirs: ReturnType<typeof decodeSummary>
     try {
       theirs = decodeSummary(summary)
     } catch {
-      // A malformed summary from a peer proves nothing; gossip validation logs such peers.
+      // A summary that does not decode matches nothing (the gossip validator bounds its size).
       return false
     }
     const mine = decodeSummary(ours)
-    const queued = decodeSummary(this.queuedTree.summary())
-    if (theirs.count !== mine.count - queued.count) return false
+    const ready = decodeSummary(this.readyTree.summary())
+    if (theirs.count !== mine.count - ready.count) return false
     const lane = (bytes: Uint8Array, i: number) =>
       new DataView(bytes.buffer, bytes.byteOffset + 4 * i, 4).getInt32(0, true)
     for (let i = 0; i < 4; i++) {
-      const expected = (lane(mine.fingerprint, i) - lane(queued.fingerprint, i)) | 0
+      const expected = (lane(mine.fingerprint, i) - lane(ready.fingerprint, i)) | 0
       if (lane(theirs.fingerprint, i) !== expected) return false
     }
     return true
   }
 
-  /** Queued `key` was collected: drop it from the index, remember its hash. */
-  forgotten(key: string): void {
-    const queued = this.queued.get(key)
-    if (queued !== undefined) this.collected.set(key, toHex(queued.hash))
-    this.unqueue(key)
-    this.seen.delete(key)
-  }
-
-  /** `key` is no longer a tombstone here (erased by the rejoin rule, or found live). */
-  dropped(key: string): void {
-    this.unqueue(key)
-    this.seen.delete(key)
+  /** Ready `key` was collected: drop it from the index, remember its state hash. */
+  collectedKey(key: string, hash: Uint8Array): void {
+    this.dropped(key)
+    this.collected.set(key, toHex(hash))
   }
 
   /** True when a state with `hash` for `key` is the tombstone this replica just collected. */
@@ -117,12 +114,19 @@ export class TombstoneIndex {
     return this.queued.has(key)
   }
 
-  /** Tombstones held. */
-  get size(): number {
-    return this.seen.size
+  /** `key` is gone (collected, or erased by the rejoin rule). */
+  dropped(key: string): void {
+    this.unqueue(key)
+    this.seen.delete(key)
   }
 
   private unqueue(key: string): void {
-    if (this.queued.delete(key)) this.queuedTree.delete(key)
+    if (this.queued.get(key)?.ready !== undefined) this.readyTree.delete(key)
+    this.queued.delete(key)
+  }
+
+  /** Tombstones held. */
+  get size(): number {
+    return this.seen.size
   }
 }
