@@ -315,8 +315,9 @@ export class ChangeWriter {
           }
         },
       )
+      const erasedKeys = new Set(erased)
       for (const [i, key] of keys.entries()) {
-        if (!erased.includes(key)) continue
+        if (!erasedKeys.has(key)) continue
         const before = loaded[i] as CausalValue
         this.announce(key, emptyValue(), isTombstone(before) ? 'collected' : 'remote')
       }
