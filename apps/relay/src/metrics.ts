@@ -56,6 +56,7 @@ const REPLICA_HELP: Partial<Record<keyof ReplicaMetricValues, string>> = {
   tombstones: 'Tombstones held (deleted keys whose causal context is still kept)',
   tombstones_collected: 'Tombstones collected (deleted keys forgotten once safe)',
   gc_horizon_ms: 'Tombstone collection horizon, ms (replicas silent for longer retire)',
+  rejoins: 'Times the replica came back after the horizon and rejoined (the rejoin rule)',
 }
 
 /** `repairs_initiated` -> `mendsync_replica_repairs_initiated_total`; `_ms` histograms -> seconds. */

@@ -46,6 +46,8 @@ export interface ReplicaMetricValues {
   tombstones_collected: number
   /** The collection horizon, ms (`gc.horizonMs`). */
   gc_horizon_ms: number
+  /** Times this replica came back after the horizon and rejoined (the rejoin rule). */
+  rejoins: number
 }
 
 /** What {@link ReplicaMetrics} emits: every change of a metric, for exporters and dashboards. */
@@ -94,6 +96,7 @@ export class ReplicaMetrics {
     tombstones: 0,
     tombstones_collected: 0,
     gc_horizon_ms: 0,
+    rejoins: 0,
   }
   private readonly emitter: Emitter<MetricEvents>
 

@@ -176,7 +176,7 @@ export class Replica {
     await this.components.log.load(this.storage)
     await this.gc.load(this.writer)
     await this.components.local.rebuildTree()
-    await this.gc.started()
+    await this.gc.started(this.network !== undefined)
     this.metricsRegistry.set('outbox_size', this.components.log.totalOutbox())
     if (this.network !== undefined) await this.goOnline(this.network)
   }

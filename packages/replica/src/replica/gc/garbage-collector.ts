@@ -1,8 +1,6 @@
 import {
   type CausalValue,
   contextMax,
-  encodeValue,
-  hashBytes,
   isTombstone,
   type ReplicaId,
   rejoinPart,
@@ -47,6 +45,8 @@ export interface GcPassResult {
   readonly foldedActors: readonly ReplicaId[]
 }
 
+const EMPTY_VECTOR: VersionVector = new Map()
+
 const NOTHING: GcPassResult = Object.freeze({ collected: 0, retired: [], foldedActors: [] })
 
 /**
@@ -61,8 +61,11 @@ export class GarbageCollector implements StateHooks {
   private readonly tombstones = new TombstoneIndex()
   private readonly away = new AwayWrites()
   private readonly membership: Membership
-  /** The foreign events each replica's last gossip said it holds (the rejoin trust check). */
-  private readonly heardEvents = new Map<ReplicaId, number>()
+  /**
+   * Per replica, from its last gossip: the events of others than this replica it holds, or
+   * `undefined` when it gossiped an empty vector (a new replica, or a rejoining one).
+   */
+  private readonly heardEvents = new Map<ReplicaId, number | undefined>()
   private writer: ChangeWriter | undefined
   private epoch = 0
   private agreedAt: number | undefined
@@ -106,8 +109,15 @@ export class GarbageCollector implements StateHooks {
     this.components.metrics.set('gc_horizon_ms', this.options.horizonMs)
   }
 
-  /** After the tree is rebuilt: enters the rejoin rule if this replica was away too long. */
-  async started(): Promise<void> {
+  /**
+   * After the tree is rebuilt: enters the rejoin rule if this replica was away too long.
+   * `networked`: it joins a network (then it never collects as a replica alone by design).
+   */
+  async started(networked: boolean): Promise<void> {
+    if (this.options.enabled && networked) {
+      const records = this.membership.networked(this.components.now())
+      if (records.length > 0) await this.components.storage.write({ meta: records })
+    }
     if (this.awayTooLong()) await this.enterRejoin()
     if (this.options.enabled) {
       this.components.tasks.every(this.options.intervalMs, () => {
@@ -140,14 +150,6 @@ export class GarbageCollector implements StateHooks {
     this.components.metrics.set('tombstones', this.tombstones.size)
   }
 
-  isCollectedEcho(key: string, incoming: CausalValue): boolean {
-    return (
-      this.options.enabled &&
-      isTombstone(incoming) &&
-      this.tombstones.isCollected(key, hashBytes(encodeValue(incoming)))
-    )
-  }
-
   // ---- what peers show ---------------------------------------------------------------------
 
   /** A gossip message of another replica arrived: membership, evidence, agreement. */
@@ -157,7 +159,12 @@ export class GarbageCollector implements StateHooks {
     const now = components.now()
     const replica = message.replicaId
     if (replica === components.replicaId()) return
-    this.heardEvents.set(replica, foreignEvents(message.versionVector, components.replicaId()))
+    this.heardEvents.set(
+      replica,
+      message.versionVector.size === 0
+        ? undefined
+        : foreignEvents(message.versionVector, components.replicaId()),
+    )
     const records = this.membership.heardFrom(replica, now)
     if (records.length > 0) {
       components.tasks.run(
@@ -178,8 +185,10 @@ export class GarbageCollector implements StateHooks {
   /** A reconciliation with `replica` that started at `startedAt` finished. */
   reconciled(replica: ReplicaId, startedAt: number): void {
     if (!this.options.enabled || this.components.tasks.isStopped) return
-    this.membership.prove(replica, startedAt)
-    this.agreed(replica, startedAt)
+    // The session covered what was committed before it started: a change of the same
+    // millisecond may have come after, so it proves the millisecond before.
+    this.membership.prove(replica, startedAt - 1)
+    this.agreed(replica, startedAt - 1)
   }
 
   /** `replica` holds every state this replica had at `at`: a confirmation, or the rejoin's end. */
@@ -274,7 +283,6 @@ export class GarbageCollector implements StateHooks {
       if (hash !== null && hash !== undefined) this.tombstones.ready(key, seq, hash)
     }
     if (collectable.length === 0) return { collected: 0, retired, foldedActors }
-    const collectedHashes = new Map<string, Uint8Array>()
     const actor = this.actor()
     let ownDots = false
     const { erased } = await writer.rewrite(
@@ -282,15 +290,13 @@ export class GarbageCollector implements StateHooks {
       (key, state) => {
         if (!isTombstone(state) || !this.tombstones.isQueued(key)) return undefined
         if (contextMax(state.context, actor) > 0) ownDots = true
-        collectedHashes.set(key, hashBytes(encodeValue(state)))
         return null
       },
       // A collected tombstone held this actor's dots: later writes take a new actor id.
       () => (ownDots ? [{ key: META_ACTOR_EPOCH, value: encodeNumber(this.epoch + 1) }] : []),
     )
     if (ownDots) this.epoch += 1
-    for (const key of erased)
-      this.tombstones.collectedKey(key, collectedHashes.get(key) as Uint8Array)
+    for (const key of erased) this.tombstones.dropped(key)
     this.collectedTotal += erased.length
     components.metrics.add('tombstones_collected', erased.length)
     components.metrics.set('tombstones', this.tombstones.size)
@@ -342,6 +348,7 @@ export class GarbageCollector implements StateHooks {
   private async enterRejoin(): Promise<void> {
     const { components } = this
     this.rejoining = true
+    components.metrics.add('rejoins')
     this.epoch += 1
     await components.storage.write({
       meta: [{ key: META_ACTOR_EPOCH, value: encodeNumber(this.epoch) }],
@@ -381,23 +388,21 @@ export class GarbageCollector implements StateHooks {
 
   /**
    * A peer the rejoin may trust: its last gossip said it holds at least as many events written
-   * by others than this replica as this replica does, and some (a new, empty replica is not
-   * trusted, nor is another rejoining one: see {@link advertised}).
+   * by others than this replica as this replica does, and its vector was not empty (a new,
+   * empty replica is not trusted, nor is another rejoining one: see {@link advertised}).
    */
   private trusted(replica: ReplicaId): boolean {
     const theirs = this.heardEvents.get(replica)
     const ours = foreignEvents(this.writer?.versionVector ?? new Map(), this.components.replicaId())
-    return theirs !== undefined && theirs > 0 && theirs >= ours
+    return theirs !== undefined && theirs >= ours
   }
 
   /**
-   * The version vector to gossip and report: while rejoining, only this replica's own events,
-   * so that another rejoining replica never takes it for one that kept up with the space.
+   * The version vector to gossip and report: empty while rejoining, so that another rejoining
+   * replica never takes this one for a replica that kept up with the space.
    */
   advertised(vector: VersionVector): VersionVector {
-    if (!this.rejoining) return vector
-    const self = this.components.replicaId()
-    return new Map([...vector].filter(([actor]) => epochOf(self, actor) !== undefined))
+    return this.rejoining ? EMPTY_VECTOR : vector
   }
 
   // ---- status ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ export const TOMB_PREFIX = 'gc/tomb/'
 export const AWAY_PREFIX = 'gc/away/'
 /** `gc/heard/<replica>`: when gossip of that replica was last heard (membership). */
 export const HEARD_PREFIX = 'gc/heard/'
-/** Present once this replica heard any other (it is then never "alone by design" again). */
+/** Present once this replica joined a network or heard another: never "alone by design" again. */
 export const META_HEARD_ANY = 'gc/heard-any'
 /** When this replica last agreed with a peer (equal summaries or a finished reconciliation). */
 export const META_AGREED_AT = 'gc/agreed-at'

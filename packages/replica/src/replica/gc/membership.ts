@@ -58,6 +58,16 @@ export class Membership {
     return records
   }
 
+  /**
+   * This replica has a network: it is never alone by design again (a peer may hold its states
+   * without having been heard yet). Returns the record to persist, if new.
+   */
+  networked(now: number): Mutation[] {
+    if (this.heardAny) return []
+    this.heardAny = true
+    return [{ key: META_HEARD_ANY, value: encodeNumber(now) }]
+  }
+
   /** `replica` provably held all our states of time `at` or later ones (it may collect them later). */
   prove(replica: ReplicaId, at: number): void {
     this.sequence += 1

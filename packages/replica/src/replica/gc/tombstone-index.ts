@@ -5,10 +5,8 @@ import {
   isTombstone,
   ReconcileTree,
 } from '@mendsync/core'
-import { BoundedMap, toHex } from '@mendsync/core/toolbox'
 import { scanAll } from '../../storage/scan-all.js'
 import type { Mutation, Storage } from '../../storage/types.js'
-import { MAX_COLLECTED_MEMORY } from './gc-options.js'
 import { decodeNumber, encodeNumber, TOMB_PREFIX } from './gc-records.js'
 
 /**
@@ -23,8 +21,6 @@ export class TombstoneIndex {
   private readonly queued = new Map<string, { ready: number | undefined }>()
   /** The ready tombstones and their state hashes: "our summary minus them" costs O(1). */
   private readyTree = new ReconcileTree()
-  /** Hashes of the tombstones just collected: an identical copy sent back is not stored again. */
-  private readonly collected = new BoundedMap<string, string>(MAX_COLLECTED_MEMORY)
 
   async load(storage: Storage): Promise<void> {
     for await (const entry of scanAll(storage, { namespace: 'meta', prefix: TOMB_PREFIX })) {
@@ -45,7 +41,6 @@ export class TombstoneIndex {
   /** The change of `key` to `after` committed. */
   committed(key: string, after: CausalValue, now: number): void {
     this.unqueue(key)
-    this.collected.delete(key)
     if (isTombstone(after) && !isEmptyContext(after.context)) this.seen.set(key, now)
     else this.seen.delete(key)
   }
@@ -96,17 +91,6 @@ export class TombstoneIndex {
       if (lane(theirs.fingerprint, i) !== expected) return false
     }
     return true
-  }
-
-  /** Ready `key` was collected: drop it from the index, remember its state hash. */
-  collectedKey(key: string, hash: Uint8Array): void {
-    this.dropped(key)
-    this.collected.set(key, toHex(hash))
-  }
-
-  /** True when a state with `hash` for `key` is the tombstone this replica just collected. */
-  isCollected(key: string, hash: Uint8Array): boolean {
-    return this.collected.peek(key) === toHex(hash)
   }
 
   /** True when `key` is queued for collection. */

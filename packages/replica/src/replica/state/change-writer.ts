@@ -7,7 +7,6 @@ import {
   encodeVersionVector,
   HybridClock,
   hashBytes,
-  isEmptyContext,
   isTombstone,
   joinValues,
   MendsyncError,
@@ -43,11 +42,6 @@ interface PersistOptions {
   readonly adopted?: ReadonlySet<string>
   /** The batch is a local write (not a join of remote states). */
   readonly local?: boolean
-}
-
-/** True for the state `LocalState.load` returns for a key it does not hold. */
-function isNeverWritten(state: CausalValue): boolean {
-  return isTombstone(state) && isEmptyContext(state.context)
 }
 
 /** Called after every persisted change (subscribers, gossip hint, handoff). */
@@ -159,7 +153,6 @@ export class ChangeWriter {
       }
       for (const { key, value } of decoded) {
         const state = current.get(key) as CausalValue
-        if (isNeverWritten(state) && this.hooks.isCollectedEcho(key, value)) continue
         current.set(key, joinValues(state, value))
       }
       const changes = keys

@@ -12,9 +12,4 @@ export interface StateHooks {
   recordsFor(key: string, before: CausalValue, after: CausalValue, local: boolean): Mutation[]
   /** The changes of `keys` to `states` committed (`local`: local writes). */
   committed(keys: readonly string[], states: readonly CausalValue[], local: boolean): void
-  /**
-   * True when `incoming`, a peer's state for a key this replica does not hold, is the copy of a
-   * tombstone this replica just collected (storing it again would only restart its collection).
-   */
-  isCollectedEcho(key: string, incoming: CausalValue): boolean
 }
