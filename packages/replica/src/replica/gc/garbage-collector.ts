@@ -1,6 +1,8 @@
 import {
   type CausalValue,
   contextMax,
+  encodeValue,
+  hashBytes,
   isTombstone,
   type ReplicaId,
   rejoinPart,
@@ -285,18 +287,21 @@ export class GarbageCollector implements StateHooks {
     if (collectable.length === 0) return { collected: 0, retired, foldedActors }
     const actor = this.actor()
     let ownDots = false
+    const collectedHashes = new Map<string, Uint8Array>()
     const { erased } = await writer.rewrite(
       collectable,
       (key, state) => {
         if (!isTombstone(state) || !this.tombstones.isQueued(key)) return undefined
         if (contextMax(state.context, actor) > 0) ownDots = true
+        collectedHashes.set(key, hashBytes(encodeValue(state)))
         return null
       },
       // A collected tombstone held this actor's dots: later writes take a new actor id.
       () => (ownDots ? [{ key: META_ACTOR_EPOCH, value: encodeNumber(this.epoch + 1) }] : []),
     )
     if (ownDots) this.epoch += 1
-    for (const key of erased) this.tombstones.dropped(key)
+    for (const key of erased)
+      this.tombstones.collectedKey(key, collectedHashes.get(key) as Uint8Array)
     this.collectedTotal += erased.length
     components.metrics.add('tombstones_collected', erased.length)
     components.metrics.set('tombstones', this.tombstones.size)

@@ -8,6 +8,8 @@ export const GC_HORIZON_MS = 14 * 24 * 60 * 60 * 1000
 export const GC_GRACE_MS = 10 * 60 * 1000
 /** Default `gc.intervalMs`: how often a collection pass runs, 5 min. */
 export const GC_INTERVAL_MS = 5 * 60 * 1000
+/** Tombstones just collected whose first sighting is remembered, should a peer send one back. */
+export const MAX_COLLECTED_MEMORY = 100_000
 /** Replicas whose last gossip is remembered; past it collection pauses (forgetting one is unsafe). */
 export const MAX_MEMBERS = 4096
 

@@ -1,12 +1,16 @@
 import {
   type CausalValue,
   decodeSummary,
+  encodeValue,
+  hashBytes,
   isEmptyContext,
   isTombstone,
   ReconcileTree,
 } from '@mendsync/core'
+import { BoundedMap, toHex } from '@mendsync/core/toolbox'
 import { scanAll } from '../../storage/scan-all.js'
 import type { Mutation, Storage } from '../../storage/types.js'
+import { MAX_COLLECTED_MEMORY } from './gc-options.js'
 import { decodeNumber, encodeNumber, TOMB_PREFIX } from './gc-records.js'
 
 /**
@@ -21,6 +25,13 @@ export class TombstoneIndex {
   private readonly queued = new Map<string, { ready: number | undefined }>()
   /** The ready tombstones and their state hashes: "our summary minus them" costs O(1). */
   private readyTree = new ReconcileTree()
+  /**
+   * The tombstones just collected (state hash, when first seen): a peer still behind may send
+   * one back, and it is stored again, but as seen when it was first seen (its grace is over).
+   */
+  private readonly collected = new BoundedMap<string, { hash: string; seen: number }>(
+    MAX_COLLECTED_MEMORY,
+  )
 
   async load(storage: Storage): Promise<void> {
     for await (const entry of scanAll(storage, { namespace: 'meta', prefix: TOMB_PREFIX })) {
@@ -41,8 +52,21 @@ export class TombstoneIndex {
   /** The change of `key` to `after` committed. */
   committed(key: string, after: CausalValue, now: number): void {
     this.unqueue(key)
-    if (isTombstone(after) && !isEmptyContext(after.context)) this.seen.set(key, now)
-    else this.seen.delete(key)
+    const echo = this.collected.peek(key)
+    this.collected.delete(key)
+    if (!isTombstone(after) || isEmptyContext(after.context)) {
+      this.seen.delete(key)
+      return
+    }
+    const same = echo !== undefined && echo.hash === toHex(hashBytes(encodeValue(after)))
+    this.seen.set(key, same ? echo.seen : now)
+  }
+
+  /** Queued `key` (state hash `hash`) was collected: remembered for a while (see above). */
+  collectedKey(key: string, hash: Uint8Array): void {
+    const seen = this.seen.get(key)
+    this.dropped(key)
+    if (seen !== undefined) this.collected.set(key, { hash: toHex(hash), seen })
   }
 
   /** Queues the tombstones seen at or before `cutoff` (past the grace). */
