@@ -120,7 +120,7 @@ export {
   type SiblingView,
   writeRegister,
 } from './register.js'
-export { contextWithout, hasAwayEntries, rejoinPart } from './rejoin.js'
+export { contextWithout, rejoinPart } from './rejoin.js'
 export type { Dot, ReplicaId, VersionVector } from './types.js'
 export {
   advanceVersionVector,

@@ -83,12 +83,3 @@ export function rejoinPart(value: CausalValue, isAway: (dot: Dot) => boolean): C
   if (stale.length === 0) return value
   return { context: contextWithout(value.context, stale), register, cart }
 }
-
-/** True when the value holds an entry whose dot `isAway` selects (it has away writes). */
-export function hasAwayEntries(value: CausalValue, isAway: (dot: Dot) => boolean): boolean {
-  if (value.register.some(isAway)) return true
-  for (const line of value.cart.values()) {
-    if (line.sets.some(isAway) || line.adds.some(isAway) || line.meta.some(isAway)) return true
-  }
-  return false
-}
