@@ -133,10 +133,11 @@ const steps: fc.Arbitrary<Step>[] = [
     .constantFrom(1, 10, 50, 300, 1_000, 5_000, 30_000)
     .map((ms) => new Step(`tick(${ms})`, (w) => w.tick(ms))),
   replica.map((r) => new Step(`sync(r${r})`, (w) => w.sync(r))),
+  replica.map((r) => new Step(`gc(r${r})`, (w) => w.collect(r))),
 ]
 
 /** How often each step is drawn, in the order of `steps`. */
-const WEIGHTS = [6, 3, 3, 2, 5, 1, 6, 8, 6, 3, 2, 2, 1, 1, 1, 1, 3, 2]
+const WEIGHTS = [6, 3, 3, 2, 5, 1, 6, 8, 6, 3, 2, 2, 1, 1, 1, 1, 3, 2, 3]
 
 /** The command sequences of a run. */
 export function commands(maxCommands: number) {
@@ -152,4 +153,6 @@ export const config: fc.Arbitrary<WorldConfig> = fc.record({
   repairChance: fc.constantFrom(0, 0.5),
   seed: fc.nat(),
   introduced: fc.boolean(),
+  // Half the runs collect tombstones, retire silent replicas and rejoin (see WorldConfig.gc).
+  gc: fc.boolean(),
 })

@@ -23,6 +23,7 @@ import {
   emptyContext,
   emptyValue,
   encodeValue,
+  isEmptyContext,
   isMendsyncError,
   readCart,
   readRegister,
@@ -60,6 +61,13 @@ export const SKUS = ['a', 'b', 'c'] as const
 /** The fake clock's start: a fixed instant, so runs replay exactly. */
 const T0 = Date.UTC(2025, 0, 1)
 const READ_TIMEOUT_MS = 400
+/**
+ * The collection horizon of runs with collection: two minutes, so that runs retire silent
+ * replicas, and replicas closed (or whose clock jumped) for longer rejoin by the rejoin rule.
+ */
+const GC_HORIZON_MS = 2 * 60 * 1000
+/** Collection passes after the heal before a tombstone left is a violation. */
+const MAX_GC_PASSES = 6
 /** Rounds of `sync()` on every replica after the heal before a run counts as not converging. */
 export const MAX_SYNC_ROUNDS = 8
 /** Deliveries and timer firings one wait may take before it counts as hung. */
@@ -80,6 +88,12 @@ export interface WorldConfig {
    * first time step, possibly after writes that then only reconciliation can bring to them.
    */
   readonly introduced: boolean
+  /**
+   * Tombstone collection on (a grace of 2 s, a pass every 3 s and at `gc(r)`), with the checks
+   * it needs: a collected key goes back to never written, and what it held is no longer owed to
+   * later reads. Off: the replicas keep every tombstone.
+   */
+  readonly gc: boolean
 }
 
 /** Knobs for the checker's own tests: a deliberately broken component must be caught. */
@@ -118,6 +132,10 @@ interface Node {
   readonly history: Map<string, CausalValue[]>
   /** Per key: everything reads and writes here have shown; later reads must show as much. */
   readonly floor: Map<string, CausalContext>
+  /** Per key: how many times its tombstone was collected here (reads across it start over). */
+  readonly collections: Map<string, number>
+  /** Per key: the operations recorded before its last collection here (none is owed to reads). */
+  readonly collectedOps: Map<string, number>
   /** Per key: the context of the last read here (for writes with a context). */
   readonly lastRead: Map<string, CausalContext>
   inFlight: LocalOp | undefined
@@ -200,6 +218,8 @@ export class World {
     dropped: 0,
     duplicated: 0,
     restarts: 0,
+    gcPasses: 0,
+    retired: 0,
   }
   private converging = false
   private readonly hub: InProcessHub
@@ -245,6 +265,8 @@ export class World {
           incarnation: 0,
           history: new Map(),
           floor: new Map(),
+          collections: new Map(),
+          collectedOps: new Map(),
           lastRead: new Map(),
           inFlight: undefined,
           lastTime: undefined,
@@ -286,6 +308,9 @@ export class World {
       outboxMaxKeys: this.config.outboxMaxKeys,
       handoff: this.config.handoff[node.index] ?? true,
       repairChance: this.config.repairChance,
+      gc: this.config.gc
+        ? { horizonMs: GC_HORIZON_MS, graceMs: 2_000, intervalMs: 3_000 }
+        : { enabled: false },
     })
     replica.subscribe({ prefix: '' }, (change) => this.onChange(node, change.key, change))
     return replica
@@ -348,6 +373,24 @@ export class World {
     const history = node.history.get(key) ?? []
     node.history.set(key, history)
     const before = history.at(-1) ?? emptyValue()
+    if (change.origin === 'collected') {
+      if (!this.config.gc || valueKind(before) !== 'tombstone') {
+        this.violations.push(
+          `r${node.index}: ${key} was collected, but it held ${describeState(before)}`,
+        )
+      }
+      history.push(change.state)
+      this.forget(node, key)
+      return
+    }
+    if (this.config.gc && change.origin !== 'local' && node.replica?.status().gc.rejoining) {
+      // The rejoin rule replaces a stale copy by what the space holds (with this replica's away
+      // writes): earlier reads here bind no longer; the model's checks of the new state still do.
+      history.push(change.state)
+      this.forget(node, key)
+      this.violations.push(...this.model.checkState(node.index, key, change.state, undefined))
+      return
+    }
     if (change.origin === 'local') {
       const op = node.inFlight
       if (op === undefined || op.key !== key || op.recorded !== undefined) {
@@ -358,6 +401,13 @@ export class World {
     }
     history.push(change.state)
     this.violations.push(...this.model.checkState(node.index, key, change.state, before))
+  }
+
+  /** What reads at `node` were owed of `key` is gone (collected, or replaced by a rejoin). */
+  private forget(node: Node, key: string): void {
+    node.floor.delete(key)
+    node.collections.set(key, (node.collections.get(key) ?? 0) + 1)
+    node.collectedOps.set(key, this.model.opsOn(key).length)
   }
 
   private recordOp(node: Node, op: LocalOp, before: CausalValue, after: CausalValue): OpRecord {
@@ -463,25 +513,30 @@ export class World {
     }
   }
 
+  /** The actor id of replica `index`'s next write (its replica id, or a later epoch of it). */
+  private actorOf(index: number): string {
+    return this.node(index).replica.status().gc.actor
+  }
+
   add(index: number, key: string, sku: string, qty: number, meta: Data | undefined) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `add(${key}, ${sku}, ${qty}${meta === undefined ? '' : `, ${JSON.stringify(meta)}`})`,
       (replica) => replica.cart(key).add(sku, qty, meta),
-      (before) => cartAdd(before, { replica: r }, sku, qty, meta).state,
+      (before) => cartAdd(before, { replica: r() }, sku, qty, meta).state,
     )
   }
 
   setQty(index: number, key: string, sku: string, qty: number) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `setQty(${key}, ${sku}, ${qty})`,
       (replica) => replica.cart(key).setQty(sku, qty),
-      (before) => cartSetQuantity(before, { replica: r }, sku, qty).state,
+      (before) => cartSetQuantity(before, { replica: r() }, sku, qty).state,
     )
   }
 
@@ -496,13 +551,13 @@ export class World {
   }
 
   setMeta(index: number, key: string, sku: string, meta: Data) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     return this.write(
       index,
       key,
       `setMeta(${key}, ${sku}, ${JSON.stringify(meta)})`,
       (replica) => replica.cart(key).setMeta(sku, meta),
-      (before) => cartSetMeta(before, { replica: r }, sku, meta).state,
+      (before) => cartSetMeta(before, { replica: r() }, sku, meta).state,
       () => undefined,
       // Editing the meta of a line this replica does not hold is refused.
       (state) => !state.cart.has(sku),
@@ -515,7 +570,7 @@ export class World {
   }
 
   put(index: number, key: string, value: Data, contextFrom: number | undefined) {
-    const r = this.node(index).id
+    const r = () => this.actorOf(index)
     const context = contextFrom === undefined ? undefined : this.readContext(contextFrom, key)
     const how = context === undefined ? 'blind' : `context of r${contextFrom! % this.nodes.length}`
     return this.write(
@@ -523,7 +578,7 @@ export class World {
       key,
       `put(${key}, ${JSON.stringify(value)}, ${how})`,
       (replica) => replica.put(key, value, context),
-      (before, time) => writeRegister(before, { replica: r, time }, value, context).state,
+      (before, time) => writeRegister(before, { replica: r(), time }, value, context).state,
       () => context,
     )
   }
@@ -557,6 +612,7 @@ export class World {
       key,
       from: (node.history.get(key)?.length ?? 0) - 1,
       floor: node.floor.get(key),
+      collections: node.collections.get(key) ?? 0,
       own: this.model.opsOn(key).filter((op) => op.replica === node.index),
     }))
     const incarnation = node.incarnation
@@ -588,11 +644,17 @@ export class World {
       key: string
       from: number
       floor: CausalContext | undefined
+      collections: number
       own: readonly OpRecord[]
     },
     result: ReadResult,
   ): void {
     const { key } = snapshot
+    // A collection since the read began: what the read was owed went with the tombstone.
+    const collected = (node.collections.get(key) ?? 0) !== snapshot.collections
+    const since = node.collectedOps.get(key) ?? 0
+    const all = this.model.opsOn(key)
+    const own = snapshot.own.filter((op) => all.indexOf(op) >= since)
     const history = node.history.get(key) ?? []
     const candidates = snapshot.from < 0 ? [emptyValue(), ...history] : history.slice(snapshot.from)
     const state = candidates.find((candidate) => shows(result, candidate))
@@ -602,13 +664,17 @@ export class World {
           `not a state r${node.index} held since the read began (it holds ${describeState(history.at(-1) ?? emptyValue())})`,
       )
     }
-    if (snapshot.floor !== undefined && !contextIncludes(result.context, snapshot.floor)) {
+    if (
+      !collected &&
+      snapshot.floor !== undefined &&
+      !contextIncludes(result.context, snapshot.floor)
+    ) {
       this.violations.push(
         `${label}: monotonic reads: ${key} shows less than an earlier read or write at r${node.index}`,
       )
     }
     const live = state === undefined ? undefined : liveEntries(state)
-    for (const op of snapshot.own) {
+    for (const op of own) {
       for (const entry of op.created.values()) {
         if (!contextHas(result.context, entry.dot)) {
           this.violations.push(
@@ -709,6 +775,7 @@ export class World {
     const node = this.node(index)
     this.trace.push(`skew r${node.index} ${offsetMs} ms`)
     node.skew = offsetMs
+    if (offsetMs !== 0) this.skewed = true
     await flush()
   }
 
@@ -716,6 +783,26 @@ export class World {
   async tick(ms: number): Promise<void> {
     this.trace.push(`tick ${ms} ms`)
     await vi.advanceTimersByTimeAsync(ms)
+    await flush()
+  }
+
+  /** Runs a tombstone collection pass at replica `index` (a no-op in runs without collection). */
+  async collect(index: number): Promise<void> {
+    const node = this.node(index)
+    this.trace.push(`gc r${node.index}`)
+    const incarnation = node.incarnation
+    this.keepPending(
+      node.replica.collectGarbage().then(
+        (pass) => {
+          this.stats.gcPasses += 1
+          this.stats.retired += pass.retired.length
+        },
+        (error: unknown) => {
+          if (node.incarnation === incarnation)
+            this.violations.push(`gc r${node.index} failed: ${error}`)
+        },
+      ),
+    )
     await flush()
   }
 
@@ -744,15 +831,49 @@ export class World {
     this.trace.push('--- heal and converge')
     this.converging = true
     this.hub.heal()
+    let rounds = await this.syncUntilEqual()
+    if (this.config.gc) {
+      // Past the grace, with gossip delivered (the evidence), every tombstone must go.
+      for (let pass = 0; pass < MAX_GC_PASSES && this.tombstonesHeld() > 0; pass++) {
+        this.trace.push(`collection pass ${pass + 1}`)
+        await this.tick(3_000)
+        await this.drain()
+        await this.drive(
+          Promise.all(this.nodes.map((node) => node.replica.collectGarbage())),
+          'collection',
+          true,
+        )
+        await this.drain()
+      }
+      // A clock set back waits that much longer for the grace: only runs without skew must
+      // collect everything within the passes.
+      if (this.tombstonesHeld() > 0 && !this.skewed) {
+        this.violations.push(
+          `${this.tombstonesHeld()} tombstones left after ${MAX_GC_PASSES} passes`,
+        )
+      }
+      rounds += await this.syncUntilEqual()
+    }
+    return rounds
+  }
+
+  private tombstonesHeld(): number {
+    return this.nodes.reduce((sum, node) => sum + node.replica.status().gc.tombstones, 0)
+  }
+
+  /** Rounds of `sync()` until the summaries are equal, then lets everything in flight finish. */
+  private async syncUntilEqual(): Promise<number> {
     let rounds = 0
     for (;;) {
       await this.drain()
       if (this.summariesEqual()) break
       rounds += 1
       if (rounds > MAX_SYNC_ROUNDS) {
-        const summaries = this.nodes.map(
-          (node) => `r${node.index}: ${hex(node.replica.status().summary)}`,
-        )
+        const summaries = this.nodes.map((node) => {
+          const { summary, gc } = node.replica.status()
+          const rejoining = gc.rejoining ? ' (rejoining)' : ''
+          return `r${node.index}: ${hex(summary)}${rejoining}`
+        })
         this.violations.push(
           `not converged after ${MAX_SYNC_ROUNDS} rounds of sync(): ${summaries.join(', ')}`,
         )
@@ -807,6 +928,7 @@ export class World {
       const last = history.at(-1)
       const bytes = stored.get(key)
       if (last === undefined) continue
+      if (bytes === undefined && isNeverWritten(last)) continue
       if (bytes === undefined || !bytesEqual(bytes, encodeValue(last))) {
         this.violations.push(
           `r${node.index}: ${key} persisted ${bytes === undefined ? 'nothing' : describeState(decodeValue(bytes))}, ` +
@@ -865,7 +987,13 @@ export class World {
     for (const node of this.nodes) {
       const vector = node.replica.status().versionVector
       const expected = [...counted].filter(([, n]) => n > 0)
-      if (!isDeepStrictEqual(new Map(expected), new Map([...vector].filter(([, n]) => n > 0)))) {
+      // With collection the vector is a summary, not a count: it keeps the events of keys it
+      // forgot, and a retired actor folds out of it (what comes later of it is counted anew).
+      const counts = isDeepStrictEqual(
+        new Map(expected),
+        new Map([...vector].filter(([, n]) => n > 0)),
+      )
+      if (!this.config.gc && !counts) {
         this.violations.push(
           `r${node.index}: version vector ${JSON.stringify([...vector])}, its keys count ${JSON.stringify(expected)}`,
         )
@@ -874,6 +1002,9 @@ export class World {
     if (this.queue.length > 0) this.violations.push(`${this.queue.length} messages still in flight`)
     this.assertHealthy()
   }
+
+  /** Whether a replica's clock was ever skewed in this run. */
+  private skewed = false
 
   /** Sums of the replicas' engine metrics that show what the run exercised. */
   engineTotals(): Record<string, number> {
@@ -887,6 +1018,8 @@ export class World {
         'reconcile_sessions',
         'reconcile_failures',
         'repairs_failed',
+        'tombstones_collected',
+        'rejoins',
       ] as const) {
         totals[name] = (totals[name] ?? 0) + metrics[name]
       }
@@ -908,6 +1041,11 @@ export class World {
       vi.useRealTimers()
     }
   }
+}
+
+/** True for the state of a key never written (or collected: gone for good). */
+function isNeverWritten(state: CausalValue): boolean {
+  return valueKind(state) === 'tombstone' && isEmptyContext(state.context)
 }
 
 /** True when `result` is the view of `state` (the same context, siblings and lines). */

@@ -33,7 +33,7 @@ export interface RelayMetrics {
 
 const PREFIX = 'mendsync_'
 /** Replica metrics that go up and down; every other number is a counter. */
-const REPLICA_GAUGES = new Set<string>(['outbox_size'])
+const REPLICA_GAUGES = new Set<string>(['outbox_size', 'tombstones', 'gc_horizon_ms'])
 const REPLICA_HELP: Partial<Record<keyof ReplicaMetricValues, string>> = {
   reads_total: 'Keys read (local reads; the relay serves peers, it rarely reads)',
   writes_total: 'Local writes',
@@ -56,6 +56,10 @@ const REPLICA_HELP: Partial<Record<keyof ReplicaMetricValues, string>> = {
   breaker_state_changes: 'Circuit breaker state changes',
   gossip_sent: 'Gossip messages published',
   gossip_received: 'Gossip messages received',
+  tombstones: 'Tombstones held (deleted keys whose causal context is still kept)',
+  tombstones_collected: 'Tombstones collected (deleted keys forgotten once safe)',
+  gc_horizon_ms: 'Tombstone collection horizon, ms (replicas silent for longer retire)',
+  rejoins: 'Times the replica came back after the horizon and rejoined (the rejoin rule)',
 }
 
 /** `repairs_initiated` -> `mendsync_replica_repairs_initiated_total`; `_ms` histograms -> seconds. */

@@ -22,6 +22,12 @@ export {
   type SpaceCredentials,
 } from './replica/access/spaces.js'
 export type { Change, ChangeListener, ChangeOrigin, SubscriptionTarget } from './replica/change.js'
+export {
+  DEFAULT_GC_OPTIONS,
+  type GcOptions,
+  type GcPassResult,
+  type GcStatus,
+} from './replica/gc/index.js'
 export { type Histogram, LATENCY_BUCKETS_MS, type ReplicaMetricValues } from './replica/metrics.js'
 export {
   DEFAULT_REPLICA_OPTIONS,

@@ -97,6 +97,10 @@ export function createDatabase(path: string): void {
     // Created by us with 0600 before SQLite opens it; SQLite gives -wal/-shm the same mode.
     closeSync(openSync(temporary, 'wx', 0o600))
     db = new DatabaseSync(temporary)
+    // Incremental auto-vacuum, set before the first page is written (WAL mode writes it): pages
+    // freed by erased records (collected tombstones) go back to the file system (see
+    // FileStorage.vacuum).
+    db.exec('PRAGMA auto_vacuum = INCREMENTAL')
     const mode = db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: unknown }
     if (mode.journal_mode !== 'wal')
       throw new Error(`journal_mode WAL was refused (${String(mode.journal_mode)})`)

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import * as zlib from 'node:zlib'
 import { MendsyncError } from '@mendsync/core'
+import { defaultLogger, type Logger } from '@mendsync/core/toolbox'
 import {
   assertNamespace,
   corruptRecord,
@@ -66,7 +67,12 @@ export interface FileStorageOptions {
    * same group commit are not affected.
    */
   readonly onMutation?: (namespace: Namespace, key: string) => void
+  /** Where the storage logs what it handles itself. Default `defaultLogger('mendsync:storage-file')`. */
+  readonly logger?: Logger
 }
+
+/** Records erased after which the storage checks whether to give free pages back. */
+const VACUUM_AFTER_ERASED = 256
 
 /** See {@link FileStorage.stats}. */
 export interface FileStorageStats {
@@ -190,6 +196,8 @@ export class FileStorage implements Storage {
   private closing: Promise<void> | undefined
   private commits = 0
   private relaxedCommits = 0
+  private erasedSinceVacuum = 0
+  private readonly logger: Logger
   /** The sync level of the open transaction (and of the writer connection). */
   private level: Durability = 'strict'
   private batches = 0
@@ -204,6 +212,7 @@ export class FileStorage implements Storage {
     this.reader = reader
     this.path = path
     this.onMutation = options.onMutation
+    this.logger = options.logger ?? defaultLogger('mendsync:storage-file')
     const each = (make: (table: string) => string, db: DatabaseSync) => ({
       values: db.prepare(make(TABLES.values)),
       meta: db.prepare(make(TABLES.meta)),
@@ -496,8 +505,10 @@ export class FileStorage implements Storage {
         for (const { key, value } of batch[namespace]) {
           if (this.onMutation !== undefined) this.injected(namespace, key)
           const k = encodeKey(key)
-          if (value === null) erase.run(k)
-          else put.run(k, value, checksum(k, value))
+          if (value === null) {
+            erase.run(k)
+            this.erasedSinceVacuum++
+          } else put.run(k, value, checksum(k, value))
         }
       }
       if (!first) db.exec('RELEASE batch')
@@ -561,6 +572,29 @@ export class FileStorage implements Storage {
     if (this.level === 'relaxed') this.relaxedCommits++
     this.batches += waiting.length
     for (const waiter of waiting) waiter.resolve()
+    if (this.erasedSinceVacuum >= VACUUM_AFTER_ERASED) this.vacuum()
+  }
+
+  /**
+   * Gives free pages back to the file system once they are more than an eighth of the file
+   * (after many erased records, e.g. collected tombstones). Files created before incremental
+   * auto-vacuum keep their size (`PRAGMA incremental_vacuum` does nothing there). A failure
+   * only leaves the file larger: the data is untouched.
+   */
+  private vacuum(): void {
+    this.erasedSinceVacuum = 0
+    try {
+      const pages = this.writer.prepare('PRAGMA page_count').get() as { page_count: number }
+      const free = this.writer.prepare('PRAGMA freelist_count').get() as {
+        freelist_count: number
+      }
+      if (free.freelist_count * 8 > pages.page_count) this.writer.exec('PRAGMA incremental_vacuum')
+    } catch (error) {
+      this.logger.debug('incremental vacuum failed; the file stays larger', {
+        error,
+        path: this.path,
+      })
+    }
   }
 
   private failWaiting(error: unknown): void {

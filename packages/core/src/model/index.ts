@@ -120,6 +120,7 @@ export {
   type SiblingView,
   writeRegister,
 } from './register.js'
+export { contextWithout, rejoinPart } from './rejoin.js'
 export type { Dot, ReplicaId, VersionVector } from './types.js'
 export {
   advanceVersionVector,

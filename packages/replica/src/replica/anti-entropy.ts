@@ -20,8 +20,17 @@ export class AntiEntropy {
   /** Peers whose summary mismatch is waiting out `reconcileDelayMs`. */
   private readonly pendingChecks = new Set<PeerId>()
 
-  constructor(components: ReplicaComponents, writer: ChangeWriter, handoff: Handoff) {
+  private readonly onReconciled: (replica: string, startedAt: number) => void
+
+  /** @param onReconciled a reconciliation this replica started with `replica` finished. */
+  constructor(
+    components: ReplicaComponents,
+    writer: ChangeWriter,
+    handoff: Handoff,
+    onReconciled: (replica: string, startedAt: number) => void,
+  ) {
     this.components = components
+    this.onReconciled = onReconciled
     this.writer = writer
     this.handoff = handoff
     this.logger = components.logger.child('anti-entropy')
@@ -83,6 +92,7 @@ export class AntiEntropy {
     if (!channel.peers().includes(peer)) return
     this.running.add(peer)
     const headAtStart = components.log.committedSeq
+    const startedAt = components.now()
     try {
       components.metrics.add('reconcile_sessions')
       const outcome = await channel.reconcile(peer, {
@@ -93,6 +103,7 @@ export class AntiEntropy {
       components.metrics.add('reconcile_rounds', outcome.rounds)
       components.metrics.add('reconcile_bytes', outcome.bytesSent + outcome.bytesReceived)
       const replica = components.peers.replicaOf(peer)
+      if (replica !== undefined) this.onReconciled(replica, startedAt)
       if (replica !== undefined && components.log.isTracked(replica)) {
         await components.storage.write({
           meta: components.log.acknowledge(replica, headAtStart),

@@ -1,8 +1,11 @@
 import type { CausalValue } from '@mendsync/core'
 import type { KeyTarget } from '@mendsync/core/toolbox'
 
-/** Why a key changed: a local write, a remote push/reconcile/handoff, or a read repair. */
-export type ChangeOrigin = 'local' | 'remote' | 'repair'
+/**
+ * Why a key changed: a local write, a remote push/reconcile/handoff, a read repair, or the
+ * collection of its tombstone (`'collected'`: the key is gone, its state is the never-written one).
+ */
+export type ChangeOrigin = 'local' | 'remote' | 'repair' | 'collected'
 
 /** What a subscriber receives. */
 export interface Change {

@@ -40,6 +40,14 @@ export interface ReplicaMetricValues {
   breaker_state_changes: number
   gossip_sent: number
   gossip_received: number
+  /** Tombstones held (deleted keys whose context is still kept). */
+  tombstones: number
+  /** Tombstones collected. */
+  tombstones_collected: number
+  /** The collection horizon, ms (`gc.horizonMs`). */
+  gc_horizon_ms: number
+  /** Times this replica came back after the horizon and rejoined (the rejoin rule). */
+  rejoins: number
 }
 
 /** What {@link ReplicaMetrics} emits: every change of a metric, for exporters and dashboards. */
@@ -85,6 +93,10 @@ export class ReplicaMetrics {
     breaker_state_changes: 0,
     gossip_sent: 0,
     gossip_received: 0,
+    tombstones: 0,
+    tombstones_collected: 0,
+    gc_horizon_ms: 0,
+    rejoins: 0,
   }
   private readonly emitter: Emitter<MetricEvents>
 

@@ -22,6 +22,7 @@ import { AntiEntropy } from './anti-entropy.js'
 import type { Change, ChangeListener, SubscriptionTarget } from './change.js'
 import type { ReplicaComponents } from './components.js'
 import { GOSSIP_DEBOUNCE_MS, MAX_HINT_KEYS, MAX_KNOWN_PEERS } from './constants.defaults.js'
+import { GarbageCollector, type GcPassResult, resolveGcOptions } from './gc/index.js'
 import { ChangeLog } from './handoff/change-log.js'
 import { Handoff } from './handoff/handoff.js'
 import { ReplicaMetrics, type ReplicaMetricValues } from './metrics.js'
@@ -88,6 +89,7 @@ export class Replica {
   private readonly antiEntropy: AntiEntropy
   private readonly gossip: Gossip
   private readonly guard: SpaceGuard
+  private readonly gc: GarbageCollector
   private channel: SpaceChannel | undefined
   private closed = false
 
@@ -125,18 +127,27 @@ export class Replica {
       guard,
       channel: () => this.channel,
       replicaId: () => this.replica,
-      versionVector: () => this.writer.versionVector,
+      versionVector: () => this.gc.advertised(this.writer.versionVector),
       ensureOpen: () => this.ensureOpen(),
     }
     const components = this.components
-    this.writer = new ChangeWriter(components, (key, state, origin) => {
-      // The engine's own keys replicate like any key but are not the application's to see.
-      if (!isReservedKey(key)) this.subscriptions.emit({ key, origin, state })
-      this.gossip.changed(key, state, GOSSIP_DEBOUNCE_MS)
-      for (const peer of this.channel?.peers() ?? []) this.handoff.trigger(peer)
-    })
+    this.gc = new GarbageCollector(components, resolveGcOptions(options.gc))
+    this.writer = new ChangeWriter(
+      components,
+      (key, state, origin) => {
+        // The engine's own keys replicate like any key but are not the application's to see.
+        if (!isReservedKey(key)) this.subscriptions.emit({ key, origin, state })
+        // A collected tombstone changes what is stored, not what anyone reads or is owed.
+        if (origin === 'collected') return
+        this.gossip.changed(key, state, GOSSIP_DEBOUNCE_MS)
+        for (const peer of this.channel?.peers() ?? []) this.handoff.trigger(peer)
+      },
+      this.gc,
+    )
     this.handoff = new Handoff(components, (peer) => this.antiEntropy.start(peer))
-    this.antiEntropy = new AntiEntropy(components, this.writer, this.handoff)
+    this.antiEntropy = new AntiEntropy(components, this.writer, this.handoff, (replica, at) =>
+      this.gc.reconciled(replica, at),
+    )
     this.gossip = new Gossip(components, this.handoff, this.antiEntropy)
     this.repairer = new ReadRepairer(
       tunables,
@@ -183,9 +194,11 @@ export class Replica {
     this.replica = identity.replicaId
     this.writer.restore(identity.versionVector, identity.clock)
     await this.components.log.load(this.storage)
+    await this.gc.load(this.writer)
     await this.components.local.rebuildTree()
     await this.components.quota?.load(this.storage)
     this.components.tasks.run('recency index', this.components.local.indexTimes())
+    await this.gc.started(this.network !== undefined)
     this.metricsRegistry.set('outbox_size', this.components.log.totalOutbox())
     if (this.network !== undefined) await this.goOnline(this.network)
   }
@@ -205,7 +218,10 @@ export class Replica {
       this.components.peers.disconnected(peer)
       this.components.hints.forgetPeer(peer)
     })
-    channel.on('gossip', ({ peer, message }) => this.gossip.received(peer, message))
+    channel.on('gossip', ({ peer, message }) => {
+      this.gc.heard(message)
+      this.gossip.received(peer, message)
+    })
     this.tasks.every(this.components.options.gossipIntervalMs, () => this.gossip.schedule(0))
     this.tasks.every(this.components.options.antiEntropyIntervalMs, () => this.antiEntropy.tick())
     this.gossip.schedule(0)
@@ -364,7 +380,22 @@ export class Replica {
 
   /** What the replica knows now: peers, version vector, summary, outbox, breakers. */
   status(): ReplicaStatus {
-    return replicaStatus(this.components, this.repairer, this.antiEntropy, this.network?.peerId)
+    return replicaStatus(
+      this.components,
+      this.repairer,
+      this.antiEntropy,
+      this.network?.peerId,
+      this.gc.status(),
+    )
+  }
+
+  /**
+   * Runs one tombstone collection pass now (it also runs every `gc.intervalMs`): collects the
+   * tombstones that are safe to forget and retires replicas gone for longer than the horizon.
+   */
+  collectGarbage(): Promise<GcPassResult> {
+    this.ensureOpen()
+    return this.gc.collect()
   }
 
   /** A copy of every metric (see the README's metric list). */

@@ -1,6 +1,7 @@
 import { summariesEqual } from '@mendsync/core'
 import type { AntiEntropy } from './anti-entropy.js'
 import type { ReplicaComponents } from './components.js'
+import type { GcStatus } from './gc/index.js'
 import type { ReadRepairer } from './repair/read-repair.js'
 import type { PeerStatus, ReplicaStatus } from './types.js'
 
@@ -10,6 +11,7 @@ export function replicaStatus(
   repairer: ReadRepairer,
   antiEntropy: AntiEntropy,
   peerId: string | undefined,
+  gc: GcStatus,
 ): ReplicaStatus {
   const breakers = repairer.breakerStates()
   const tree = components.local.tree
@@ -38,5 +40,6 @@ export function replicaStatus(
     keys: tree.size,
     outbox: components.log.totalOutbox(),
     reconciling: antiEntropy.reconciling(),
+    gc,
   }
 }

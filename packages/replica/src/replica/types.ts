@@ -3,6 +3,7 @@ import type { Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
 import type { ReplicaAccess } from './access/replica-access.js'
+import type { GcOptions, GcStatus } from './gc/index.js'
 import type { ReadOptions, ReplicaTunables } from './options.js'
 import type { SpaceQuota } from './quota.js'
 import type { BreakerState } from './repair/circuit-breaker.js'
@@ -46,6 +47,8 @@ export interface ReplicaOptions extends Partial<ReplicaTunables> {
    * enables the namespace).
    */
   readonly logger?: Logger
+  /** Tombstone collection; every field defaults (`DEFAULT_GC_OPTIONS`, see the README). */
+  readonly gc?: Partial<GcOptions>
 }
 
 /** A connected peer as `Replica.status` reports it. */
@@ -76,6 +79,8 @@ export interface ReplicaStatus {
   /** Changes queued for all known peers. */
   readonly outbox: number
   readonly reconciling: readonly PeerId[]
+  /** Tombstones held and collected, the horizon, the rejoin rule (see the README). */
+  readonly gc: GcStatus
 }
 
 /** The operations on a cart held at one key. Each returns once the change is persisted. */

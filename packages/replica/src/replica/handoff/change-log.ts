@@ -183,6 +183,34 @@ export class ChangeLog {
     return mutations
   }
 
+  /**
+   * Stops tracking `replica` (gone for longer than the horizon): its cursor and what it was owed
+   * are dropped; it reconciles if it comes back. Returns the mutation that erases the cursor.
+   */
+  forget(replica: ReplicaId): Mutation[] {
+    if (!this.acks.delete(replica)) return []
+    return [{ key: ACK_PREFIX + replica, value: null }]
+  }
+
+  /**
+   * Drops the records no tracked peer still needs (every cursor is past them) and those older
+   * than `maxAgeMs`, without waiting for the next change to do it. Returns the deletions to
+   * write (the records leave the log at once: a record nobody is owed is never sent again).
+   */
+  prune(now: number): Mutation[] {
+    let floor = this.committedSeq
+    for (const ack of this.acks.values()) floor = Math.min(floor, ack)
+    const mutations: Mutation[] = []
+    while (this.entries.length > 0) {
+      const oldest = this.entries[0] as LogEntry
+      if (oldest.seq > floor && now - oldest.at <= this.maxAgeMs) break
+      if (this.evicting.has(oldest.seq)) break
+      this.entries.shift()
+      mutations.push({ key: logKey(oldest.seq), value: null })
+    }
+    return mutations
+  }
+
   isTracked(replica: ReplicaId): boolean {
     return this.acks.has(replica)
   }

@@ -1,4 +1,11 @@
-import { type CausalValue, decodeValue, emptyValue, hashBytes, ReconcileTree } from '@mendsync/core'
+import {
+  type CausalValue,
+  decodeValue,
+  emptyValue,
+  encodeValue,
+  hashBytes,
+  ReconcileTree,
+} from '@mendsync/core'
 import { BoundedMap } from '@mendsync/core/toolbox'
 import type { KeyState } from '../../network/types.js'
 import { scanAll } from '../../storage/scan-all.js'
@@ -15,13 +22,22 @@ export class LocalState {
   private readonly storage: Storage
   private readonly cache: BoundedMap<string, CausalValue>
   /**
-   * The reconciliation tree over every stored key's state hash. Built on open from the hashes
-   * alone (no recency order: the states' times are not read yet), then replaced by
-   * {@link indexTimes} with a tree that also orders keys by their states' times.
+   * The reconciliation tree over every stored key's state hash, as offered to peers. Built on
+   * open from the hashes alone (no recency order: the states' times are not read yet), then
+   * replaced by {@link indexTimes} with a tree that also orders keys by their states' times.
    */
   tree = new ReconcileTree()
-  /** Writes committed while {@link indexTimes} scans, applied to its tree before the swap. */
-  #writesDuringScan: Map<string, readonly [Uint8Array, number | undefined]> | null = null
+  /**
+   * Tree changes committed while {@link indexTimes} scans (`null`: the key left the tree),
+   * applied to its tree before the swap.
+   */
+  #writesDuringScan: Map<string, readonly [Uint8Array, number | undefined] | null> | null = null
+  /**
+   * While rejoining (the rejoin rule, see `gc/`): the keys whose stored state is not offered to
+   * peers as it is, each with the encoding offered instead (`null`: the key is not offered).
+   */
+  private readonly hidden = new Map<string, Uint8Array | null>()
+  private offer: ((key: string, state: CausalValue) => CausalValue | null) | undefined
 
   /** @param cacheMaxKeys decoded states kept in memory; 0 turns the cache off. */
   constructor(storage: Storage, cacheMaxKeys: number) {
@@ -37,7 +53,8 @@ export class LocalState {
   async rebuildTree(): Promise<void> {
     const entries: [string, Uint8Array][] = []
     for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-      entries.push([entry.key, hashBytes(entry.value)])
+      const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+      if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
     }
     this.tree = ReconcileTree.fromEntries(entries, { recency: false })
   }
@@ -54,17 +71,59 @@ export class LocalState {
       const entries: [string, Uint8Array, number][] = []
       const untimed: [string, Uint8Array][] = []
       for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-        const hash = hashBytes(entry.value)
-        const time = stateTime(decodeValue(entry.value))
+        // A hidden key (rejoining) is indexed as it is offered, not as it is stored.
+        const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+        if (offered === null || offered === undefined) continue
+        const hash = hashBytes(offered)
+        const time = stateTime(decodeValue(offered))
         if (time === undefined) untimed.push([entry.key, hash])
         else entries.push([entry.key, hash, time])
       }
       const tree = ReconcileTree.fromEntries([...entries, ...untimed])
-      for (const [key, [hash, time]] of this.#writesDuringScan) tree.set(key, hash, time)
+      for (const [key, change] of this.#writesDuringScan) {
+        if (change === null) tree.delete(key)
+        else tree.set(key, change[0], change[1])
+      }
       this.tree = tree
     } finally {
       this.#writesDuringScan = null
     }
+  }
+
+  /**
+   * Hides every stored key from peers behind `offer` (what may be offered of its state, `null`:
+   * nothing) until {@link release}d, and rebuilds the tree from what is offered. Local reads and
+   * writes still see the stored states.
+   */
+  async hide(offer: (key: string, state: CausalValue) => CausalValue | null): Promise<void> {
+    this.offer = offer
+    for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
+      const offered = offer(entry.key, decodeValue(entry.value))
+      this.hidden.set(entry.key, offered === null ? null : encodeValue(offered))
+    }
+    await this.rebuildTree()
+  }
+
+  /** True when `key` is hidden from peers. */
+  isHidden(key: string): boolean {
+    return this.hidden.has(key)
+  }
+
+  /** What is offered of hidden `key`'s state (`null`: nothing). */
+  offered(key: string): CausalValue | null {
+    const bytes = this.hidden.get(key)
+    return bytes === null || bytes === undefined ? null : decodeValue(bytes)
+  }
+
+  /** The keys still hidden. */
+  hiddenKeys(): string[] {
+    return [...this.hidden.keys()]
+  }
+
+  /** Offers `key` as stored again (call before indexing its new state). */
+  release(key: string): void {
+    this.hidden.delete(key)
+    if (this.hidden.size === 0) this.offer = undefined
   }
 
   /** The decoded states of `keys` (the empty state for a key never written). */
@@ -85,7 +144,12 @@ export class LocalState {
 
   /** The stored encoded states of `keys` (`null` for a key never written). */
   async encoded(keys: readonly string[]): Promise<(Uint8Array | null)[]> {
-    return (await this.storage.get('values', keys)).map((bytes) => bytes ?? null)
+    const stored = await this.storage.get('values', keys)
+    return stored.map((bytes, i) => {
+      const key = keys[i] as string
+      if (this.hidden.has(key)) return this.hidden.get(key) ?? null
+      return bytes ?? null
+    })
   }
 
   /** The state hashes of `keys`, as peers compute them (`null` for a key never written). */
@@ -104,10 +168,33 @@ export class LocalState {
 
   /** Indexes a committed state: its hash in the tree, the decoded state in the cache. */
   stored(key: string, hash: Uint8Array, state: CausalValue): void {
-    const time = stateTime(state)
+    this.cache.set(key, state)
+    if (this.hidden.has(key) && this.offer !== undefined) {
+      const offered = this.offer(key, state)
+      const bytes = offered === null ? null : encodeValue(offered)
+      this.hidden.set(key, bytes)
+      if (offered === null || bytes === null) this.untree(key)
+      else this.entree(key, hashBytes(bytes), stateTime(offered))
+      return
+    }
+    this.entree(key, hash, stateTime(state))
+  }
+
+  private entree(key: string, hash: Uint8Array, time: number | undefined): void {
     this.tree.set(key, hash, time)
     this.#writesDuringScan?.set(key, [hash, time])
-    this.cache.set(key, state)
+  }
+
+  private untree(key: string): void {
+    this.tree.delete(key)
+    this.#writesDuringScan?.set(key, null)
+  }
+
+  /** `key` was erased from the storage (a collected tombstone, a stale copy dropped). */
+  erased(key: string): void {
+    this.hidden.delete(key)
+    this.untree(key)
+    this.cache.delete(key)
   }
 
   /** Drops the cache (on close). */
