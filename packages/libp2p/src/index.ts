@@ -49,6 +49,7 @@ export {
   KeepConnected,
   type KeepConnectedOptions,
   type KeptPeer,
+  RECONNECT_AUDIT_MS,
   RECONNECT_DIAL_TIMEOUT_MS,
   RECONNECT_STABLE_MS,
   type ReconnectClock,

@@ -8,6 +8,7 @@ import {
   fullJitterDelay,
   KeepConnected,
   type KeepConnectedOptions,
+  RECONNECT_AUDIT_MS,
   RECONNECT_BASE_MS,
   RECONNECT_CAP_MS,
   RECONNECT_STABLE_MS,
@@ -121,6 +122,8 @@ function setup(options: KeepConnectedOptions = {}) {
     logger: silentLogger('test'),
     // The top of the jitter range: every delay is its ceiling (minus the rounding).
     random: () => 0.999_999,
+    // The schedule tests count timers; the audit has tests of its own.
+    auditMs: 0,
     ...options,
   })
   return { clock, dialer, keeper }
@@ -307,5 +310,43 @@ describe('reconnect KeepConnected', () => {
     await clock.advanceTo(first.at + 2000)
     expect(first.signal.aborted).toBe(true)
     expect(keeper.peers()[0]).toMatchObject({ failures: 1, nextDialAt: first.at + 2000 + 999 })
+  })
+})
+
+describe('reconnect KeepConnected when libp2p misses an event or a dial hangs', () => {
+  it('redials a peer whose connection closed without a disconnect event, found by the audit', async () => {
+    const { clock, dialer, keeper } = setup({ auditMs: RECONNECT_AUDIT_MS })
+    dialer.auto = 'succeed'
+    keeper.addBootstrap('relay')
+    keeper.start()
+    await clock.advanceTo(clock.now() + 1_000)
+    expect(keeper.peers()[0]?.connected).toBe(true)
+    const dialsBefore = dialer.dials.length
+    // The connection is gone, and no disconnected() ever comes.
+    dialer.connected.delete('relay')
+    await clock.advanceTo(clock.now() + RECONNECT_AUDIT_MS + 1_000)
+    expect(dialer.dials.length).toBeGreaterThan(dialsBefore)
+    expect(keeper.peers()[0]?.connected).toBe(true)
+    keeper.stop()
+  })
+
+  it('gives up a dial that ignores its abort at the deadline and dials again', async () => {
+    const { clock, dialer, keeper } = setup({ dialTimeoutMs: 1_000 })
+    dialer.auto = undefined
+    const hanging = dialer.dial.bind(dialer)
+    // A dialer that never settles, whatever its signal says.
+    dialer.dial = (peer, signal) => {
+      void hanging(peer, new AbortController().signal)
+      void signal
+      return new Promise<void>(() => {})
+    }
+    keeper.addBootstrap('relay')
+    keeper.start()
+    await clock.advanceTo(clock.now() + 2_000)
+    expect(dialer.dials.length).toBe(1)
+    await clock.advanceTo(clock.now() + 10_000)
+    expect(dialer.dials.length).toBeGreaterThan(1)
+    expect(keeper.peers()[0]?.failures).toBeGreaterThan(0)
+    keeper.stop()
   })
 })

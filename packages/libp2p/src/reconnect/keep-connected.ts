@@ -20,6 +20,13 @@ export const RECONNECT_STABLE_MS = 10_000
 /** Deadline of one redial, ms (libp2p's own dial timeout is the same). */
 export const RECONNECT_DIAL_TIMEOUT_MS = 10_000
 
+/**
+ * Every how often, ms, the peers believed connected are checked against the node's connections:
+ * a connection that closed without a `peer:disconnect` (one that closed while it was being
+ * registered) must not leave a peer believed connected, and so never redialled, for ever.
+ */
+export const RECONNECT_AUDIT_MS = 5_000
+
 /** Every how many consecutive failures an unreachable bootstrap peer is logged at info. */
 const LOG_EVERY_FAILURES = 10
 
@@ -46,6 +53,11 @@ export interface KeepConnectedOptions extends BackoffSchedule {
   readonly stableMs?: number
   /** Deadline of one redial, ms. Default {@link RECONNECT_DIAL_TIMEOUT_MS}. */
   readonly dialTimeoutMs?: number
+  /**
+   * How often peers believed connected are checked against the dialer, ms; `0` turns the check
+   * off. Default {@link RECONNECT_AUDIT_MS}.
+   */
+  readonly auditMs?: number
   /** Randomness of the jitter, in `[0, 1)`. Default `Math.random`. */
   readonly random?: () => number
   /** The clock. Default: the real one (`Date.now`, `setTimeout`; timers do not hold the process). */
@@ -106,12 +118,14 @@ export class KeepConnected {
   readonly #schedule: BackoffSchedule
   readonly #stableMs: number
   readonly #dialTimeoutMs: number
+  readonly #auditMs: number
   readonly #random: () => number
   readonly #clock: ReconnectClock
   readonly #log: Logger
   readonly #bootstrap = new Map<string, PeerState>()
   readonly #known: BoundedMap<string, PeerState>
   #running = false
+  #audit: unknown
 
   constructor(dialer: ReconnectDialer, options: KeepConnectedOptions = {}) {
     this.#dialer = dialer
@@ -121,6 +135,7 @@ export class KeepConnected {
     }
     this.#stableMs = options.stableMs ?? RECONNECT_STABLE_MS
     this.#dialTimeoutMs = options.dialTimeoutMs ?? RECONNECT_DIAL_TIMEOUT_MS
+    this.#auditMs = options.auditMs ?? RECONNECT_AUDIT_MS
     this.#random = options.random ?? Math.random
     this.#clock = options.clock ?? REAL_CLOCK
     this.#log = options.logger ?? defaultLogger('mendsync:libp2p:reconnect')
@@ -184,11 +199,31 @@ export class KeepConnected {
     if (this.#running) return
     this.#running = true
     for (const state of this.#states()) this.#ensure(state)
+    this.#scheduleAudit()
+  }
+
+  #scheduleAudit(): void {
+    if (this.#auditMs === 0) return
+    this.#audit = this.#clock.setTimeout(() => {
+      this.#audit = undefined
+      if (!this.#running) return
+      for (const state of [...this.#states()]) {
+        if (state.connected && !this.#dialer.isConnected(state.peer)) {
+          this.#log.debug('a kept peer lost its connection unannounced; will redial', {
+            peer: state.peer,
+          })
+          this.disconnected(state.peer)
+        }
+      }
+      this.#scheduleAudit()
+    }, this.#auditMs)
   }
 
   /** Cancels every scheduled redial and aborts every dial in flight. Idempotent. */
   stop(): void {
     this.#running = false
+    if (this.#audit !== undefined) this.#clock.clearTimeout(this.#audit)
+    this.#audit = undefined
     for (const state of this.#states()) this.#cancel(state)
   }
 
@@ -291,9 +326,16 @@ export class KeepConnected {
       () => controller.abort(new Error(`no connection within ${this.#dialTimeoutMs} ms`)),
       this.#dialTimeoutMs,
     )
+    // A dial that ignores its signal must not hold the peer's schedule for ever: the deadline
+    // settles this dial whatever the dialer does.
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+        once: true,
+      })
+    })
     const done = (async () => {
       try {
-        await this.#dialer.dial(state.peer, controller.signal)
+        await Promise.race([this.#dialer.dial(state.peer, controller.signal), aborted])
         if (state.dialing?.controller !== controller) return
         state.dialing = undefined
         // The connection may have closed again before this continuation ran.
