@@ -10,7 +10,6 @@ import {
   add,
   buildDemo,
   cart,
-  clickAt,
   launch,
   openApp,
   remove,
@@ -107,16 +106,16 @@ describe('cart demo in Chromium', () => {
     return { alice, bob }
   }
 
-  it('shows an add in one tab in the other tab of the profile within 1 s, with no relay', async () => {
+  it('shows an add in one tab in the other tab of the profile, both ways, with no relay', async () => {
     const { a, b } = await twoTabsWithoutRelay('e2e-tabs')
 
-    // Both times are the pages' own clocks (one machine, one clock), from the click reaching tab
-    // A to tab B drawing the line, so Playwright's wait before it clicks is not counted.
-    let clicked = await clickAt(a, '[data-testid="add-apple"]')
-    expect((await waitForCart(b, { apple: 1 }, 5_000)) - clicked).toBeLessThan(1_000)
+    // How fast is the tabs bench's business (`tabs.change_latency.p50/p99`); this checks that
+    // a change crosses from the leader to the follower and back through the leader.
+    await a.click('[data-testid="add-apple"]')
+    await waitForCart(b, { apple: 1 }, 5_000)
 
-    clicked = await clickAt(b, '[data-testid="add-bread"]') // from the follower, through the leader
-    expect((await waitForCart(a, { apple: 1, bread: 1 }, 5_000)) - clicked).toBeLessThan(1_000)
+    await b.click('[data-testid="add-bread"]') // from the follower, through the leader
+    await waitForCart(a, { apple: 1, bread: 1 }, 5_000)
     await waitForCart(b, { apple: 1, bread: 1 })
     await waitFor(
       b,

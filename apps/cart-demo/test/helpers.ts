@@ -114,31 +114,6 @@ export async function waitForCart(
   )
 }
 
-/**
- * Clicks `selector` and returns the page's clock (`Date.now()`) when the click reached it.
- * Playwright first waits for the element to be stable, which can take a second on a loaded
- * machine; a latency measured from here counts the app, not that wait.
- */
-export async function clickAt(page: Page, selector: string): Promise<number> {
-  await page.evaluate((target) => {
-    const record = window as unknown as { clickedAt?: number }
-    record.clickedAt = undefined
-    document.querySelector(target)?.addEventListener(
-      'click',
-      () => {
-        record.clickedAt = Date.now()
-      },
-      { capture: true, once: true },
-    )
-  }, selector)
-  await page.click(selector)
-  const clickedAt = await page.evaluate(
-    () => (window as unknown as { clickedAt?: number }).clickedAt,
-  )
-  if (clickedAt === undefined) throw new Error(`the click on ${selector} did not reach the page`)
-  return clickedAt
-}
-
 /** Adds one `sku` and waits until its line is drawn. */
 export async function add(page: Page, sku: string): Promise<void> {
   await page.click(`[data-testid="add-${sku}"]`)
