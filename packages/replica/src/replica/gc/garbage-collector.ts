@@ -32,7 +32,10 @@ export interface GcStatus {
   readonly horizonMs: number
   /** Replicas heard from within the horizon (besides this one): collection waits for them. */
   readonly members: number
-  /** Tombstones queued at or before this time are collected at the next pass (ms; -Infinity: none). */
+  /**
+   * Tombstones queued at or before this time are collected at the next pass (ms; -Infinity:
+   * none; +Infinity: every one, the replica never heard another).
+   */
   readonly stablePoint: number
   /** True while the rejoin rule hides this replica's old copies from its peers. */
   readonly rejoining: boolean
@@ -421,7 +424,11 @@ export class GarbageCollector implements StateHooks {
       collected: this.collectedTotal,
       horizonMs: this.options.horizonMs,
       members: this.membership.count(now, self),
-      stablePoint: this.membership.stablePoint(now, self),
+      // Alone, the stable point is the clock itself: reported as +Infinity so that the status
+      // of a quiet replica stays the same from one read to the next.
+      stablePoint: this.membership.alone(now, self)
+        ? Number.POSITIVE_INFINITY
+        : this.membership.stablePoint(now, self),
       rejoining: this.rejoining,
       actor: this.actor(),
     }

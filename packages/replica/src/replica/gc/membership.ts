@@ -113,6 +113,11 @@ export class Membership {
    * membership overflowed, or every replica it heard went silent (they may come back: collecting
    * alone now would let each side undo the other's deletes, see docs/DESIGN.md).
    */
+  /** True for a replica that never heard anyone: alone by design, every tombstone is stable. */
+  alone(now: number, self: ReplicaId): boolean {
+    return !this.full && !this.heardAny && this.members(now, self).length === 0
+  }
+
   stablePoint(now: number, self: ReplicaId): number {
     if (this.full) return Number.NEGATIVE_INFINITY
     const members = this.members(now, self)
