@@ -4,11 +4,22 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startChild, waitForExit, waitForLine } from './child.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
+
+/**
+ * PATH as a user's shell has it: a real Node first and no workspace `node_modules/.bin`. Inside
+ * `npm test` the PATH leads with the workspace's bins, where `node` is pnpm's shim; `npm`'s own
+ * `#!/usr/bin/env node` would then run npm under the shim, and a SIGTERM to "npm" would stop at
+ * the shim (the very problem npm start avoids for its own children).
+ */
+const USER_PATH = [
+  dirname(process.execPath),
+  ...(process.env.PATH ?? '').split(delimiter).filter((entry) => !entry.includes('node_modules')),
+].join(delimiter)
 /** Installing (a no-op when up to date), building and starting: generous on a loaded machine. */
 const START_LIMIT_MS = 300_000
 const STOP_LIMIT_MS = 60_000
@@ -80,6 +91,7 @@ describe('npm start', () => {
         cwd: ROOT,
         env: {
           ...process.env,
+          PATH: USER_PATH,
           MENDSYNC_RELAY_PORT: String(relayPort),
           MENDSYNC_RELAY_METRICS_PORT: String(metricsPort),
           MENDSYNC_RELAY_DATA_DIR: dataDir,
