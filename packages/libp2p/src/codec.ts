@@ -7,17 +7,10 @@ import type { Dot } from '@mendsync/core'
 import { MendsyncError } from '@mendsync/core'
 import type { KeyState, PullMode } from '@mendsync/replica/adapter'
 import { decode, encode } from 'cborg'
-import { MAX_SPACE_NAME_LENGTH } from './constants.defaults.js'
+import { MAX_SPACE_NAME_LENGTH, type WireLimits } from './constants.defaults.js'
 
-/** Limits every decoder enforces. All are counts or lengths of peer input. */
-export interface WireLimits {
-  /** Largest frame, bytes. */
-  readonly maxFrameBytes: number
-  /** Most keys in one pull, or states in one push or reconcile chunk. */
-  readonly maxKeysPerFrame: number
-  /** Longest key, replica id or space name, in UTF-16 code units. */
-  readonly maxKeyLength: number
-}
+// Declared beside its defaults (constants.defaults.ts), so that file imports nothing back.
+export type { WireLimits }
 
 const MAX_CODE_LENGTH = 64
 const MAX_MESSAGE_LENGTH = 1024

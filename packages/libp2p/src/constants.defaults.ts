@@ -1,8 +1,30 @@
 // Every default of @mendsync/libp2p, once. The option interfaces' docs, the settings resolution
 // and the README's option tables take their values from here (`test/readme.test.ts` checks the
 // tables against these objects).
-import type { WireLimits } from './codec.js'
-import type { GossipLimits } from './gossip.js'
+
+/** Limits every decoder enforces. All are counts or lengths of peer input. */
+export interface WireLimits {
+  /** Largest frame, bytes. */
+  readonly maxFrameBytes: number
+  /** Most keys in one pull, or states in one push or reconcile chunk. */
+  readonly maxKeysPerFrame: number
+  /** Longest key, replica id or space name, in UTF-16 code units. */
+  readonly maxKeyLength: number
+}
+
+/** Limits of gossip messages (defaults: `DEFAULT_GOSSIP_LIMITS`). */
+export interface GossipLimits {
+  /** Largest encoded gossip message, bytes. */
+  readonly maxGossipBytes: number
+  /** Most hints in one message. */
+  readonly maxHints: number
+  /** Most dots in one hint. */
+  readonly maxDotsPerHint: number
+  /** Most version vector entries in one message. */
+  readonly maxVectorEntries: number
+  /** Longest key or replica id. */
+  readonly maxKeyLength: number
+}
 
 /** The wire limits a network applies unless its options of the same names say otherwise. */
 export const DEFAULT_WIRE_LIMITS: WireLimits = {

@@ -32,21 +32,12 @@ import {
   type WireLimits,
 } from './codec.js'
 
-const GOSSIP_VERSION = 1
+import type { GossipLimits } from './constants.defaults.js'
 
-/** Limits of gossip messages (defaults: `DEFAULT_GOSSIP_LIMITS`). */
-export interface GossipLimits {
-  /** Largest encoded gossip message, bytes. */
-  readonly maxGossipBytes: number
-  /** Most hints in one message. */
-  readonly maxHints: number
-  /** Most dots in one hint. */
-  readonly maxDotsPerHint: number
-  /** Most version vector entries in one message. */
-  readonly maxVectorEntries: number
-  /** Longest key or replica id. */
-  readonly maxKeyLength: number
-}
+// Declared beside its defaults (constants.defaults.ts), so that file imports nothing back.
+export type { GossipLimits }
+
+const GOSSIP_VERSION = 1
 
 /** A decoded, validated gossip payload. */
 export interface GossipPayload {

@@ -9,9 +9,9 @@ export {
   signingKeyOf,
 } from '@mendsync/core/access'
 export type { Network, PeerId } from './network/types.js'
-export type { ReplicaAccess, ReplicaAccessStatus } from './replica/access/replica-access.js'
+export type { ReplicaAccess } from './replica/access/replica-access.js'
 export { RESERVED_KEY_PREFIX, REVOCATION_KEY_PREFIX } from './replica/access/reserved-keys.js'
-export type { RevokedPeer } from './replica/access/space-guard.js'
+export type { ReplicaAccessStatus, RevokedPeer } from './replica/access/space-guard.js'
 export {
   createInviteToken,
   createSpace,

@@ -9,7 +9,6 @@ import {
   encodeProof,
   isPrivateSpaceId,
   publicKeyOfPeerId,
-  type RightName,
   type SigningKey,
   type SpaceDescriptor,
   signingKeyOf,
@@ -44,22 +43,6 @@ export interface ReplicaAccess {
   readonly signer?: SigningKey
   /** Peers accepted without a proof, with read and write: the application's relays. */
   readonly trustedPeers?: readonly PeerId[]
-}
-
-/** What `Replica.access()` reports: what this replica may do now. */
-export interface ReplicaAccessStatus {
-  /** The space id. */
-  readonly space: string
-  /** False for a named open space (every right, no expiry). */
-  readonly private: boolean
-  /** The rights this replica holds now (none once revoked or expired, none on a relay). */
-  readonly rights: readonly RightName[]
-  /** True when a local write would fail `ACCESS_DENIED` (no `write` right now). */
-  readonly readOnly: boolean
-  /** When this replica's proof expires, Unix seconds (its earliest-expiring grant); 0: never. */
-  readonly expiresAt: number
-  /** True when this replica's key, or a key its chain passes through, was revoked. */
-  readonly revoked: boolean
 }
 
 /** What {@link openSpaceGuard} needs from `openReplica`'s options. */

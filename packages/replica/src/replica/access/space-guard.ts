@@ -11,6 +11,7 @@ import {
   peerIdOfPublicKey,
   publicKeyOfPeerId,
   type Revocation,
+  type RightName,
   rightNames,
   type SigningKey,
   signRevocation,
@@ -19,12 +20,27 @@ import {
 } from '@mendsync/core/access'
 import type { JoinOptions, PeerId } from '../../network/types.js'
 import type { DecodedState } from '../repair/repair-types.js'
-import type { ReplicaAccessStatus } from './replica-access.js'
 import { isReservedKey, revocationKey } from './reserved-keys.js'
 import { revocationsOfState } from './revocation-records.js'
 import { type GrantOptions, type InviteTokenOptions, issueGrant, issueInvite } from './spaces.js'
 
 /** A revoked key as `Replica.revocations()` reports it. */
+/** What `Replica.access()` reports: what this replica may do now. */
+export interface ReplicaAccessStatus {
+  /** The space id. */
+  readonly space: string
+  /** False for a named open space (every right, no expiry). */
+  readonly private: boolean
+  /** The rights this replica holds now (none once revoked or expired, none on a relay). */
+  readonly rights: readonly RightName[]
+  /** True when a local write would fail `ACCESS_DENIED` (no `write` right now). */
+  readonly readOnly: boolean
+  /** When this replica's proof expires, Unix seconds (its earliest-expiring grant); 0: never. */
+  readonly expiresAt: number
+  /** True when this replica's key, or a key its chain passes through, was revoked. */
+  readonly revoked: boolean
+}
+
 export interface RevokedPeer {
   /** The revoked peer (the libp2p peer id of the revoked key). */
   readonly peer: PeerId
