@@ -9,7 +9,9 @@ import {
   identityToBytes,
   keepConnectedOf,
   type MendsyncLibp2p,
+  type PeerTransport,
   type PrivateKey,
+  peerTransports,
 } from '@mendsync/libp2p'
 import { openReplica, type Replica } from '@mendsync/replica'
 import { openIdbStorage } from '@mendsync/storage-idb'
@@ -25,6 +27,8 @@ export interface NetworkState {
   readonly peerId: string | undefined
   /** Open libp2p connections (the relay, when connected). */
   readonly connections: number
+  /** Per connected peer id, how it is reached (`webrtc` direct, `circuit-relay` through the relay). */
+  readonly transports: Readonly<Record<string, PeerTransport>>
 }
 
 function base64(bytes: Uint8Array): string {
@@ -102,6 +106,7 @@ class NetworkSwitch {
       relay: this.relay,
       peerId: this.node.peerId.toString(),
       connections: this.node.getConnections().length,
+      transports: Object.fromEntries(peerTransports(this.node)),
     }
   }
 }

@@ -4,6 +4,11 @@
 export { type BrowserLibp2pOptions, createBrowserLibp2p } from './browser.js'
 export type { WireLimits } from './codec.js'
 export {
+  connectionTransport,
+  type PeerTransport,
+  peerTransports,
+} from './connection-transport.js'
+export {
   ACCESS_DEFAULTS,
   DEFAULT_GOSSIP_LIMITS,
   DEFAULT_WIRE_LIMITS,

@@ -11,7 +11,11 @@ export {
 export type { Network, PeerId } from './network/types.js'
 export type { ReplicaAccess } from './replica/access/replica-access.js'
 export { RESERVED_KEY_PREFIX, REVOCATION_KEY_PREFIX } from './replica/access/reserved-keys.js'
-export type { ReplicaAccessStatus, RevokedPeer } from './replica/access/space-guard.js'
+export type {
+  DeviceGrant,
+  ReplicaAccessStatus,
+  RevokedPeer,
+} from './replica/access/space-guard.js'
 export {
   createInviteToken,
   createSpace,
@@ -36,6 +40,10 @@ export {
   type RepairMode,
   type ReplicaTunables,
 } from './replica/options.js'
+export {
+  IDLE_PROGRESS,
+  type SyncProgress,
+} from './replica/progress/sync-progress.js'
 export type { QuotaUsage, SpaceQuota } from './replica/quota.js'
 export type { BreakerState } from './replica/repair/circuit-breaker.js'
 export { openReplica, Replica } from './replica/replica.js'

@@ -8,6 +8,7 @@ import type { ReplicaMetrics } from './metrics.js'
 import type { ReplicaTunables } from './options.js'
 import type { HintStore } from './peers/hint-store.js'
 import type { PeerDirectory } from './peers/peer-directory.js'
+import type { SyncProgressTracker } from './progress/sync-progress.js'
 import type { QuotaMeter } from './quota.js'
 import type { LocalState } from './state/local-state.js'
 import type { TaskScheduler } from './tasks/task-scheduler.js'
@@ -36,6 +37,8 @@ export interface ReplicaComponents {
   readonly guard: SpaceGuard
   /** The space's quota, when the replica was given one: every stored batch is checked by it. */
   readonly quota: QuotaMeter | undefined
+  /** The progress of the exchanges in flight (`status().progress`, `onProgress`). */
+  readonly progress: SyncProgressTracker
   /** The space's channel while online, `undefined` offline or once closing. */
   channel(): SpaceChannel | undefined
   /** This replica's id (set once the persisted state is recovered). */

@@ -16,7 +16,12 @@ import type { Network, PeerId, SpaceChannel } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
 import { openSpaceGuard } from './access/replica-access.js'
 import { assertApplicationKey, isReservedKey } from './access/reserved-keys.js'
-import type { ReplicaAccessStatus, RevokedPeer, SpaceGuard } from './access/space-guard.js'
+import type {
+  DeviceGrant,
+  ReplicaAccessStatus,
+  RevokedPeer,
+  SpaceGuard,
+} from './access/space-guard.js'
 import type { GrantOptions, InviteTokenOptions } from './access/spaces.js'
 import { AntiEntropy } from './anti-entropy.js'
 import type { Change, ChangeListener, SubscriptionTarget } from './change.js'
@@ -31,6 +36,7 @@ import { Gossip } from './peers/gossip.js'
 import { HintStore } from './peers/hint-store.js'
 import { PeerDirectory } from './peers/peer-directory.js'
 import { servePeers } from './peers/serve-peers.js'
+import { type SyncProgress, SyncProgressTracker } from './progress/sync-progress.js'
 import { QuotaMeter } from './quota.js'
 import { readKeys } from './repair/read-path.js'
 import { ReadRepairer } from './repair/read-repair.js'
@@ -123,6 +129,7 @@ export class Replica {
       }),
       hints: new HintStore(MAX_HINT_KEYS),
       quota: options.quota && new QuotaMeter(this.space, options.quota),
+      progress: new SyncProgressTracker(this.logger.child('progress')),
       peers: new PeerDirectory(),
       guard,
       channel: () => this.channel,
@@ -316,6 +323,14 @@ export class Replica {
     )
   }
 
+  /**
+   * The devices that hold grants in this private space as far as this replica knows (the grants
+   * it issued or received, with whether each was revoked since); `[]` in an open space.
+   */
+  devices(): DeviceGrant[] {
+    return this.guard.devices()
+  }
+
   /** The peers revoked in this space, as far as this replica knows. */
   revocations(): RevokedPeer[] {
     return this.guard.revocations()
@@ -396,6 +411,16 @@ export class Replica {
   collectGarbage(): Promise<GcPassResult> {
     this.ensureOpen()
     return this.gc.collect()
+  }
+
+  /**
+   * Calls `listener` whenever the progress of the exchanges in flight changes (keys to receive,
+   * received, bytes; `status().progress` is the same snapshot). Returns the function that
+   * unsubscribes.
+   */
+  onProgress(listener: (progress: SyncProgress) => void): () => void {
+    this.ensureOpen()
+    return this.components.progress.on(listener)
   }
 
   /** A copy of every metric (see the README's metric list). */

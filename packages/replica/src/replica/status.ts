@@ -41,5 +41,6 @@ export function replicaStatus(
     outbox: components.log.totalOutbox(),
     reconciling: antiEntropy.reconciling(),
     gc,
+    progress: components.progress.snapshot(),
   }
 }

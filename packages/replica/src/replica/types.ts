@@ -5,6 +5,7 @@ import type { Storage } from '../storage/types.js'
 import type { ReplicaAccess } from './access/replica-access.js'
 import type { GcOptions, GcStatus } from './gc/index.js'
 import type { ReadOptions, ReplicaTunables } from './options.js'
+import type { SyncProgress } from './progress/sync-progress.js'
 import type { SpaceQuota } from './quota.js'
 import type { BreakerState } from './repair/circuit-breaker.js'
 import type { ReadResult } from './views.js'
@@ -81,6 +82,8 @@ export interface ReplicaStatus {
   readonly reconciling: readonly PeerId[]
   /** Tombstones held and collected, the horizon, the rejoin rule (see the README). */
   readonly gc: GcStatus
+  /** The exchanges in flight: keys to receive, received, bytes (see `Replica.onProgress`). */
+  readonly progress: SyncProgress
 }
 
 /** The operations on a cart held at one key. Each returns once the change is persisted. */

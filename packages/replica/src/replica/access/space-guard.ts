@@ -24,7 +24,6 @@ import { isReservedKey, revocationKey } from './reserved-keys.js'
 import { revocationsOfState } from './revocation-records.js'
 import { type GrantOptions, type InviteTokenOptions, issueGrant, issueInvite } from './spaces.js'
 
-/** A revoked key as `Replica.revocations()` reports it. */
 /** What `Replica.access()` reports: what this replica may do now. */
 export interface ReplicaAccessStatus {
   /** The space id. */
@@ -41,6 +40,21 @@ export interface ReplicaAccessStatus {
   readonly revoked: boolean
 }
 
+/** A device that holds a grant in a private space, as `Replica.devices()` reports it. */
+export interface DeviceGrant {
+  /** The device (the libp2p peer id of the granted key). */
+  readonly peer: PeerId
+  /** The rights its grant gives. */
+  readonly rights: readonly RightName[]
+  /** When the grant expires, Unix seconds. */
+  readonly expiresAt: number
+  /** The peer that signed the grant (the owner or an admin). */
+  readonly grantedBy: PeerId
+  /** True once the device (or a key its chain passes through) was revoked. */
+  readonly revoked: boolean
+}
+
+/** A revoked key as `Replica.revocations()` reports it. */
 export interface RevokedPeer {
   /** The revoked peer (the libp2p peer id of the revoked key). */
   readonly peer: PeerId
@@ -219,6 +233,11 @@ export class SpaceGuard {
   }
 
   /** Every revocation this replica holds. */
+  devices(): DeviceGrant[] {
+    // Contract for issue 13's device list; the grant records that fill it come with that work.
+    return []
+  }
+
   revocations(): RevokedPeer[] {
     return (this.privateSpace?.verifier.revocations() ?? []).map(revokedPeer)
   }
