@@ -197,6 +197,13 @@ export interface ReconcileDriver {
   readonly session: ReconcileSessionLike
   /** The local states to send for the keys the session found differing. */
   statesFor(keys: readonly string[]): Promise<readonly KeyState[]>
+  /**
+   * Optional progress hook: a network that receives the peer's states in parts calls it with
+   * each part as it arrives (libp2p: per states frame), before `reconcile` resolves. It only
+   * reports; the outcome's `received` still holds every state. A network that receives the
+   * states at once need not call it.
+   */
+  readonly onStates?: (states: readonly KeyState[]) => void
 }
 
 /** The responder's side: the same as the driver, plus where received states go. */

@@ -3,6 +3,9 @@ import type { Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '../network/types.js'
 import type { ReplicaComponents } from './components.js'
 import type { Handoff } from './handoff/handoff.js'
+import { keysToReceive } from './progress/keys-to-receive.js'
+import { observedSession } from './progress/observed-session.js'
+import { type ProgressExchange, stateBytes } from './progress/sync-progress.js'
 import type { ChangeWriter } from './state/change-writer.js'
 import { logFailure } from './tasks/log-failure.js'
 
@@ -71,14 +74,31 @@ export class AntiEntropy {
     }
   }
 
-  /** Delivers every pending handoff and reconciles with each differing peer; waits for both. */
+  /**
+   * Delivers every pending handoff and reconciles with each differing peer; waits for both. A
+   * peer with work to do is one exchange of the sync progress for the whole of it (so the round
+   * does not end between its delivery and its reconciliation); with nothing to do, no round starts.
+   */
   async syncAll(): Promise<void> {
-    const summary = this.components.local.tree.summary()
+    const { components } = this
+    const summary = components.local.tree.summary()
     await Promise.all(
-      (this.components.channel()?.peers() ?? []).map(async (peer) => {
-        await this.handoff.deliver(peer)
-        const known = this.components.peers.summaryOf(peer)
-        if (known === undefined || !summariesEqual(known, summary)) await this.reconcileWith(peer)
+      (components.channel()?.peers() ?? []).map(async (peer) => {
+        const known = components.peers.summaryOf(peer)
+        const differs = known === undefined || !summariesEqual(known, summary)
+        const replica = components.peers.replicaOf(peer)
+        const owed =
+          components.options.handoff &&
+          replica !== undefined &&
+          components.log.outboxSize(replica) > 0
+        if (!differs && !owed) return
+        const exchange = components.progress.begin(peer)
+        try {
+          await this.handoff.deliver(peer)
+          if (differs) await this.reconcileWith(peer)
+        } finally {
+          exchange.end()
+        }
       }),
     )
   }
@@ -93,13 +113,17 @@ export class AntiEntropy {
     this.running.add(peer)
     const headAtStart = components.log.committedSeq
     const startedAt = components.now()
+    const exchange = components.progress.begin(peer)
     try {
       components.metrics.add('reconcile_sessions')
       const outcome = await channel.reconcile(peer, {
-        session: new ReconcileSession(components.local.tree),
+        session: this.observed(peer, exchange),
         statesFor: (keys) => components.local.statesFor(keys),
+        onStates: (states) => exchange.arrived(stateBytes(states)),
       })
+      exchange.expect(outcome.received.length)
       await this.writer.join(outcome.received, 'remote', components.peers.originOf(peer))
+      exchange.joined(outcome.received)
       components.metrics.add('reconcile_rounds', outcome.rounds)
       components.metrics.add('reconcile_bytes', outcome.bytesSent + outcome.bytesReceived)
       const replica = components.peers.replicaOf(peer)
@@ -114,7 +138,27 @@ export class AntiEntropy {
       components.metrics.add('reconcile_failures')
       logFailure(this.logger, 'a reconciliation failed', error, { peer })
     } finally {
+      exchange.end()
       this.running.delete(peer)
     }
+  }
+
+  /** A session over the local tree that tells `exchange` how many keys to expect once it settles. */
+  private observed(peer: PeerId, exchange: ProgressExchange) {
+    const tree = this.components.local.tree
+    const localCount = tree.size
+    return observedSession(new ReconcileSession(tree), (differing) => {
+      try {
+        const expected = keysToReceive(
+          this.components.peers.summaryOf(peer),
+          localCount,
+          differing.length,
+        )
+        if (expected !== undefined) exchange.expect(expected)
+      } catch (error) {
+        // A summary that does not decode only leaves the count unknown until the states arrive.
+        this.logger.debug('no key estimate from the peer summary', { peer, error })
+      }
+    })
   }
 }

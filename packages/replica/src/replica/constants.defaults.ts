@@ -57,3 +57,5 @@ export const MAX_KEYS_PER_PULL = 512
 export const MAX_QUEUED_REPAIRS_PER_PEER = 256
 /** Peers whose breaker, bucket and semaphore are remembered; the stalest is forgotten first. */
 export const MAX_PEER_GATES = 1024
+/** Least time between two `onProgress` events of a sync round, ms (its start and end always go out at once). */
+export const PROGRESS_INTERVAL_MS = 100

@@ -3,6 +3,7 @@ import type { Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '../../network/types.js'
 import type { ReplicaComponents } from '../components.js'
 import { HANDOFF_CHUNK } from '../constants.defaults.js'
+import type { ProgressExchange } from '../progress/sync-progress.js'
 import { logFailure } from '../tasks/log-failure.js'
 
 /**
@@ -38,6 +39,9 @@ export class Handoff {
     if (!options.handoff || replica === undefined || channel === undefined) return
     if (this.delivering.has(peer) || components.tasks.isStopped || !log.isTracked(replica)) return
     this.delivering.add(peer)
+    // The delivery is an exchange of the sync progress from its first push on (it sends, so it
+    // adds no keys to receive; it keeps the round active and lists the peer).
+    let exchange: ProgressExchange | undefined
     try {
       for (let attempt = 0; ; ) {
         const pending = log.pending(replica, HANDOFF_CHUNK)
@@ -51,6 +55,7 @@ export class Handoff {
         if (pending.upTo <= pending.acknowledged) return
         try {
           if (pending.keys.length > 0) {
+            exchange ??= components.progress.begin(peer)
             await channel.push(peer, await components.local.statesFor(pending.keys))
           }
           // Relaxed: a cursor lost to a power failure only re-sends changes the peer has.
@@ -77,6 +82,7 @@ export class Handoff {
         }
       }
     } finally {
+      exchange?.end()
       this.delivering.delete(peer)
     }
   }
