@@ -1,8 +1,9 @@
 // Progress of long reconciliations. The engine reports which reconciliations a replica is
-// running (`status().reconciling`); this polls that and, for one that runs longer than the
+// running (`status().reconciling`) and how far its sync round got (`status().progress`: keys to
+// receive, received, bytes); this polls both and, for a reconciliation that runs longer than the
 // interval, keeps a live line on a terminal (updated every second) or logs a line every
 // interval otherwise, plus a closing line with its duration.
-import type { Replica } from '@mendsync/replica'
+import { IDLE_PROGRESS, type Replica, type SyncProgress } from '@mendsync/replica'
 import type { RelayLogger } from './log.js'
 
 /** What the reporter needs of a replica. */
@@ -77,6 +78,7 @@ export class ProgressReporter {
           peer: entry.peer,
           seconds: Math.round(ms / 100) / 10,
           changes: this.changes(entry.space) - entry.changesAtStart,
+          ...this.received(entry.space),
         })
       }
     }
@@ -94,6 +96,7 @@ export class ProgressReporter {
         seconds: Math.round((now - entry.since) / 1000),
         changes: this.changes(entry.space) - entry.changesAtStart,
         keys: this.keys(entry.space),
+        ...this.received(entry.space),
       })
     }
   }
@@ -109,10 +112,37 @@ export class ProgressReporter {
     if (first === undefined) return ''
     const seconds = Math.round((now - first.since) / 1000)
     const more = long.length > 1 ? ` (+${long.length - 1} more)` : ''
+    const progress = this.progress(first.space)
+    const received =
+      progress.keysToReceive > 0
+        ? `, received ${progress.keysReceived}/${progress.keysToReceive} keys (${formatBytes(progress.bytesReceived)})`
+        : ''
     return (
       `reconciling ${first.space} with ${shortPeer(first.peer)}: ${seconds} s, ` +
-      `${this.changes(first.space) - first.changesAtStart} changes, ${this.keys(first.space)} keys${more}`
+      `${this.changes(first.space) - first.changesAtStart} changes, ${this.keys(first.space)} keys` +
+      `${received}${more}`
     )
+  }
+
+  /** The fields of a line from the space's sync progress (none before the round knows its keys). */
+  private received(space: string): Record<string, number> {
+    const progress = this.progress(space)
+    if (progress.keysToReceive === 0) return {}
+    return {
+      keysToReceive: progress.keysToReceive,
+      keysReceived: progress.keysReceived,
+      bytesReceived: progress.bytesReceived,
+    }
+  }
+
+  /** The space's sync round: `status().progress` (the last round's counts once it ended). */
+  private progress(space: string): SyncProgress {
+    try {
+      return this.replicas.get(space)?.status().progress ?? IDLE_PROGRESS
+    } catch (error) {
+      this.log.debug('no sync progress of a space', { space, error })
+      return IDLE_PROGRESS
+    }
   }
 
   private changes(space: string): number {
@@ -136,4 +166,11 @@ export class ProgressReporter {
 
 function shortPeer(peer: string): string {
   return peer.length > 16 ? `${peer.slice(0, 8)}…${peer.slice(-6)}` : peer
+}
+
+/** `bytes` for a person: `512 B`, `1.5 kB`, `12.3 MB`. */
+function formatBytes(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} B`
+  if (bytes < 1_000_000) return `${Math.round(bytes / 100) / 10} kB`
+  return `${Math.round(bytes / 100_000) / 10} MB`
 }

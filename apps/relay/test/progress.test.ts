@@ -1,7 +1,12 @@
 // Progress of long reconciliations, on a fake clock: periodic lines when not on a terminal, one
 // live line on a terminal, a closing line, nothing for short sessions. And the log formats.
 import { Writable } from 'node:stream'
-import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
+import {
+  IDLE_PROGRESS,
+  type ReplicaMetricValues,
+  type ReplicaStatus,
+  type SyncProgress,
+} from '@mendsync/replica'
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../src/index.js'
 import { ProgressReporter, type ProgressSource } from '../src/progress.js'
@@ -25,11 +30,21 @@ class Capture extends Writable {
   }
 }
 
-function fakeReplica(): ProgressSource & { reconciling: string[]; changes: number } {
+function fakeReplica(): ProgressSource & {
+  reconciling: string[]
+  changes: number
+  progress: SyncProgress
+} {
   const fake = {
     reconciling: [] as string[],
     changes: 0,
-    status: () => ({ reconciling: fake.reconciling, keys: 42 }) as unknown as ReplicaStatus,
+    progress: IDLE_PROGRESS,
+    status: () =>
+      ({
+        reconciling: fake.reconciling,
+        keys: 42,
+        progress: fake.progress,
+      }) as unknown as ReplicaStatus,
     metrics: () => ({ remote_changes_total: fake.changes }) as unknown as ReplicaMetricValues,
   }
   return fake
@@ -107,6 +122,79 @@ describe('the progress of long reconciliations', () => {
     reporter.tick()
     expect(out.text).toMatch(/reconciliation finished/)
     expect(out.text.endsWith(CLEAR)).toBe(true)
+  })
+})
+
+describe('the sync progress in the progress lines', () => {
+  it('adds the keys received of the keys to receive and the bytes, once the round knows them', () => {
+    const out = new Capture(false)
+    const log = createLogger({ format: 'json', stream: out })
+    const replica = fakeReplica()
+    let now = 0
+    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 1_000, {
+      now: () => now,
+      timer: false,
+    })
+    replica.reconciling = ['peer-long']
+    replica.progress = { ...IDLE_PROGRESS, active: true, peers: ['peer-long'] }
+    reporter.tick()
+    now = 1_000
+    reporter.tick()
+    replica.progress = {
+      active: true,
+      keysToReceive: 500,
+      keysReceived: 120,
+      bytesReceived: 48_000,
+      peers: ['peer-long'],
+    }
+    now = 2_000
+    reporter.tick()
+    replica.reconciling = []
+    replica.progress = { ...replica.progress, active: false, keysReceived: 500, peers: [] }
+    now = 3_000
+    reporter.tick()
+    const lines = out.chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>)
+    expect(lines).toHaveLength(3)
+    // Before the round knows what it brings: no progress fields.
+    expect(lines[0]).not.toHaveProperty('keysToReceive')
+    expect(lines[1]).toMatchObject({
+      msg: 'reconciliation in progress',
+      keysToReceive: 500,
+      keysReceived: 120,
+      bytesReceived: 48_000,
+    })
+    expect(lines[2]).toMatchObject({
+      msg: 'reconciliation finished',
+      keysToReceive: 500,
+      keysReceived: 500,
+    })
+    reporter.stop()
+  })
+
+  it('shows the keys received of the keys to receive on the live line', () => {
+    const out = new Capture(true)
+    const log = createLogger({ format: 'text', stream: out })
+    const replica = fakeReplica()
+    let now = 0
+    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 1_000, {
+      now: () => now,
+      timer: false,
+    })
+    replica.reconciling = ['peer-long']
+    replica.progress = {
+      active: true,
+      keysToReceive: 2_000,
+      keysReceived: 1_500,
+      bytesReceived: 1_250_000,
+      peers: ['peer-long'],
+    }
+    reporter.tick()
+    now = 2_000
+    reporter.tick()
+    expect(out.text).toBe(
+      `${CLEAR}reconciling demo with peer-long: 2 s, 0 changes, 42 keys, received 1500/2000 keys (1.3 MB)`,
+    )
+    reporter.stop()
   })
 })
 
