@@ -50,29 +50,35 @@ function fakeReplica(): ProgressSource & {
   return fake
 }
 
+/** A reporter on a fake clock over one fake replica of the space `demo`, writing to a capture. */
+function setup(tty: boolean, format: 'json' | 'text', intervalMs: number) {
+  const out = new Capture(tty)
+  const log = createLogger({ format, stream: out })
+  const replica = fakeReplica()
+  const clock = { now: 0 }
+  const reporter = new ProgressReporter(new Map([['demo', replica]]), log, intervalMs, {
+    now: () => clock.now,
+    timer: false,
+  })
+  return { out, log, replica, clock, reporter }
+}
+
 describe('the progress of long reconciliations', () => {
   it('logs a line per interval when not on a terminal, and a closing line', () => {
-    const out = new Capture(false)
-    const log = createLogger({ format: 'json', stream: out })
-    const replica = fakeReplica()
-    let now = 0
-    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 5_000, {
-      now: () => now,
-      timer: false,
-    })
+    const { out, replica, clock, reporter } = setup(false, 'json', 5_000)
     // A short session: no line at all.
     replica.reconciling = ['peer-short']
     reporter.tick()
-    now = 1_000
+    clock.now = 1_000
     replica.reconciling = []
     reporter.tick()
     expect(out.chunks).toEqual([])
 
     replica.reconciling = ['peer-long']
-    now = 2_000
+    clock.now = 2_000
     reporter.tick()
     for (let t = 3_000; t <= 14_000; t += 1_000) {
-      now = t
+      clock.now = t
       replica.changes += 10
       reporter.tick()
     }
@@ -84,7 +90,7 @@ describe('the progress of long reconciliations', () => {
     ])
     expect(lines[0]).toMatchObject({ space: 'demo', peer: 'peer-long', changes: 50, keys: 42 })
     replica.reconciling = []
-    now = 15_000
+    clock.now = 15_000
     reporter.tick()
     expect(JSON.parse(out.chunks.at(-1) as string)).toMatchObject({
       msg: 'reconciliation finished',
@@ -96,18 +102,11 @@ describe('the progress of long reconciliations', () => {
   })
 
   it('keeps one live line on a terminal and prints other lines above it', () => {
-    const out = new Capture(true)
-    const log = createLogger({ format: 'text', stream: out })
+    const { out, log, replica, clock, reporter } = setup(true, 'text', 2_000)
     expect(log.live).toBe(true)
-    const replica = fakeReplica()
-    let now = 0
-    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 2_000, {
-      now: () => now,
-      timer: false,
-    })
     replica.reconciling = ['12D3KooWPvoN51SWxjqK817u2XfcW91HxdS4gypznyZhfFStveLu']
     reporter.tick()
-    now = 3_000
+    clock.now = 3_000
     reporter.tick()
     expect(out.text).toBe(`${CLEAR}reconciling demo with 12D3KooW…StveLu: 3 s, 0 changes, 42 keys`)
     out.chunks = []
@@ -118,7 +117,7 @@ describe('the progress of long reconciliations', () => {
     )
     out.chunks = []
     replica.reconciling = []
-    now = 4_000
+    clock.now = 4_000
     reporter.tick()
     expect(out.text).toMatch(/reconciliation finished/)
     expect(out.text.endsWith(CLEAR)).toBe(true)
@@ -127,18 +126,11 @@ describe('the progress of long reconciliations', () => {
 
 describe('the sync progress in the progress lines', () => {
   it('adds the keys received of the keys to receive and the bytes, once the round knows them', () => {
-    const out = new Capture(false)
-    const log = createLogger({ format: 'json', stream: out })
-    const replica = fakeReplica()
-    let now = 0
-    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 1_000, {
-      now: () => now,
-      timer: false,
-    })
+    const { out, replica, clock, reporter } = setup(false, 'json', 1_000)
     replica.reconciling = ['peer-long']
     replica.progress = { ...IDLE_PROGRESS, active: true, peers: ['peer-long'] }
     reporter.tick()
-    now = 1_000
+    clock.now = 1_000
     reporter.tick()
     replica.progress = {
       active: true,
@@ -147,11 +139,11 @@ describe('the sync progress in the progress lines', () => {
       bytesReceived: 48_000,
       peers: ['peer-long'],
     }
-    now = 2_000
+    clock.now = 2_000
     reporter.tick()
     replica.reconciling = []
     replica.progress = { ...replica.progress, active: false, keysReceived: 500, peers: [] }
-    now = 3_000
+    clock.now = 3_000
     reporter.tick()
     const lines = out.chunks.map((chunk) => JSON.parse(chunk) as Record<string, unknown>)
     expect(lines).toHaveLength(3)
@@ -172,14 +164,7 @@ describe('the sync progress in the progress lines', () => {
   })
 
   it('shows the keys received of the keys to receive on the live line', () => {
-    const out = new Capture(true)
-    const log = createLogger({ format: 'text', stream: out })
-    const replica = fakeReplica()
-    let now = 0
-    const reporter = new ProgressReporter(new Map([['demo', replica]]), log, 1_000, {
-      now: () => now,
-      timer: false,
-    })
+    const { out, replica, clock, reporter } = setup(true, 'text', 1_000)
     replica.reconciling = ['peer-long']
     replica.progress = {
       active: true,
@@ -189,7 +174,7 @@ describe('the sync progress in the progress lines', () => {
       peers: ['peer-long'],
     }
     reporter.tick()
-    now = 2_000
+    clock.now = 2_000
     reporter.tick()
     expect(out.text).toBe(
       `${CLEAR}reconciling demo with peer-long: 2 s, 0 changes, 42 keys, received 1500/2000 keys (1.3 MB)`,

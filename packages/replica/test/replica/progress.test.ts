@@ -106,6 +106,30 @@ describe('sync progress of a replica', () => {
   })
 })
 
+describe('sync progress of a handoff delivery', () => {
+  it('keeps the round active with the peer while it pushes, adding nothing to receive', async () => {
+    cluster = new Cluster()
+    const a = await cluster.add({ ...QUIET, handoff: true })
+    const b = await cluster.add(QUIET)
+    await knows(a, b)
+    await knows(b, a)
+    const events: SyncProgress[] = []
+    a.replica.onProgress((progress) => events.push(progress))
+    await a.replica.put('k', 'handed off')
+    await a.replica.settled()
+    expect((await b.replica.get('k', { repair: 'none' })).value).toBe('handed off')
+    expect(a.counts.push).toBeGreaterThan(0)
+    expect(events[0]).toMatchObject({ active: true, peers: [b.peerId], keysToReceive: 0 })
+    expect(events.at(-1)).toEqual({
+      active: false,
+      keysToReceive: 0,
+      keysReceived: 0,
+      bytesReceived: 0,
+      peers: [],
+    })
+  })
+})
+
 describe('SyncProgressTracker', () => {
   const states = (n: number) =>
     Array.from({ length: n }, (_, i) => ({ key: `k${i}`, state: new Uint8Array(10) }))
