@@ -1,6 +1,6 @@
 import { ReconcileSession, summariesEqual } from '@mendsync/core'
 import type { Logger } from '@mendsync/core/toolbox'
-import type { PeerId } from '../network/types.js'
+import type { PeerId, ReconcileSessionLike } from '../network/types.js'
 import type { ReplicaComponents } from './components.js'
 import type { Handoff } from './handoff/handoff.js'
 import { keysToReceive } from './progress/keys-to-receive.js'
@@ -91,7 +91,8 @@ export class AntiEntropy {
           components.options.handoff &&
           replica !== undefined &&
           components.log.outboxSize(replica) > 0
-        if (!differs && !owed) return
+        // Nothing owed may still move the cursor; the delivery reports itself if it pushes.
+        if (!differs && !owed) return await this.handoff.deliver(peer)
         const exchange = components.progress.begin(peer)
         try {
           await this.handoff.deliver(peer)
@@ -144,7 +145,7 @@ export class AntiEntropy {
   }
 
   /** A session over the local tree that tells `exchange` how many keys to expect once it settles. */
-  private observed(peer: PeerId, exchange: ProgressExchange) {
+  private observed(peer: PeerId, exchange: ProgressExchange): ReconcileSessionLike {
     const tree = this.components.local.tree
     const localCount = tree.size
     return observedSession(new ReconcileSession(tree), (differing) => {
