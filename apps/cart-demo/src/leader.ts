@@ -13,7 +13,7 @@ import {
   type PrivateKey,
   peerTransports,
 } from '@mendsync/libp2p'
-import { openReplica, type Replica } from '@mendsync/replica'
+import { openReplica, type Replica, type SyncProgress } from '@mendsync/replica'
 import { openIdbStorage } from '@mendsync/storage-idb'
 import type { LeaderContext } from '@mendsync/tabs'
 import { demoLogger } from './logger.js'
@@ -113,6 +113,18 @@ class NetworkSwitch {
 
 let current: NetworkSwitch | undefined
 
+/** What the panel shows of the sync progress: the round now, and what sync brought so far. */
+export interface SyncState {
+  /** The replica's progress now (`status().progress`). */
+  readonly progress: SyncProgress
+  /** Keys received by reconciliations and deliveries since this leader opened the replica. */
+  readonly keysReceived: number
+  /** Exchange rounds ended since this leader opened the replica. */
+  readonly rounds: number
+}
+
+const received = { keys: 0, rounds: 0 }
+
 /** Opens the replica in the leader tab: IndexedDB (through the tabs' write journal) and libp2p. */
 export async function openLeaderReplica(
   leader: LeaderContext,
@@ -145,7 +157,7 @@ export async function openLeaderReplica(
     }
   })
   const network = await createLibp2pNetwork(node, { stopNodeOnClose: true })
-  return await openReplica({
+  const replica = await openReplica({
     space: options.space,
     storage: leader.journal(storage),
     network,
@@ -153,11 +165,23 @@ export async function openLeaderReplica(
     gossipIntervalMs: 2_000,
     antiEntropyIntervalMs: 10_000,
   })
+  // A round's last event is always delivered (inactive), with the round's counts.
+  replica.onProgress((progress) => {
+    if (progress.active) return
+    received.keys += progress.keysReceived
+    received.rounds += 1
+  })
+  return replica
 }
 
 /** Commands followers run in the leader (`tabs.call(name, ...args)`). */
 export const leaderCommands = {
   network: (): NetworkState | undefined => current?.state(),
+  sync: (replica: Replica): SyncState => ({
+    progress: replica.status().progress,
+    keysReceived: received.keys,
+    rounds: received.rounds,
+  }),
   setOnline: async (_replica: Replica, on: boolean): Promise<NetworkState | undefined> =>
     await current?.setEnabled(on),
 }

@@ -4,7 +4,7 @@
 import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
 import type { MetricEvent, Tabs } from '@mendsync/tabs'
 import { escapeHtml } from './html.js'
-import type { NetworkState } from './leader.js'
+import type { NetworkState, SyncState } from './leader.js'
 
 type ActivityKind = 'repair' | 'reconcile' | 'handoff' | 'repair-failure' | 'reconcile-failure'
 
@@ -20,6 +20,10 @@ interface Activity {
 }
 
 const REFRESH_MS = 1_000
+/** While a sync round runs the panel reads more often, so the progress bar moves. */
+const SYNC_REFRESH_MS = 200
+/** A round that brings fewer keys than this ends too fast for a bar to be worth drawing. */
+const PROGRESS_MIN_KEYS = 50
 const MAX_ACTIVITY = 10
 /**
  * Events of one kind that follow each other within this many ms add to one line: a burst of
@@ -54,7 +58,7 @@ function peerIdOfAddress(address: string | undefined): string | undefined {
 }
 
 /** What a peer or replica is to this device, as the panel labels it. */
-type PeerRole = 'relay' | 'direct' | 'this device' | 'via relay'
+type PeerRole = 'relay' | 'direct (WebRTC)' | 'direct' | 'this device' | 'via relay'
 
 function short(id: string | undefined, length = 8): string {
   if (id === undefined) return '—'
@@ -87,6 +91,7 @@ export class Panel {
   #status: ReplicaStatus | undefined
   #metrics: ReplicaMetricValues | undefined
   #network: NetworkState | undefined
+  #sync: SyncState | undefined
   #conflicts: readonly string[] = []
   #error: string | undefined
   #scheduled = false
@@ -136,14 +141,17 @@ export class Panel {
     }
     this.#refreshing = true
     try {
-      const [status, metrics, network] = await Promise.all([
+      const [status, metrics, network, sync] = await Promise.all([
         this.#tabs.status(),
         this.#tabs.metrics(),
         this.#tabs.call<NetworkState | undefined>('network'),
+        this.#tabs.call<SyncState>('sync'),
       ])
       this.#status = status
       this.#metrics = metrics
       this.#network = network
+      this.#sync = sync
+      if (sync.progress.active) setTimeout(() => this.refresh(), SYNC_REFRESH_MS)
       this.#error = undefined
       for (const name of Object.keys(metrics) as (keyof ReplicaMetricValues)[]) {
         const value = metrics[name]
@@ -238,7 +246,13 @@ export class Panel {
     body.conflicts = String(this.#conflicts.length)
 
     const relayPeer = peerIdOfAddress(this.#network?.relay)
-    const peerRole = (peer: string): PeerRole => (peer === relayPeer ? 'relay' : 'direct')
+    const peerRole = (peer: string): PeerRole => {
+      if (peer === relayPeer) return 'relay'
+      const transport = this.#network?.transports[peer]
+      if (transport === 'webrtc') return 'direct (WebRTC)'
+      if (transport === 'circuit-relay') return 'via relay'
+      return 'direct'
+    }
     // A replica id is labelled by the connected peer that holds it; the others reach this
     // device's replica through the relay (or reached it once).
     const replicaRoles = new Map<string, PeerRole>()
@@ -319,6 +333,21 @@ export class Panel {
       })
       .join('')
 
+    const sync = this.#sync
+    const progress = sync?.progress
+    const syncing = progress?.active === true && progress.keysToReceive >= PROGRESS_MIN_KEYS
+    body.syncing = String(syncing)
+    body.syncKeysReceived = String(sync?.keysReceived ?? 0)
+    body.syncRounds = String(sync?.rounds ?? 0)
+    const progressBar =
+      progress !== undefined && syncing
+        ? `<div id="sync-progress" data-received="${progress.keysReceived}" data-to-receive="${progress.keysToReceive}">
+            <h4>Syncing</h4>
+            ${bar('keys received', progress.keysReceived, progress.keysToReceive, `${progress.keysReceived} / ${progress.keysToReceive}`)}
+            <p class="muted">${bytes(progress.bytesReceived)} from ${plural(progress.peers.length, 'peer')}</p>
+          </div>`
+        : ''
+
     const outboxMax = Math.max(10, outbox)
     this.#root.innerHTML = `
       <section>
@@ -330,6 +359,7 @@ export class Panel {
           <dt>peer id</dt><dd class="mono">${escapeHtml(short(this.#network?.peerId ?? status?.peerId, 16))}</dd>
           <dt>leader tab</dt><dd class="mono">${escapeHtml(short(this.#tabs.leaderTabId, 8))}${this.#tabs.leaderTabId === this.#tabs.tabId ? ' (this one)' : ''}</dd>
         </dl>
+        ${progressBar}
         <h4>Connected peers <span class="badge info">${status?.peers.length ?? 0}</span></h4>
         <ul class="peers">${peers || '<li class="muted">none</li>'}</ul>
       </section>

@@ -31,6 +31,7 @@ const SPACES = [
   'e2e-narrow',
   'e2e-peers',
   'e2e-comeback',
+  'e2e-progress',
 ]
 
 describe('cart demo in Chromium', () => {
@@ -395,6 +396,39 @@ describe('cart demo in Chromium', () => {
     expect(handoffs.length).toBeLessThanOrEqual(2)
     expect(Math.max(...handoffs)).toBeGreaterThanOrEqual(2)
     await screenshot(alice, '9-peers-alice')
+  })
+
+  it('counts the keys a reconnect brings in the sync progress the panel reads', async () => {
+    const { alice, bob } = await twoProfilesOnline('e2e-progress')
+    await setOnline(bob, false)
+    const keys = 300
+    await alice.evaluate(async (count) => {
+      const { tabs } = (
+        globalThis as unknown as {
+          mendsyncDemo: { tabs: { put(key: string, value: unknown): Promise<void> } }
+        }
+      ).mendsyncDemo
+      for (let i = 0; i < count; i++) await tabs.put(`bulk/${i}`, { i })
+    }, keys)
+    await setOnline(bob, true)
+    await waitFor(
+      bob,
+      'the keys Alice wrote while Bob was away to arrive',
+      (want) => Number(document.body.dataset.keys) >= want,
+      keys,
+      60_000,
+    )
+    // Every round's last progress event counts what it received; the panel shows their sum.
+    await waitFor(
+      bob,
+      'the sync progress to count them',
+      (want) => Number(document.body.dataset.syncKeysReceived) >= want,
+      keys,
+      20_000,
+    )
+    expect(Number(await bob.evaluate(() => document.body.dataset.syncRounds))).toBeGreaterThan(0)
+    await waitFor(bob, 'the round to end', () => document.body.dataset.syncing === 'false')
+    expect(await bob.locator('#sync-progress').count()).toBe(0)
   })
 
   it('explains a removed line that came back because another device added to it meanwhile', async () => {
