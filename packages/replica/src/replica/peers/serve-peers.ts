@@ -16,8 +16,11 @@ export function servePeers(components: ReplicaComponents, writer: ChangeWriter):
     pull: (peer, keys, mode) =>
       logged(logger, 'pull', peer, () => servePull(components, keys, mode)),
     push: async (peer, states) => {
-      await logged(logger, 'push', peer, () =>
-        writer.join(states, 'remote', components.peers.originOf(peer)),
+      // A peer's push (its handoff) is progress of this replica's sync too.
+      await components.progress.receive(peer, states, () =>
+        logged(logger, 'push', peer, () =>
+          writer.join(states, 'remote', components.peers.originOf(peer)),
+        ),
       )
     },
     reconcile: async (peer) => {
@@ -27,8 +30,10 @@ export function servePeers(components: ReplicaComponents, writer: ChangeWriter):
         session: new ReconcileSession(components.local.tree),
         statesFor: (keys) => components.local.statesFor(keys),
         accept: async (states) => {
-          await logged(logger, 'reconciliation accept', peer, () =>
-            writer.join(states, 'remote', components.peers.originOf(peer)),
+          await components.progress.receive(peer, states, () =>
+            logged(logger, 'reconciliation accept', peer, () =>
+              writer.join(states, 'remote', components.peers.originOf(peer)),
+            ),
           )
         },
       }

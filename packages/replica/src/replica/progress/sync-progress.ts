@@ -165,7 +165,7 @@ export class SyncProgressTracker {
   async receive(
     peer: PeerId,
     states: readonly KeyState[],
-    join: () => Promise<void>,
+    join: () => Promise<unknown>,
   ): Promise<void> {
     const exchange = this.begin(peer)
     try {
