@@ -88,8 +88,8 @@ export const RECENT_PEERS_PER_SPACE = 1024
 export const RECONCILE_MAX_QUEUED_WRITES = 64
 
 /**
- * How long opening a stream of a direct protocol (protocol negotiation included) may take, ms.
- * (`rpc.ts` still has its own `OPEN_TIMEOUT_MS` of the same value for pull and push streams.)
+ * How long opening a stream of a direct protocol (pull, push, reconcile; protocol negotiation
+ * included) may take, ms.
  */
 export const STREAM_OPEN_TIMEOUT_MS = 10_000
 

@@ -77,9 +77,9 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   constructor(node: MendsyncLibp2p, options: Libp2pNetworkOptions) {
     this.node = node
     this.peerId = node.peerId.toString()
-    this.settings = resolveSettings(options)
-    this.penalties = options.penalties ?? penaltiesOf(node)
     this.logger = options.logger ?? defaultLogger('mendsync:libp2p')
+    this.settings = resolveSettings(options, this.logger)
+    this.penalties = options.penalties ?? penaltiesOf(node)
     this.penaltiesLogger = this.logger.child('penalties')
     if (!node.services?.pubsub) {
       throw new MendsyncError(

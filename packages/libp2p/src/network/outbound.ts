@@ -92,6 +92,7 @@ export class OutboundCalls {
       stream,
       settings.reconcile.wire.maxFrameBytes,
       RECONCILE_MAX_QUEUED_WRITES,
+      settings.reconcile.logger ? { logger: settings.reconcile.logger } : {},
     )
   }
 
