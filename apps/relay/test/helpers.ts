@@ -9,6 +9,17 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { emptyValue, encodeValue, isMendsyncError, writeRegister } from '@mendsync/core'
 import {
+  type AccessProof,
+  AccessVerifier,
+  READ,
+  type SignedGrant,
+  type SigningKey,
+  type SpaceDescriptor,
+  signGrant,
+  spaceIdOf,
+  WRITE,
+} from '@mendsync/core/access'
+import {
   createLibp2pNetwork,
   createNodeLibp2p,
   generateIdentity,
@@ -389,4 +400,31 @@ export function relayTestbed(prefix: string): RelayTestbed {
     },
   }
   return testbed
+}
+
+/** Joins the private `space` on `network` with `proof`, verifying it and trusting the relay. */
+export function joinPrivateSpace(
+  network: Libp2pNetwork,
+  space: SpaceDescriptor,
+  proof: AccessProof,
+  relayPeerId: string,
+  store = new FakeSpaceStore(),
+): Promise<SpaceChannel> {
+  return network.join(spaceIdOf(space), store, {
+    access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relayPeerId] },
+  })
+}
+
+/** A grant from the owner `owner` of `space` to `subject`: read and write, for an hour. */
+export function grantReadWrite(
+  owner: PrivateKey,
+  space: SpaceDescriptor,
+  subject: PrivateKey,
+): Promise<SignedGrant> {
+  return signGrant(owner as SigningKey, {
+    space: spaceIdOf(space),
+    subject: subject.publicKey.raw,
+    rights: READ | WRITE,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  })
 }

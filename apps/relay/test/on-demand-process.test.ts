@@ -12,12 +12,8 @@ import { join } from 'node:path'
 import {
   type AccessProof,
   AccessVerifier,
-  READ,
-  type SigningKey,
   type SpaceDescriptor,
-  signGrant,
   spaceIdOf,
-  WRITE,
 } from '@mendsync/core/access'
 import {
   createLibp2pNetwork,
@@ -31,6 +27,8 @@ import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { describe, expect, it } from 'vitest'
 import { startOutsider } from '../bench/outsider.js'
 import {
+  grantReadWrite,
+  joinPrivateSpace,
   outcome,
   type RelayProcess,
   relayTestbed,
@@ -61,9 +59,13 @@ async function device(
   proof: AccessProof,
   store = new FakeSpaceStore(),
 ): Promise<SpaceChannel> {
-  const joined = await (await network(relay, key)).join(spaceIdOf(space), store, {
-    access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relay.peerId] },
-  })
+  const joined = await joinPrivateSpace(
+    await network(relay, key),
+    space,
+    proof,
+    relay.peerId,
+    store,
+  )
   await waitFor('the relay to serve the private space', () => joined.peers().includes(relay.peerId))
   return joined
 }
@@ -105,12 +107,7 @@ describe('mendsync-relay serving private spaces on demand (the built binary)', (
     const spaceId = spaceIdOf(space)
     const outsider = await startOutsider(started.address, [spaceId])
     testbed.defer(() => outsider.stop())
-    const grant = await signGrant(ownerKey as SigningKey, {
-      space: spaceId,
-      subject: readerKey.publicKey.raw,
-      rights: READ | WRITE,
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    })
+    const grant = await grantReadWrite(ownerKey, space, readerKey)
     const writer = await device(started, ownerKey, space, { space, chain: [] })
     const reader = await device(started, readerKey, space, { space, chain: [grant] })
     for (let i = 0; i < 5; i++) {
