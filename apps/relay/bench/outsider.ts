@@ -2,14 +2,9 @@
 // it dials a relay, subscribes to the gossip topics of spaces it holds no grant for, and counts
 // every byte of every message it receives on them. A relay that enforces contract 1 admits none
 // of its subscriptions into the topics, so the count stays 0 while granted devices sync.
-import { gossipsub } from '@chainsafe/libp2p-gossipsub'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { webSockets } from '@libp2p/websockets'
 import { spaceTopic } from '@mendsync/libp2p'
+import { startStockNode } from '@mendsync/libp2p/testing'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 
 /** A running outsider. */
 export interface Outsider {
@@ -28,13 +23,7 @@ export async function startOutsider(
   relayAddress: string,
   spaceIds: readonly string[],
 ): Promise<Outsider> {
-  const node = await createLibp2p({
-    addresses: { listen: [] },
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
-  })
+  const node = await startStockNode()
   const topics = new Set(spaceIds.map(spaceTopic))
   let bytes = 0
   let messages = 0

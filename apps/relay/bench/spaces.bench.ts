@@ -25,16 +25,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { commonArgv, median, percentile, startBench } from '@mendsync/bench'
 import { decodeValue, isMendsyncError, valueEquals } from '@mendsync/core'
-import {
-  type AccessProof,
-  AccessVerifier,
-  READ,
-  type SigningKey,
-  type SpaceDescriptor,
-  signGrant,
-  spaceIdOf,
-  WRITE,
-} from '@mendsync/core/access'
+import { type AccessProof, type SpaceDescriptor, spaceIdOf } from '@mendsync/core/access'
 import { toHex } from '@mendsync/core/toolbox'
 import {
   createLibp2pNetwork,
@@ -44,9 +35,8 @@ import {
   type PrivateKey,
 } from '@mendsync/libp2p'
 import type { SpaceChannel } from '@mendsync/replica/adapter'
-import { FakeSpaceStore } from '@mendsync/replica/testing'
 import { multiaddr } from '@multiformats/multiaddr'
-import { registerState as stateOf } from '../test/helpers.ts'
+import { grantReadWrite, joinPrivateSpace, registerState as stateOf } from '../test/helpers.ts'
 import { startOutsider } from './outsider.ts'
 import type { WorkerRequest } from './spaces-relay-worker.ts'
 
@@ -197,16 +187,13 @@ async function viaRelay<T>(who: Device, relay: RelayWorker, call: () => Promise<
   }
 }
 
-async function joinSpace(
+function joinSpace(
   who: Device,
   space: SpaceDescriptor,
   proof: AccessProof,
   relay: RelayWorker,
-  store = new FakeSpaceStore(),
 ): Promise<SpaceChannel> {
-  return who.network.join(spaceIdOf(space), store, {
-    access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relay.peerId] },
-  })
+  return joinPrivateSpace(who.network, space, proof, relay.peerId)
 }
 
 /** Runs `work(i)` for i in [from, to), `concurrency` at a time. */
@@ -326,12 +313,7 @@ async function watchOutsider(relay: RelayWorker, owner: Device): Promise<number>
   const outsider = await startOutsider(relay.address, [spaceId])
   const second = await device(relay)
   try {
-    const grant = await signGrant(owner.key as SigningKey, {
-      space: spaceId,
-      subject: second.key.publicKey.raw,
-      rights: READ | WRITE,
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    })
+    const grant = await grantReadWrite(owner.key, space, second.key)
     const writer = await joinSpace(owner, space, { space, chain: [] }, relay)
     const reader = await joinSpace(second, space, { space, chain: [grant] }, relay)
     if (!(await relay.present(space, owner.network.peerId))) throw new Error('watched: refused')

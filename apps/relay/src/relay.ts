@@ -11,6 +11,7 @@ import {
   type Libp2pNetwork,
   type MendsyncLibp2p,
   type NodeLibp2pOptions,
+  RECONNECT_BASE_MS,
 } from '@mendsync/libp2p'
 import { loadOrCreateIdentity } from '@mendsync/libp2p/node'
 import { openReplica, type Replica } from '@mendsync/replica'
@@ -210,6 +211,12 @@ async function start(
       listen: settings.listen,
       announce: settings.announce,
       bootstrap: settings.bootstrap,
+      // A disconnected cluster peer is redialled at the latest every bootstrapRedialMs.
+      reconnect: {
+        baseMs: Math.min(RECONNECT_BASE_MS, settings.bootstrapRedialMs),
+        capMs: settings.bootstrapRedialMs,
+        logger: log.child('reconnect'),
+      },
       relayServer: settings.circuitRelay ? { maxReservations: settings.maxReservations } : false,
       maxConnections: settings.maxConnections,
       inboundConnectionThreshold: settings.inboundConnectionThreshold,
@@ -228,8 +235,7 @@ async function start(
     await node.stop()
   })
   const peerId = node.peerId.toString()
-  // Before libp2p's bootstrap discovers the cluster peers (1 s after start).
-  const stopCluster = keepClusterConnected(node, settings, log)
+  const stopCluster = logClusterPeers(node, settings, log)
   cleanups.push(async () => stopCluster())
 
   const refusedPeers = new Set<string>()
@@ -501,31 +507,18 @@ async function loadIdentity(path: string, log: RelayLogger) {
   return key
 }
 
-type DialTarget = Parameters<MendsyncLibp2p['dial']>[0]
-
 /**
- * Keeps the relay connected to its bootstrap peers (the other relays of a cluster): libp2p's
- * bootstrap dials them once at start; this dials again, every `bootstrapRedialMs`, any that is
- * not connected (a relay restarted, a network partition healed). Returns the stop function.
+ * Logs the relay's bootstrap peers (the other relays of a cluster) connecting and disconnecting.
+ * Keeping them connected is the node's own reconnect service (`keepConnected`), which redials a
+ * disconnected one with backoff capped at `bootstrapRedialMs`. Returns the stop function.
  */
-function keepClusterConnected(
+function logClusterPeers(
   node: MendsyncLibp2p,
   settings: ResolvedRelayConfig,
   log: RelayLogger,
 ): () => void {
   if (settings.bootstrap.length === 0) return () => {}
   const wanted = new Set(settings.bootstrap.map(bootstrapPeerId))
-  const addresses = new Map<string, DialTarget>()
-  const connected = (peer: string): boolean =>
-    node.getConnections().some((connection) => connection.remotePeer.toString() === peer)
-  const onDiscovery = (
-    event: CustomEvent<{ id: { toString(): string }; multiaddrs: unknown[] }>,
-  ) => {
-    const peer = event.detail.id.toString()
-    if (wanted.has(peer) && event.detail.multiaddrs.length > 0) {
-      addresses.set(peer, event.detail.multiaddrs as unknown as DialTarget)
-    }
-  }
   const onConnect = (event: CustomEvent<{ toString(): string }>) => {
     const peer = event.detail.toString()
     if (wanted.has(peer)) log.info('connected to a cluster peer', { peer })
@@ -535,22 +528,9 @@ function keepClusterConnected(
     if (wanted.has(peer)) log.warn('disconnected from a cluster peer; will dial again', { peer })
   }
   const target = node as unknown as EventTarget
-  target.addEventListener('peer:discovery', onDiscovery as EventListener)
   target.addEventListener('peer:connect', onConnect as EventListener)
   target.addEventListener('peer:disconnect', onDisconnect as EventListener)
-  const timer = setInterval(() => {
-    for (const peer of wanted) {
-      const address = addresses.get(peer)
-      if (address === undefined || connected(peer)) continue
-      node.dial(address, { signal: AbortSignal.timeout(5_000) }).catch((error: unknown) => {
-        log.debug('dialling a cluster peer failed', { peer, error: (error as Error)?.message })
-      })
-    }
-  }, settings.bootstrapRedialMs)
-  timer.unref()
   return () => {
-    clearInterval(timer)
-    target.removeEventListener('peer:discovery', onDiscovery as EventListener)
     target.removeEventListener('peer:connect', onConnect as EventListener)
     target.removeEventListener('peer:disconnect', onDisconnect as EventListener)
   }

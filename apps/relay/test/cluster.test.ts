@@ -1,44 +1,20 @@
 // Two relays (built binaries) in a cluster, a Node peer on each: writes on either side become
 // readable on the other, and after one relay restarts, the other dials it again by itself.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Client, connectedTo, nextChange, RelayProcess, startClient } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { type Client, connectedTo, nextChange, type RelayProcess, relayTestbed } from './helpers.js'
 
-let dir: string
-const relays: RelayProcess[] = []
-const clients: Client[] = []
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mendsync-relay-cluster-'))
-})
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => {})))
-  for (const relay of relays) relay.kill('SIGKILL')
-  await Promise.all(relays.map((relay) => relay.exited))
-  await rm(dir, { recursive: true, force: true })
-})
-
-function spawnRelay(args: string[]): RelayProcess {
-  const relay = RelayProcess.spawn(args)
-  relays.push(relay)
-  return relay
-}
-
-async function client(address: string): Promise<Client> {
-  const started = await startClient([address])
-  clients.push(started)
-  return started
-}
+const testbed = relayTestbed('mendsync-relay-cluster-')
+const spawnRelay = (args: string[]): RelayProcess => testbed.spawn(args)
+const client = (address: string): Promise<Client> => testbed.client(address)
 
 describe('two relays in a cluster', () => {
   it('carry writes between peers connected to different relays, and reconnect after a restart', async () => {
-    const first = spawnRelay(['--data-dir', join(dir, 'a')])
+    const first = spawnRelay(['--data-dir', join(testbed.dir, 'a')])
     const a = await first.started()
     const second = spawnRelay([
       '--data-dir',
-      join(dir, 'b'),
+      join(testbed.dir, 'b'),
       '--bootstrap',
       a.address,
       '--bootstrap-redial-ms',
@@ -81,7 +57,7 @@ describe('two relays in a cluster', () => {
         String(event.msg).startsWith('disconnected from a cluster peer') && event.peer === a.peerId,
     )
     const port = /\/tcp\/(\d+)\//.exec(a.address)?.[1] as string
-    const restarted = spawnRelay(['--data-dir', join(dir, 'a'), '--port', port])
+    const restarted = spawnRelay(['--data-dir', join(testbed.dir, 'a'), '--port', port])
     const again = await restarted.started()
     expect(again.peerId).toBe(a.peerId)
     const reconnects = (): number =>

@@ -2,9 +2,23 @@
 // client peers (a replica on MemoryStorage over libp2p) and a Prometheus text parser.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { emptyValue, encodeValue, isMendsyncError, writeRegister } from '@mendsync/core'
+import {
+  type AccessProof,
+  AccessVerifier,
+  READ,
+  type SignedGrant,
+  type SigningKey,
+  type SpaceDescriptor,
+  signGrant,
+  spaceIdOf,
+  WRITE,
+} from '@mendsync/core/access'
 import {
   createLibp2pNetwork,
   createNodeLibp2p,
@@ -15,6 +29,7 @@ import {
 import { MemoryStorage, openReplica, type Replica, type ReplicaTunables } from '@mendsync/replica'
 import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 
 export const RELAY_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 
@@ -323,4 +338,93 @@ export async function outcome(call: Promise<unknown>): Promise<string> {
   } catch (error) {
     return isMendsyncError(error) ? error.code : String(error)
   }
+}
+
+/** What a test file of relay processes shares; see {@link relayTestbed}. */
+export interface RelayTestbed {
+  /** The file's temporary directory (set before the first test). */
+  readonly dir: string
+  /** Spawns a relay (see {@link RelayProcess.spawn}), killed after the file. */
+  spawn(args: readonly string[], env?: Record<string, string>): RelayProcess
+  /** Registers `close` to run after the current test. */
+  defer(close: () => Promise<void>): void
+  /** Runs what was deferred now, newest first; fails with the first failure. */
+  cleanup(): Promise<void>
+  /** A Node client bootstrapped to `address` (see {@link startClient}), closed after the test. */
+  client(address: string): Promise<Client>
+}
+
+/**
+ * Registers the hooks of a test file that runs relay processes: a temporary directory named
+ * after `prefix`, what the tests deferred closed after each test, and every relay killed and the
+ * directory removed after the file.
+ */
+export function relayTestbed(prefix: string): RelayTestbed {
+  let dir: string | undefined
+  const relays: RelayProcess[] = []
+  const deferred: (() => Promise<void>)[] = []
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix))
+  })
+  afterEach(async () => {
+    for (const close of deferred.splice(0).reverse()) {
+      // A client may fail to close once its relay is gone; the next test starts clean anyway.
+      await close().catch((error: unknown) => console.debug('closing after a test failed', error))
+    }
+  })
+  afterAll(async () => {
+    for (const relay of relays) relay.kill('SIGKILL')
+    await Promise.all(relays.map((relay) => relay.exited))
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+  const testbed: RelayTestbed = {
+    get dir(): string {
+      if (dir === undefined) throw new Error('the testbed directory exists from beforeAll on')
+      return dir
+    },
+    spawn(args, env) {
+      const relay = RelayProcess.spawn(args, env)
+      relays.push(relay)
+      return relay
+    },
+    defer(close) {
+      deferred.push(close)
+    },
+    async cleanup() {
+      for (const close of deferred.splice(0).reverse()) await close()
+    },
+    async client(address) {
+      const started = await startClient([address])
+      deferred.push(() => started.close())
+      return started
+    },
+  }
+  return testbed
+}
+
+/** Joins the private `space` on `network` with `proof`, verifying it and trusting the relay. */
+export function joinPrivateSpace(
+  network: Libp2pNetwork,
+  space: SpaceDescriptor,
+  proof: AccessProof,
+  relayPeerId: string,
+  store = new FakeSpaceStore(),
+): Promise<SpaceChannel> {
+  return network.join(spaceIdOf(space), store, {
+    access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relayPeerId] },
+  })
+}
+
+/** A grant from the owner `owner` of `space` to `subject`: read and write, for an hour. */
+export function grantReadWrite(
+  owner: PrivateKey,
+  space: SpaceDescriptor,
+  subject: PrivateKey,
+): Promise<SignedGrant> {
+  return signGrant(owner as SigningKey, {
+    space: spaceIdOf(space),
+    subject: subject.publicKey.raw,
+    rights: READ | WRITE,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  })
 }

@@ -8,18 +8,12 @@
 // - an outsider built from stock libp2p + gossipsub (bench/outsider.ts) that dials the relay and
 //   subscribes to the space's topic receives zero bytes while two granted devices sync through
 //   it, and a peer without a proof has its pull and push refused, changing nothing.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   type AccessProof,
   AccessVerifier,
-  READ,
-  type SigningKey,
   type SpaceDescriptor,
-  signGrant,
   spaceIdOf,
-  WRITE,
 } from '@mendsync/core/access'
 import {
   createLibp2pNetwork,
@@ -30,37 +24,21 @@ import {
 } from '@mendsync/libp2p'
 import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { FakeSpaceStore } from '@mendsync/replica/testing'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { startOutsider } from '../bench/outsider.js'
 import {
+  grantReadWrite,
+  joinPrivateSpace,
   outcome,
-  RelayProcess,
+  type RelayProcess,
+  relayTestbed,
   type StartedRelay,
   registerState as stateOf,
   waitFor,
 } from './helpers.js'
 
-let dir: string
-const relays: RelayProcess[] = []
-const cleanups: (() => Promise<void>)[] = []
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mendsync-on-demand-'))
-})
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-afterAll(async () => {
-  for (const relay of relays) relay.kill('SIGKILL')
-  await Promise.all(relays.map((relay) => relay.exited))
-  await rm(dir, { recursive: true, force: true })
-})
-
-function spawnRelay(dataDir: string): RelayProcess {
-  const relay = RelayProcess.spawn(['--data-dir', dataDir])
-  relays.push(relay)
-  return relay
-}
+const testbed = relayTestbed('mendsync-on-demand-')
+const spawnRelay = (dataDir: string): RelayProcess => testbed.spawn(['--data-dir', dataDir])
 
 async function network(relay: StartedRelay, key?: PrivateKey): Promise<Libp2pNetwork> {
   const node = await createNodeLibp2p({
@@ -69,7 +47,7 @@ async function network(relay: StartedRelay, key?: PrivateKey): Promise<Libp2pNet
     bootstrap: [relay.address],
   })
   const created = await createLibp2pNetwork(node, { stopNodeOnClose: true })
-  cleanups.push(() => created.close())
+  testbed.defer(() => created.close())
   return created
 }
 
@@ -81,16 +59,20 @@ async function device(
   proof: AccessProof,
   store = new FakeSpaceStore(),
 ): Promise<SpaceChannel> {
-  const joined = await (await network(relay, key)).join(spaceIdOf(space), store, {
-    access: { verifier: new AccessVerifier(space), proof, trustedPeers: [relay.peerId] },
-  })
+  const joined = await joinPrivateSpace(
+    await network(relay, key),
+    space,
+    proof,
+    relay.peerId,
+    store,
+  )
   await waitFor('the relay to serve the private space', () => joined.peers().includes(relay.peerId))
   return joined
 }
 
 describe('mendsync-relay serving private spaces on demand (the built binary)', () => {
   it('serves a space opened on demand again after a restart, with its data, without configuration', async () => {
-    const dataDir = join(dir, 'restart')
+    const dataDir = join(testbed.dir, 'restart')
     const ownerKey = await generateIdentity()
     const space = { owner: ownerKey.publicKey.raw, name: 'cart' }
     const proof = { space, chain: [] }
@@ -100,7 +82,7 @@ describe('mendsync-relay serving private spaces on demand (the built binary)', (
     expect(await outcome(channel.push(started.peerId, [{ key: 'k', state: stateOf('v') }]))).toBe(
       'ok',
     )
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+    await testbed.cleanup()
     first.kill('SIGTERM')
     expect(await first.exited).toBe(0)
 
@@ -117,20 +99,15 @@ describe('mendsync-relay serving private spaces on demand (the built binary)', (
   })
 
   it('gives an outsider from stock libp2p + gossipsub zero bytes while two granted devices sync, and refuses its requests', async () => {
-    const relay = spawnRelay(join(dir, 'outsider'))
+    const relay = spawnRelay(join(testbed.dir, 'outsider'))
     const started = await relay.started()
     const ownerKey = await generateIdentity()
     const readerKey = await generateIdentity()
     const space = { owner: ownerKey.publicKey.raw, name: 'cart' }
     const spaceId = spaceIdOf(space)
     const outsider = await startOutsider(started.address, [spaceId])
-    cleanups.push(() => outsider.stop())
-    const grant = await signGrant(ownerKey as SigningKey, {
-      space: spaceId,
-      subject: readerKey.publicKey.raw,
-      rights: READ | WRITE,
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    })
+    testbed.defer(() => outsider.stop())
+    const grant = await grantReadWrite(ownerKey, space, readerKey)
     const writer = await device(started, ownerKey, space, { space, chain: [] })
     const reader = await device(started, readerKey, space, { space, chain: [grant] })
     for (let i = 0; i < 5; i++) {

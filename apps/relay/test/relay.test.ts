@@ -1,51 +1,26 @@
 // The built `mendsync-relay` binary as a child process: it answers /healthz and /metrics, two
 // Node peers sync through it, SIGTERM stops it with status 0, a restart keeps its peer id and its
 // data, and neither SIGTERM nor SIGKILL loses a write it acknowledged.
-import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeValue, emptyValue, encodeValue, valueEquals, writeRegister } from '@mendsync/core'
 import type { KeyState } from '@mendsync/replica/adapter'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   type Client,
   connectedTo,
   nextChange,
-  RelayProcess,
+  type RelayProcess,
   rawPeer,
+  relayTestbed,
   sampleValue,
   scrape,
-  startClient,
   waitFor,
 } from './helpers.js'
 
-let dir: string
-const relays: RelayProcess[] = []
-const cleanups: (() => Promise<void>)[] = []
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'mendsync-relay-'))
-})
-afterEach(async () => {
-  await Promise.all(cleanups.splice(0).map((close) => close().catch(() => {})))
-})
-afterAll(async () => {
-  for (const relay of relays) relay.kill('SIGKILL')
-  await Promise.all(relays.map((relay) => relay.exited))
-  await rm(dir, { recursive: true, force: true })
-})
-
-function spawnRelay(args: string[]): RelayProcess {
-  const relay = RelayProcess.spawn(args)
-  relays.push(relay)
-  return relay
-}
-
-async function client(address: string): Promise<Client> {
-  const started = await startClient([address])
-  cleanups.push(() => started.close())
-  return started
-}
+const testbed = relayTestbed('mendsync-relay-')
+const spawnRelay = (args: string[]): RelayProcess => testbed.spawn(args)
+const client = (address: string): Promise<Client> => testbed.client(address)
 
 function stateOf(key: string): Uint8Array {
   return encodeValue(writeRegister(emptyValue(), { replica: 'pusher' }, key).state)
@@ -53,7 +28,7 @@ function stateOf(key: string): Uint8Array {
 
 describe('mendsync-relay (the built binary)', () => {
   it('serves health and metrics, syncs two peers, stops on SIGTERM and restarts with its identity and data', async () => {
-    const dataDir = join(dir, 'single')
+    const dataDir = join(testbed.dir, 'single')
     const relay = spawnRelay(['--data-dir', dataDir])
     const info = await relay.started()
     expect(info.address).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/\w+$/)
@@ -117,7 +92,7 @@ describe('mendsync-relay (the built binary)', () => {
     relay.kill('SIGTERM')
     expect(await relay.exited).toBe(0)
     expect(relay.events.some((event) => event.msg === 'stopped')).toBe(true)
-    await Promise.all(cleanups.splice(0).map((close) => close()))
+    await testbed.cleanup()
 
     // Same data directory: same identity, same data (a new peer gets it by reconciliation).
     const again = spawnRelay(['--data-dir', dataDir])
@@ -135,10 +110,10 @@ describe('mendsync-relay (the built binary)', () => {
     ['SIGTERM', 0],
     ['SIGKILL', null],
   ] as const)('loses no acknowledged write on %s while peers push', async (signal, status) => {
-    const dataDir = join(dir, `stopped-by-${signal}`)
+    const dataDir = join(testbed.dir, `stopped-by-${signal}`)
     const relay = spawnRelay(['--data-dir', dataDir])
     const info = await relay.started()
-    const pusher = await rawPeer(info.address, info.peerId, (close) => cleanups.push(close))
+    const pusher = await rawPeer(info.address, info.peerId, (close) => testbed.defer(close))
 
     // Four writers push one key each per call until the relay dies; a resolved push is an
     // acknowledgement.
@@ -165,7 +140,7 @@ describe('mendsync-relay (the built binary)', () => {
     const again = spawnRelay(['--data-dir', dataDir])
     const second = await again.started()
     expect(second.peerId).toBe(info.peerId)
-    const reader = await rawPeer(second.address, second.peerId, (close) => cleanups.push(close))
+    const reader = await rawPeer(second.address, second.peerId, (close) => testbed.defer(close))
     for (let i = 0; i < total; i += 1_000) {
       const keys = acknowledged.slice(i, i + 1_000)
       const result = await reader.pull(second.peerId, keys, 'state')

@@ -87,8 +87,11 @@ export const RECENT_PEERS_PER_SPACE = 1024
 /** Frames queued for writing on one reconciliation stream before it is reset as not read. */
 export const RECONCILE_MAX_QUEUED_WRITES = 64
 
-/** How long opening a reconciliation stream (protocol negotiation included) may take, ms. */
-export const RECONCILE_OPEN_TIMEOUT_MS = 10_000
+/**
+ * How long opening a stream of a direct protocol (pull, push, reconcile; protocol negotiation
+ * included) may take, ms.
+ */
+export const STREAM_OPEN_TIMEOUT_MS = 10_000
 
 /** Longest space name a network joins. */
 export const MAX_SPACE_NAME_LENGTH = 256

@@ -1,7 +1,7 @@
 // `Network` on a libp2p node. This file only wires the parts of `network/` together: the
 // settings, the joined spaces' channels, the inbound protocol handlers, the outbound calls, the
 // gossip validator and the peer events, with the penalty book and the logger they share.
-import type { Libp2p, PeerId as Libp2pPeerId, PubSub } from '@libp2p/interface'
+import type { Libp2p, PubSub } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MendsyncError } from '@mendsync/core'
 import { callListener, defaultLogger, describeError, type Logger } from '@mendsync/core/toolbox'
@@ -77,9 +77,9 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
   constructor(node: MendsyncLibp2p, options: Libp2pNetworkOptions) {
     this.node = node
     this.peerId = node.peerId.toString()
-    this.settings = resolveSettings(options)
-    this.penalties = options.penalties ?? penaltiesOf(node)
     this.logger = options.logger ?? defaultLogger('mendsync:libp2p')
+    this.settings = resolveSettings(options, this.logger)
+    this.penalties = options.penalties ?? penaltiesOf(node)
     this.penaltiesLogger = this.logger.child('penalties')
     if (!node.services?.pubsub) {
       throw new MendsyncError(
@@ -269,7 +269,7 @@ class Libp2pNetworkImpl implements Libp2pNetwork {
     )
     this.pubsub.subscribe(channel.topic)
     for (const peer of this.pubsub.getSubscribers(channel.topic)) {
-      if (isConnected(this.node, peer as Libp2pPeerId)) channel.add(peer.toString())
+      if (isConnected(this.node, peer)) channel.add(peer.toString())
     }
     if (cache) {
       this.gate?.updateTopic(channel.topic)

@@ -44,7 +44,7 @@ export interface ReconcileLimits {
   readonly maxMessages: number
   /** Most state bytes accepted from the peer in one session. */
   readonly maxStateBytes: number
-  /** Default `mendsync:libp2p:reconcile`. */
+  /** Default `mendsync:libp2p:reconcile`; the network passes its own logger's `reconcile` child. */
   readonly logger?: Logger
 }
 

@@ -15,11 +15,9 @@ import {
 import { describeHandlerError } from '@mendsync/replica/adapter'
 import { lpStream } from 'it-length-prefixed-stream'
 import { decodeReply, encodeError, encodeReply, type Reply, type WireLimits } from './codec.js'
+import { STREAM_OPEN_TIMEOUT_MS } from './constants.defaults.js'
 import { FrameReader, type HeldFrame, isFrameViolation } from './framing/frame-reader.js'
 import type { InboundBudget } from './framing/inbound-budget.js'
-
-/** How long opening a request stream (protocol negotiation included) may take, ms. */
-const OPEN_TIMEOUT_MS = 10_000
 
 /** Options of {@link FramedStream}; every one has a default. */
 export interface FramedStreamOptions {
@@ -165,7 +163,7 @@ export interface RpcLimits {
   readonly maxQueued: number
   /** How long an inbound handler may take before the peer gets a `TIMEOUT` error reply, ms. */
   readonly handlerTimeoutMs: number
-  /** Default `mendsync:libp2p:rpc`. */
+  /** Default `mendsync:libp2p:rpc`; the network passes its own logger's `rpc` child. */
   readonly logger?: Logger
 }
 
@@ -360,7 +358,7 @@ export class RpcClient {
     try {
       if (!this.options.reuseStreams) {
         // One stream per request (benchmark baseline): negotiate, ask, close.
-        const stream = await this.open(AbortSignal.timeout(OPEN_TIMEOUT_MS), false)
+        const stream = await this.open(AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS), false)
         try {
           return await stream.request(encode, signal)
         } finally {
@@ -394,7 +392,7 @@ export class RpcClient {
     if (this.current && !this.current.closed) return this.current
     // The stream outlives the call that opened it, so it is opened under its own deadline; the
     // call only stops waiting when its signal aborts.
-    this.opening ??= this.open(AbortSignal.timeout(OPEN_TIMEOUT_MS)).finally(() => {
+    this.opening ??= this.open(AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS)).finally(() => {
       this.opening = null
     })
     const opening = this.opening

@@ -1,7 +1,8 @@
 // @mendsync/libp2p/testing: what a test needs to speak mendsync's wire protocols without the
 // network, as an attacker or a stock libp2p node would: the frame codecs of pull, push and
-// reconcile, length-prefixed framed streams, and gossip payloads signed by any node (forged
-// sequence numbers and vectors included). Not the product: nothing here checks access.
+// reconcile, length-prefixed framed streams, gossip payloads signed by any node (forged
+// sequence numbers and vectors included), and a stock libp2p node to send them from. Not the
+// product: nothing here checks access.
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from 'it-length-prefixed-stream'
 import { DEFAULT_WIRE_LIMITS } from './constants.defaults.js'
@@ -43,6 +44,7 @@ export {
   type Verdict,
 } from './gossip.js'
 export { FramedStream } from './rpc.js'
+export { type StockNode, type StockNodeOptions, startStockNode } from './testing/stock-node.js'
 
 /** Options of {@link firstFrameOrClosed}. */
 export interface FirstFrameOptions {

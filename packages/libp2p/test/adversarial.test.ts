@@ -26,9 +26,10 @@ import {
   firstFrameOrClosed,
   GossipSender,
   RC_OPEN,
+  type StockNode,
+  startStockNode,
 } from '../src/testing.js'
-import { type StockNode, startStockNode } from './fixtures/stock-node.js'
-import { startNetwork, waitFor } from './helpers.js'
+import { LOOPBACK, startNetwork, waitFor } from './helpers.js'
 
 type Stock = StockNode
 
@@ -39,7 +40,7 @@ afterEach(async () => {
 })
 
 async function stockNode(): Promise<Stock> {
-  return await startStockNode((stop) => cleanup.push(stop))
+  return await startStockNode({ listen: [LOOPBACK], cleanup: (stop) => cleanup.push(stop) })
 }
 
 async function victim(

@@ -54,8 +54,9 @@ import {
   encodeVarint,
   firstFrameOrClosed,
   RC_OPEN,
+  type StockNode,
+  startStockNode,
 } from '../src/testing.js'
-import { type StockNode, startStockNode } from './fixtures/stock-node.js'
 import { dial, LOOPBACK, startNetwork, waitFor } from './helpers.js'
 
 type Stock = StockNode
@@ -89,7 +90,7 @@ const NOTHING: TopicTally = {
 
 /** A stock libp2p node with gossipsub that counts every RPC item of `topic` it receives. */
 async function outsiderNode(topic: string): Promise<{ node: Stock; tally: TopicTally }> {
-  const node = await startStockNode((stop) => cleanup.push(stop))
+  const node = await startStockNode({ listen: [LOOPBACK], cleanup: (stop) => cleanup.push(stop) })
   const tally: TopicTally = { ...NOTHING }
   // Instrumentation only: every RPC the outsider's gossipsub handles goes through this method.
   const pubsub = node.services.pubsub as unknown as {

@@ -97,7 +97,7 @@ export const RELAY_OPTIONS = {
   bootstrapRedialMs: option(
     milliseconds,
     { default: 10_000 },
-    'How often a disconnected bootstrap peer is dialled again.',
+    'Longest wait before a disconnected bootstrap peer is dialled again (redials back off up to it).',
   ),
   dataDir: option(
     text('<dir>'),

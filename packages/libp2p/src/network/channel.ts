@@ -6,6 +6,7 @@ import { READ, WRITE } from '@mendsync/core/access'
 import { BoundedSet, Listeners, type Logger } from '@mendsync/core/toolbox'
 import {
   assertGossipMessage,
+  assertPullArguments,
   type CallOptions,
   type GossipMessage,
   type KeyState,
@@ -234,11 +235,10 @@ export class Libp2pChannel implements SpaceChannel {
     mode: PullMode,
     options?: CallOptions,
   ): Promise<PullResult> {
-    if (mode !== 'digest' && mode !== 'state') {
-      return Promise.reject(new MendsyncError('INVALID_ARGUMENT', `unknown pull mode ${mode}`))
-    }
-    if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) {
-      return Promise.reject(new MendsyncError('INVALID_ARGUMENT', 'keys must be strings'))
+    try {
+      assertPullArguments(keys, mode)
+    } catch (error) {
+      return Promise.reject(error)
     }
     const wire = this.context.settings.rpc.wire
     if (keys.length > wire.maxKeysPerFrame) {

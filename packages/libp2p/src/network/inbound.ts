@@ -177,7 +177,10 @@ export class InboundProtocols {
       stream,
       settings.reconcile.wire.maxFrameBytes,
       RECONCILE_MAX_QUEUED_WRITES,
-      { admit: (bytes) => this.context.budget.reserve(peer, bytes) },
+      {
+        admit: (bytes) => this.context.budget.reserve(peer, bytes),
+        ...(settings.reconcile.logger ? { logger: settings.reconcile.logger } : {}),
+      },
     )
     this.streams.add(framed)
     const timer = setTimeout(

@@ -6,7 +6,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { MendsyncError } from '@mendsync/core'
 import { describeError, type Logger } from '@mendsync/core/toolbox'
 import type { PeerId } from '@mendsync/replica/adapter'
-import { RECONCILE_MAX_QUEUED_WRITES, RECONCILE_OPEN_TIMEOUT_MS } from '../constants.defaults.js'
+import { RECONCILE_MAX_QUEUED_WRITES, STREAM_OPEN_TIMEOUT_MS } from '../constants.defaults.js'
 import { type BadFrameReporter, FramedStream, RpcClient } from '../rpc.js'
 import { PULL_PROTOCOL, PUSH_PROTOCOL, RECONCILE_PROTOCOL } from './protocols.js'
 import type { Settings } from './settings.js'
@@ -65,7 +65,7 @@ export class OutboundCalls {
     let stream: Stream
     try {
       const opening = connection.newStream(RECONCILE_PROTOCOL, {
-        signal: AbortSignal.timeout(RECONCILE_OPEN_TIMEOUT_MS),
+        signal: AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS),
         runOnLimitedConnection: settings.runOnLimitedConnection,
       })
       opening.then(
@@ -92,6 +92,7 @@ export class OutboundCalls {
       stream,
       settings.reconcile.wire.maxFrameBytes,
       RECONCILE_MAX_QUEUED_WRITES,
+      settings.reconcile.logger ? { logger: settings.reconcile.logger } : {},
     )
   }
 

@@ -1,5 +1,6 @@
 // The network's options resolved against their defaults and validated once, at creation.
 import { MendsyncError } from '@mendsync/core'
+import type { Logger } from '@mendsync/core/toolbox'
 import type { WireLimits } from '../codec.js'
 import { DEFAULT_GOSSIP_LIMITS, NETWORK_DEFAULTS } from '../constants.defaults.js'
 import type { GossipLimits } from '../gossip.js'
@@ -31,8 +32,11 @@ type NumericOption = {
   [K in keyof typeof NETWORK_DEFAULTS]: (typeof NETWORK_DEFAULTS)[K] extends number ? K : never
 }[keyof typeof NETWORK_DEFAULTS]
 
-/** Resolves `options` against {@link NETWORK_DEFAULTS}; a bad value fails `INVALID_ARGUMENT`. */
-export function resolveSettings(options: Libp2pNetworkOptions): Settings {
+/**
+ * Resolves `options` against {@link NETWORK_DEFAULTS}; a bad value fails `INVALID_ARGUMENT`. The
+ * rpc and reconciliation framing log through `logger`'s children `rpc` and `reconcile`.
+ */
+export function resolveSettings(options: Libp2pNetworkOptions, logger: Logger): Settings {
   const positive = (name: NumericOption): number => {
     const value = options[name] ?? NETWORK_DEFAULTS[name]
     if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
@@ -65,11 +69,13 @@ export function resolveSettings(options: Libp2pNetworkOptions): Settings {
       maxInFlight: count('maxInFlight'),
       maxQueued: count('maxQueued'),
       handlerTimeoutMs: positive('handlerTimeoutMs'),
+      logger: logger.child('rpc'),
     },
     reconcile: {
       wire,
       maxMessages: positive('maxReconcileMessages'),
       maxStateBytes: positive('maxReconcileStateBytes'),
+      logger: logger.child('reconcile'),
     },
     gossip: { ...DEFAULT_GOSSIP_LIMITS, maxKeyLength: wire.maxKeyLength, ...options.gossipLimits },
     fullVectorEvery: positive('fullVectorEvery'),

@@ -4,6 +4,7 @@
 export { Emitter } from '../emitter.js'
 export {
   assertGossipMessage,
+  assertPullArguments,
   copyGossipMessage,
   describeHandlerError,
   MAX_SUMMARY_BYTES,

@@ -1,7 +1,7 @@
 // Deadline / abort / close handling shared by Network implementations, so every transport fails
 // a call the same way (`TIMEOUT`, `ABORTED`, `NETWORK_CLOSED`) and cleans up behind it.
 import { isMendsyncError, MendsyncError, type MendsyncErrorCode } from '@mendsync/core'
-import type { CallOptions, GossipMessage } from './types.js'
+import type { CallOptions, GossipMessage, PullMode } from './types.js'
 
 /** Largest summary a gossip message may carry (root fingerprint + item count). */
 export const MAX_SUMMARY_BYTES = 24
@@ -117,6 +117,19 @@ export function assertGossipMessage(message: GossipMessage): void {
       if (typeof dot?.replica !== 'string' || dot.replica.length === 0) bad('dot replica')
       if (!isCounter(dot.counter) || dot.counter === 0) bad('dot counter')
     }
+  }
+}
+
+/**
+ * Checks a pull's arguments before it is sent (`INVALID_ARGUMENT` otherwise): `mode` is `digest`
+ * or `state`, `keys` an array of strings. Every Network checks them the same way.
+ */
+export function assertPullArguments(keys: readonly string[], mode: PullMode): void {
+  if (mode !== 'digest' && mode !== 'state') {
+    throw new MendsyncError('INVALID_ARGUMENT', `unknown pull mode ${mode}`)
+  }
+  if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) {
+    throw new MendsyncError('INVALID_ARGUMENT', 'keys must be strings')
   }
 }
 

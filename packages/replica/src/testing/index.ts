@@ -8,6 +8,6 @@ export {
   type InProcessHubOptions,
   type InProcessNetworkOptions,
   type ScheduledMessage,
-} from './in-process-network.js'
+} from './in-process/index.js'
 export * from './network-suite/index.js'
 export * from './storage-suite/index.js'
