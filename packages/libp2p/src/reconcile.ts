@@ -155,6 +155,7 @@ async function receiveStates(
   limits: ReconcileLimits,
   peer: string,
   report: BadFrameReporter,
+  onStates?: (states: readonly KeyState[]) => void,
 ): Promise<KeyState[]> {
   const received: KeyState[] = []
   let bytes = 0
@@ -179,6 +180,8 @@ async function receiveStates(
       }
       received.push(entry)
     }
+    // The replica's sync progress counts bytes as each chunk arrives, not at the session's end.
+    onStates?.(frame.states)
     frame = await nextFrame(framed, limits, peer, report)
   }
 }
@@ -264,7 +267,7 @@ export async function initiateReconcile(
   }
   const local = [...(differing ?? [])]
   await sendStates(framed, await driver.statesFor(local), limits)
-  const received = await receiveStates(null, framed, limits, peer, report)
+  const received = await receiveStates(null, framed, limits, peer, report, driver.onStates)
   const outcome: ReconcileOutcome = {
     differing: local,
     received,
