@@ -7,7 +7,11 @@
 // keepConnected service.
 //
 //   pnpm exec tsc -b && node apps/relay/bench/reconnect-storm.ts [--clients 200] [--workers 4]
-//     [--runs 3] [--json]
+//     [--runs 3] [--json] [--relay-debug 'libp2p:gossipsub,mendsync:*' --relay-log <file>]
+//
+// A phase that times out names the clients left out and each one's view of the relay (its
+// connections and their streams, gossipsub's state of the relay, the keepConnected state);
+// `--relay-debug` sets both relays' DEBUG namespaces and `--relay-log` where their stderr goes.
 //
 // Prints `reconnect_all_after_restart_s` (bench `abuse`; target <= 30 s at 200 clients on 2
 // cores). `runReconnectStorm` is the same scenario for tests and `pnpm bench:abuse`.
