@@ -21,6 +21,13 @@
 // connection is therefore not a disconnect: the peer is kept, and its outbound stream reopened
 // on the open connection if it is dead.
 //
+// Last, gossipsub learns of a connection only from libp2p's identify (the registrar calls the
+// topology on `peer:identify`). When identify fails on a connection (it timed out while a
+// relay worked through a storm) neither side ever opens a gossipsub stream on it: the storm
+// test caught a client whose open connection, 4 minutes old, carried no stream at all and whose
+// gossipsub did not know the relay. The sweep therefore also hands gossipsub every open
+// connection older than {@link GOSSIPSUB_UNIDENTIFIED_GRACE_MS} whose peer it does not know.
+//
 // It relies on internals of @chainsafe/libp2p-gossipsub 14: the method
 // `createOutboundStream(peerId, connection)` (awaited by that loop, idempotent per peer: it
 // returns when the peer already has an outbound stream), `onPeerDisconnected(peerId)` (the
@@ -35,14 +42,22 @@ import {
   GOSSIPSUB_OUTBOUND_STREAM_CONCURRENCY,
 } from './constants.defaults.js'
 
+/**
+ * How old an open connection gossipsub was never told of must be, ms, before the sweep hands
+ * it over: past libp2p's identify timeout (5 s), so a connection whose identify is merely slow
+ * is left to the registrar.
+ */
+export const GOSSIPSUB_UNIDENTIFIED_GRACE_MS = 10_000
+
 /** The part of gossipsub's instance this relies on. */
 export interface OutboundStreamOpener {
   createOutboundStream(peerId: PeerId, connection: Connection): Promise<void>
+  onPeerConnected(peerId: PeerId, connection: Connection): void
   onPeerDisconnected(peerId: PeerId): void
   readonly streamsOutbound: Map<string, OutboundStreamLike>
   readonly peers: Map<string, PeerId>
   readonly components: {
-    readonly connectionManager: { getConnections(peer: PeerId): Connection[] }
+    readonly connectionManager: { getConnections(peer?: PeerId): Connection[] }
   }
   stop(): Promise<void>
 }
@@ -78,6 +93,7 @@ export function openOutboundStreamsConcurrently(
   const candidate = service as Partial<OutboundStreamOpener>
   if (
     typeof candidate.createOutboundStream !== 'function' ||
+    typeof candidate.onPeerConnected !== 'function' ||
     typeof candidate.onPeerDisconnected !== 'function' ||
     typeof candidate.stop !== 'function' ||
     !(candidate.streamsOutbound instanceof Map) ||
@@ -85,7 +101,7 @@ export function openOutboundStreamsConcurrently(
     typeof candidate.components?.connectionManager?.getConnections !== 'function'
   ) {
     throw new TypeError(
-      'this gossipsub lacks the internals mendsync relies on (createOutboundStream, onPeerDisconnected, streamsOutbound, peers, components.connectionManager): mendsync was written for @chainsafe/libp2p-gossipsub 14',
+      'this gossipsub lacks the internals mendsync relies on (createOutboundStream, onPeerConnected, onPeerDisconnected, streamsOutbound, peers, components.connectionManager): mendsync was written for @chainsafe/libp2p-gossipsub 14',
     )
   }
   const opener = candidate as OutboundStreamOpener
@@ -176,6 +192,19 @@ export function openOutboundStreamsConcurrently(
       logger.debug('replacing a dead gossipsub stream', { peer: id })
       dropStream(id, stream)
       request(peerId, connection)
+    }
+    const now = Date.now()
+    for (const connection of opener.components.connectionManager.getConnections()) {
+      const id = connection.remotePeer.toString()
+      if (opener.peers.has(id) || connection.status !== 'open') continue
+      // A limited (relayed) connection is gossipsub's only when configured so; libp2p decides.
+      if (connection.limits != null) continue
+      if (now - connection.timeline.open < GOSSIPSUB_UNIDENTIFIED_GRACE_MS) continue
+      logger.debug('handing gossipsub a connection it was never told of (identify failed)', {
+        peer: id,
+        connection: connection.id,
+      })
+      opener.onPeerConnected(connection.remotePeer, connection)
     }
   }, sweepMs)
   // The sweep must never keep a process alive, and ends with the service.
