@@ -7,18 +7,23 @@
 // keepConnected service.
 //
 //   pnpm exec tsc -b && node apps/relay/bench/reconnect-storm.ts [--clients 200] [--workers 4]
-//     [--runs 3] [--json]
+//     [--runs 3] [--json] [--relay-debug 'libp2p:gossipsub,mendsync:*' --relay-log <file>]
+//
+// A phase that times out names the clients left out and each one's view of the relay (its
+// connections and their streams, gossipsub's state of the relay, the keepConnected state);
+// `--relay-debug` sets both relays' DEBUG namespaces and `--relay-log` where their stderr goes.
 //
 // Prints `reconnect_all_after_restart_s` (bench `abuse`; target <= 30 s at 200 clients on 2
 // cores). `runReconnectStorm` is the same scenario for tests and `pnpm bench:abuse`.
 import { type ChildProcess, fork } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Bench, median, startBench } from '@mendsync/bench'
 import { RelayProcess, sampleValue, scrape } from '../test/helpers.ts'
-import type { StormInit, StormStatus } from './storm-worker.ts'
+import type { StormDiagnosis, StormInit, StormStatus } from './storm-worker.ts'
 
 const WORKER = fileURLToPath(new URL('./storm-worker.ts', import.meta.url))
 
@@ -49,6 +54,13 @@ export interface ReconnectStormOptions {
   readonly phaseTimeoutMs?: number
   /** Progress lines (default: none). */
   readonly log?: (line: string) => void
+  /**
+   * `DEBUG` namespaces for both relay processes (e.g. `libp2p:gossipsub*,mendsync:*`), whose
+   * stderr then goes to {@link relayLogPath}. Default: none.
+   */
+  readonly relayDebug?: string
+  /** File both relays' stderr is appended to (with `relayDebug`, their debug log). */
+  readonly relayLogPath?: string
 }
 
 /** What {@link runReconnectStorm} measured. */
@@ -117,6 +129,15 @@ export async function runReconnectStorm(
     '--inbound-connection-threshold',
     String(options.inboundConnectionThreshold ?? STORM_INBOUND_CONNECTION_THRESHOLD),
   ]
+  const relayEnv: Record<string, string> =
+    options.relayDebug === undefined ? {} : { DEBUG: options.relayDebug }
+  const relayLog =
+    options.relayLogPath === undefined ? undefined : createWriteStream(options.relayLogPath)
+  const spawnRelay = (args: readonly string[]): RelayProcess => {
+    const relay = RelayProcess.spawn(args, relayEnv)
+    if (relayLog) relay.child.stderr?.pipe(relayLog, { end: false })
+    return relay
+  }
   const relays: RelayProcess[] = []
   const workers: Worker[] = []
   let failure: Error | undefined
@@ -124,7 +145,7 @@ export async function runReconnectStorm(
     failure ??= error
   }
   try {
-    const first = RelayProcess.spawn(relayArgs)
+    const first = spawnRelay(relayArgs)
     relays.push(first)
     const relay = await first.started()
     const port = /\/tcp\/(\d+)\//.exec(relay.address)?.[1]
@@ -173,8 +194,14 @@ export async function runReconnectStorm(
           )
         }
         if (Date.now() > deadline) {
+          const diagnoses = await Promise.all(
+            workers.map((worker) =>
+              worker.request<StormDiagnosis>({ op: 'diagnose' }, 'diagnosis'),
+            ),
+          )
+          const left = diagnoses.flatMap((d) => d.clients).slice(0, 10)
           throw new Error(
-            `timed out waiting for ${what}: ${now.linked}/${total} linked, ${now.connected}/${total} connected and subscribed, ${now.converged}/${total} converged; not connected: ${now.missing.join(', ')}`,
+            `timed out waiting for ${what}: ${now.linked}/${total} linked, ${now.connected}/${total} connected and subscribed, ${now.converged}/${total} converged; not connected: ${now.missing.join(', ')}; their view of the relay: ${JSON.stringify(left)}`,
           )
         }
         await new Promise((resolve) => setTimeout(resolve, POLL_MS))
@@ -191,7 +218,7 @@ export async function runReconnectStorm(
     log('relay killed; every client wrote its key while it was down; restarting it')
 
     const restartedAt = Date.now()
-    const second = RelayProcess.spawn([...relayArgs, '--port', port])
+    const second = spawnRelay([...relayArgs, '--port', port])
     relays.push(second)
     const restarted = await second.started()
     const relayStartSeconds = (Date.now() - restartedAt) / 1000
@@ -229,6 +256,7 @@ export async function runReconnectStorm(
     )
     for (const relay of relays) relay.kill('SIGKILL')
     await Promise.all(relays.map((relay) => relay.exited))
+    relayLog?.end()
   }
 }
 
@@ -243,7 +271,17 @@ async function relayKeyCount(metricsUrl: string): Promise<number> {
  */
 export async function recordReconnectStorm(
   bench: Pick<Bench<Record<never, never>>, 'flags' | 'record'>,
-  { clients, workers }: { readonly clients: number; readonly workers: number },
+  {
+    clients,
+    workers,
+    relayDebug,
+    relayLogPath,
+  }: {
+    readonly clients: number
+    readonly workers: number
+    readonly relayDebug?: string
+    readonly relayLogPath?: string
+  },
 ): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`)
@@ -253,7 +291,16 @@ export async function recordReconnectStorm(
     const relayDir = await mkdtemp(join(tmpdir(), 'mendsync-reconnect-storm-'))
     try {
       log(`run ${run}/${bench.flags.runs}: ${clients} clients`)
-      results.push(await runReconnectStorm({ clients, workers, relayDir, log }))
+      results.push(
+        await runReconnectStorm({
+          clients,
+          workers,
+          relayDir,
+          log,
+          ...(relayDebug === undefined ? {} : { relayDebug }),
+          ...(relayLogPath === undefined ? {} : { relayLogPath }),
+        }),
+      )
     } finally {
       await rm(relayDir, { recursive: true, force: true })
     }
@@ -294,6 +341,8 @@ async function main(): Promise<void> {
     options: {
       clients: { type: 'string', default: '200' },
       workers: { type: 'string', default: '4' },
+      'relay-debug': { type: 'string' },
+      'relay-log': { type: 'string' },
     },
   })
   const clients = Number(bench.values.clients)
@@ -302,7 +351,14 @@ async function main(): Promise<void> {
     throw new Error('--clients must be a positive integer')
   if (!(Number.isInteger(workers) && workers > 0))
     throw new Error('--workers must be a positive integer')
-  await recordReconnectStorm(bench, { clients, workers })
+  const relayDebug = bench.values['relay-debug']
+  const relayLogPath = bench.values['relay-log']
+  await recordReconnectStorm(bench, {
+    clients,
+    workers,
+    ...(typeof relayDebug === 'string' ? { relayDebug } : {}),
+    ...(typeof relayLogPath === 'string' ? { relayLogPath } : {}),
+  })
   bench.finish(`Reconnect storm (${clients} clients, ${workers} worker processes)`)
 }
 

@@ -3,7 +3,14 @@
 // relay, nothing else), each writing its own key when asked. It reports, when asked, how many
 // of its clients are connected to the relay (and know its replica) and how many hold every key.
 // Nothing here redials: reconnecting is the library's job. Runs on the built packages (dist).
-import { createLibp2pNetwork, createNodeLibp2p, generateIdentity } from '@mendsync/libp2p'
+import {
+  createLibp2pNetwork,
+  createNodeLibp2p,
+  generateIdentity,
+  keepConnectedOf,
+  type MendsyncLibp2p,
+  spaceTopic,
+} from '@mendsync/libp2p'
 import { MemoryStorage, openReplica, type Replica } from '@mendsync/replica'
 
 /** The first message: which clients to run. */
@@ -31,9 +38,44 @@ export interface StormStatus {
   readonly missing: readonly number[]
 }
 
+/**
+ * The answer to `{ op: 'diagnose' }`: what each client that is not connected knows of the relay,
+ * for the report of a phase that timed out (why a client is left out, not only which).
+ */
+export interface StormDiagnosis {
+  readonly op: 'diagnosis'
+  readonly clients: readonly ClientDiagnosis[]
+}
+
+/** One left-out client's view of the relay (see {@link StormDiagnosis}). */
+export interface ClientDiagnosis {
+  readonly index: number
+  readonly peerId: string
+  /** Its libp2p connections to the relay: status, direction, age and open streams' protocols. */
+  readonly connections: readonly {
+    readonly id: string
+    readonly status: string
+    readonly direction: string
+    readonly ageMs: number
+    readonly streams: readonly string[]
+  }[]
+  /** gossipsub's state of the relay: known peer, streams each way, the relay on the space topic. */
+  readonly gossipsub: {
+    readonly peer: boolean
+    readonly inbound: string | null
+    readonly outbound: string | null
+    readonly relayOnTopic: boolean
+  }
+  /** The relay among the replica's peers of the space (the network's channel). */
+  readonly inChannel: boolean
+  /** The keepConnected service's state of the relay. */
+  readonly kept: unknown
+}
+
 interface StormClient {
   readonly index: number
   readonly replica: Replica
+  diagnose(): ClientDiagnosis
   connectedToRelay(): boolean
   linkedToRelay(): boolean
   close(): Promise<void>
@@ -63,6 +105,15 @@ async function handle(message: { op: string }): Promise<void> {
       return
     case 'status':
       send({ ...status(), op: 'status' })
+      return
+    case 'diagnose':
+      send({
+        op: 'diagnosis',
+        clients: clients
+          .filter((client) => !client.connectedToRelay())
+          .slice(0, 10)
+          .map((client) => client.diagnose()),
+      } satisfies StormDiagnosis)
       return
     case 'write':
       await Promise.all(
@@ -117,14 +168,58 @@ async function startClient(options: StormInit, index: number): Promise<StormClie
   // In the space with the relay, and its replica known (from its gossip, or from before).
   const subscribedWithRelay = (): boolean =>
     replica.status().peers.some(({ peer, replicaId }) => peer === relay && replicaId !== undefined)
+  const diagnose = (): ClientDiagnosis => ({
+    index,
+    peerId: node.peerId.toString(),
+    connections: node
+      .getConnections()
+      .filter((connection) => connection.remotePeer.toString() === relay)
+      .map((connection) => ({
+        id: connection.id,
+        status: connection.status,
+        direction: connection.direction,
+        ageMs: Date.now() - connection.timeline.open,
+        streams: connection.streams.map(
+          (stream) => `${stream.direction}:${stream.protocol ?? '?'}:${stream.status}`,
+        ),
+      })),
+    gossipsub: gossipsubView(node, relay, spaceTopic(options.space)),
+    inChannel: replica.status().peers.some(({ peer }) => peer === relay),
+    kept: keepConnectedOf(node)
+      ?.peers()
+      .find(({ peer }) => peer === relay),
+  })
   return {
     index,
     replica,
+    diagnose,
     linkedToRelay,
     connectedToRelay: () => linkedToRelay() && subscribedWithRelay(),
     close: async () => {
       await replica.close()
       await network.close()
     },
+  }
+}
+
+/** The parts of gossipsub 14's state a diagnosis reads (internals: diagnostics only). */
+interface GossipsubState {
+  readonly peers: Map<string, unknown>
+  readonly streamsInbound: Map<string, { readonly rawStream: { readonly status: string } }>
+  readonly streamsOutbound: Map<string, { readonly rawStream: { readonly status: string } }>
+  readonly topics: Map<string, Set<string>>
+}
+
+function gossipsubView(
+  node: MendsyncLibp2p,
+  relay: string,
+  topic: string,
+): ClientDiagnosis['gossipsub'] {
+  const state = node.services.pubsub as unknown as GossipsubState
+  return {
+    peer: state.peers.has(relay),
+    inbound: state.streamsInbound.get(relay)?.rawStream.status ?? null,
+    outbound: state.streamsOutbound.get(relay)?.rawStream.status ?? null,
+    relayOnTopic: state.topics.get(topic)?.has(relay) ?? false,
   }
 }

@@ -12,6 +12,7 @@ import { webSockets } from '@libp2p/websockets'
 import { assertNodeVersion } from '@mendsync/core'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
+import { cacheEd25519VerifyKeys } from './node-signature-keys.js'
 import { PeerPenalties, type PeerPenaltyOptions, registerPenalties } from './penalties.js'
 import type { KeepConnectedOptions } from './reconnect/keep-connected.js'
 import {
@@ -90,6 +91,7 @@ const MIN_NODE_VERSION = '22.0.0'
  */
 export async function createNodeLibp2p(options: NodeLibp2pOptions): Promise<MendsyncLibp2p> {
   assertNodeVersion(MIN_NODE_VERSION, '@mendsync/libp2p')
+  cacheEd25519VerifyKeys()
   const penalties = new PeerPenalties(options.penalties)
   const reservations = new ReservationGate()
   const relay = options.relayServer

@@ -11,7 +11,13 @@ import {
 } from '../src/gossipsub-outbound.js'
 
 const peer = (id: string) => ({ toString: () => id }) as unknown as PeerId
-const connection = (id: string) => ({ id, status: 'open' }) as unknown as Connection
+const connection = (id: string) =>
+  ({
+    id,
+    status: 'open',
+    remotePeer: peer(id),
+    timeline: { open: Date.now() },
+  }) as unknown as Connection
 
 /** The internals of gossipsub around `createOutboundStream`, empty. */
 function internals(
@@ -20,6 +26,8 @@ function internals(
 ): OutboundStreamOpener {
   return {
     createOutboundStream,
+    onPeerConnected: () => {},
+    onPeerDisconnected: () => {},
     streamsOutbound: new Map(),
     peers: new Map(),
     components: { connectionManager: { getConnections: () => connections } },
@@ -126,10 +134,66 @@ describe('gossipsub outbound streams opened concurrently', () => {
     await service.stop()
   })
 
-  it('relies on a method this gossipsub version has, and refuses an object without it', () => {
-    expect(
-      typeof (GossipSub.prototype as unknown as Partial<OutboundStreamOpener>).createOutboundStream,
-    ).toBe('function')
+  it('keeps a peer whose late disconnect arrives while it is connected again, and reopens its dead stream there', async () => {
+    const live = connection('live')
+    const opened: string[] = []
+    const removed: string[] = []
+    const connections: Connection[] = [live]
+    const service = internals(async (peerId, conn) => {
+      opened.push(`${peerId.toString()}@${(conn as unknown as { id: string }).id}`)
+    }, connections)
+    service.onPeerDisconnected = (peerId) => {
+      removed.push(peerId.toString())
+    }
+    service.peers.set('x', peer('x'))
+    service.streamsOutbound.set('x', {
+      rawStream: { status: 'closed', writeStatus: 'closed' },
+      close: async () => {},
+    })
+    openOutboundStreamsConcurrently(service, silentLogger(), 4)
+    service.onPeerDisconnected(peer('x'))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(removed).toEqual([])
+    expect(opened).toEqual(['x@live'])
+    // Once no connection is open, a disconnect removes the peer as gossipsub does.
+    connections.length = 0
+    service.onPeerDisconnected(peer('x'))
+    expect(removed).toEqual(['x'])
+    await service.stop()
+  })
+
+  it('hands gossipsub an open connection it was never told of once the identify grace passed', async () => {
+    const remote = peer('unidentified')
+    const old = {
+      id: 'old',
+      status: 'open',
+      remotePeer: remote,
+      timeline: { open: Date.now() - 60_000 },
+    } as unknown as Connection
+    const fresh = {
+      id: 'fresh',
+      status: 'open',
+      remotePeer: peer('identifying'),
+      timeline: { open: Date.now() },
+    } as unknown as Connection
+    const service = internals(async () => {}, [old, fresh])
+    let handed: (what: string) => void = () => {}
+    const handedOver = new Promise<string>((resolve) => {
+      handed = resolve
+    })
+    service.onPeerConnected = (peerId, conn) => {
+      handed(`${peerId.toString()}@${(conn as unknown as { id: string }).id}`)
+    }
+    openOutboundStreamsConcurrently(service, silentLogger(), 4, 5)
+    expect(await handedOver).toBe('unidentified@old')
+    await service.stop()
+  })
+
+  it('relies on methods this gossipsub version has, and refuses an object without them', () => {
+    const prototype = GossipSub.prototype as unknown as Partial<OutboundStreamOpener>
+    expect(typeof prototype.createOutboundStream).toBe('function')
+    expect(typeof prototype.onPeerDisconnected).toBe('function')
+    expect(typeof prototype.onPeerConnected).toBe('function')
     expect(() => openOutboundStreamsConcurrently({}, silentLogger())).toThrow(/gossipsub 14/)
   })
 })
