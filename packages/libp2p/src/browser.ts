@@ -1,7 +1,8 @@
 // The browser factory: a libp2p node that dials Node peers over WebSockets (ws:// only to the
 // local machine, wss:// anywhere), with noise, yamux, identify, gossipsub (StrictSign),
-// bootstrap kept connected (reconnect/) and, optionally, the circuit-relay-v2 transport to reach
-// peers through a relay.
+// bootstrap kept connected (reconnect/) and, by default, WebRTC to the browsers of its spaces
+// (signalled through the relay's circuit, see webrtc/direct-peers.ts), the circuit-relay-v2
+// transport being their signalling path and the fallback.
 import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -9,6 +10,7 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
@@ -21,6 +23,7 @@ import {
   keepConnectedService,
 } from './reconnect/service.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
+import { type DirectPeersOptions, dialDirectPeers } from './webrtc/direct-peers.js'
 
 /** Options of {@link createBrowserLibp2p}. */
 export interface BrowserLibp2pOptions {
@@ -43,8 +46,19 @@ export interface BrowserLibp2pOptions {
    * `['localhost', '127.0.0.1', '::1']`.
    */
   readonly insecureHosts?: readonly string[]
-  /** Add the circuit-relay-v2 transport (reach peers through a relay server). Default `false`. */
+  /**
+   * Add the circuit-relay-v2 transport (reach peers through a relay server, listen on
+   * `/p2p-circuit` for a reservation). Default `false`; WebRTC adds it anyway.
+   */
   readonly relayTransport?: boolean
+  /**
+   * Direct WebRTC connections to the browsers of this node's spaces, signalled through the
+   * relay's circuit (the node listens on `/p2p-circuit` and `/webrtc`, so the relay must serve
+   * circuit-relay reservations): `true`, the dialling options, or `false` for WebSockets (and
+   * the relay) only. Default `true` (at most `DIRECT_DEFAULTS.maxDirectPeersPerSpace`, 4,
+   * direct peers dialled per space).
+   */
+  readonly webrtc?: boolean | DirectPeersOptions
   /** gossipsub options merged over mendsync's. Default `{}`. */
   readonly gossipsub?: Partial<GossipsubOpts>
   /** Penalty book settings. Default `{}`. */
@@ -82,13 +96,18 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
       denyBrowserDial(address, insecureHosts) ||
       ((await extra.denyDialMultiaddr?.(address)) ?? false),
   }
-  const transports = options.relayTransport
-    ? [webSockets(), circuitRelayTransport()]
-    : [webSockets()]
+  const direct = options.webrtc ?? true
+  const relayed = direct !== false || options.relayTransport === true
+  const transports = [
+    webSockets(),
+    ...(relayed ? [circuitRelayTransport()] : []),
+    ...(direct !== false ? [webRTC()] : []),
+  ]
+  const listen = [...(relayed ? ['/p2p-circuit'] : []), ...(direct !== false ? ['/webrtc'] : [])]
   const config: Libp2pOptions<Record<string, unknown>> = {
     privateKey: options.privateKey,
     start: options.start ?? true,
-    addresses: { listen: options.relayTransport ? ['/p2p-circuit'] : [] },
+    addresses: { listen },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -109,5 +128,6 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
   forgetPeersOnHangUp(node)
+  if (direct !== false) dialDirectPeers(node, direct === true ? {} : direct)
   return node
 }
