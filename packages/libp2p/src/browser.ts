@@ -10,8 +10,8 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
-import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { defaultLogger } from '@mendsync/core/toolbox'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
@@ -24,6 +24,7 @@ import {
 } from './reconnect/service.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
 import { type DirectPeersOptions, dialDirectPeers } from './webrtc/direct-peers.js'
+import { loadWebRTCTransport } from './webrtc/transport.js'
 
 /** Options of {@link createBrowserLibp2p}. */
 export interface BrowserLibp2pOptions {
@@ -56,7 +57,8 @@ export interface BrowserLibp2pOptions {
    * relay's circuit (the node listens on `/p2p-circuit` and `/webrtc`, so the relay must serve
    * circuit-relay reservations): `true`, the dialling options, or `false` for WebSockets (and
    * the relay) only. Default `true` (at most `DIRECT_DEFAULTS.maxDirectPeersPerSpace`, 4,
-   * direct peers dialled per space).
+   * direct peers dialled per space). Where `@libp2p/webrtc` cannot load (Node without the
+   * native `node-datachannel` build) the node goes on without it.
    */
   readonly webrtc?: boolean | DirectPeersOptions
   /** gossipsub options merged over mendsync's. Default `{}`. */
@@ -96,14 +98,19 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
       denyBrowserDial(address, insecureHosts) ||
       ((await extra.denyDialMultiaddr?.(address)) ?? false),
   }
-  const direct = options.webrtc ?? true
-  const relayed = direct !== false || options.relayTransport === true
+  const direct =
+    options.webrtc === false ? undefined : options.webrtc === true ? {} : (options.webrtc ?? {})
+  const webRTC =
+    direct === undefined
+      ? undefined
+      : await loadWebRTCTransport(direct.logger ?? defaultLogger('mendsync:libp2p:webrtc'))
+  const relayed = webRTC !== undefined || options.relayTransport === true
   const transports = [
     webSockets(),
     ...(relayed ? [circuitRelayTransport()] : []),
-    ...(direct !== false ? [webRTC()] : []),
+    ...(webRTC ? [webRTC()] : []),
   ]
-  const listen = [...(relayed ? ['/p2p-circuit'] : []), ...(direct !== false ? ['/webrtc'] : [])]
+  const listen = [...(relayed ? ['/p2p-circuit'] : []), ...(webRTC ? ['/webrtc'] : [])]
   const config: Libp2pOptions<Record<string, unknown>> = {
     privateKey: options.privateKey,
     start: options.start ?? true,
@@ -128,6 +135,6 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
   forgetPeersOnHangUp(node)
-  if (direct !== false) dialDirectPeers(node, direct === true ? {} : direct)
+  if (webRTC && direct) dialDirectPeers(node, direct)
   return node
 }
