@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHROMIUM_LAUNCH_OPTIONS } from '@mendsync/bench/chromium'
-import { FakeSpaceStore } from '@mendsync/replica/testing'
+import { type AccessProof, AccessVerifier, proofToWire, READ, WRITE } from '@mendsync/core/access'
+import { createSuiteSpace, FakeSpaceStore } from '@mendsync/replica/testing'
+import { encode } from 'cborg'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Libp2pNetwork } from '../src/index.js'
+import { generateIdentity, identityToBytes, type Libp2pNetwork, peerIdOf } from '../src/index.js'
 import { startNetwork } from './helpers.js'
+import type { PageConfig } from './webrtc-page/page.js'
 
 const PAGE_ROOT = fileURLToPath(new URL('./webrtc-page/', import.meta.url))
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' }
@@ -24,6 +27,7 @@ interface PageState {
 
 interface PageActions {
   put(key: string, value: string): Promise<void>
+  dial(peer: string): Promise<void>
   pull(peer: string, key: string): Promise<string | null>
 }
 
@@ -67,24 +71,30 @@ describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
   })
 
   /** A relay: a Node peer serving circuit-relay reservations that joined `space`. */
-  async function startRelay(space: string): Promise<{ relay: Libp2pNetwork; address: string }> {
+  async function startRelay(
+    space: string,
+    verifier?: AccessVerifier,
+  ): Promise<{ relay: Libp2pNetwork; address: string }> {
     const relay = await startNetwork({}, { relayServer: true })
-    await relay.join(space, new FakeSpaceStore())
+    await relay.join(space, new FakeSpaceStore(), verifier ? { access: { verifier } } : {})
     const address = relay.node.getMultiaddrs().find((entry) => entry.toString().includes('/ws'))!
     return { relay, address: address.toString() }
   }
 
-  /** A device: a page in its own browser context, bootstrapped to `relay`. */
-  async function openDevice(relay: string, space: string, mode = ''): Promise<Device> {
+  /** A device: a page in its own browser context, bootstrapped to `config.relay`. */
+  async function openDevice(config: PageConfig): Promise<Device> {
     const context = await browser.newContext()
     const page = await context.newPage()
     const logs: string[] = []
     page.on('console', (message) => logs.push(message.text()))
     page.on('pageerror', (error) => logs.push(String(error)))
     const port = (server.address() as { port: number }).port
-    await page.goto(`http://127.0.0.1:${port}/#${encodeURIComponent(`${relay} ${space} ${mode}`)}`)
-    const device = new Device(page, logs, async () => await context.close())
-    return device
+    await page.goto(`http://127.0.0.1:${port}/`)
+    await page.waitForFunction(() => 'mendsyncStart' in window)
+    await page.evaluate((start) => {
+      ;(window as unknown as { mendsyncStart(config: PageConfig): void }).mendsyncStart(start)
+    }, config)
+    return new Device(page, logs, async () => await context.close())
   }
 
   it('two devices connect directly, and pull from each other with the relay stopped', {
@@ -92,8 +102,8 @@ describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
   }, async () => {
     const space = 'webrtc-direct'
     const { relay, address } = await startRelay(space)
-    const a = await openDevice(address, space)
-    const b = await openDevice(address, space)
+    const a = await openDevice({ relay: address, space, webrtc: true })
+    const b = await openDevice({ relay: address, space, webrtc: true })
     try {
       const idA = (await a.until('a peer id', 'state.peerId !== null')).peerId!
       const idB = (await b.until('a peer id', 'state.peerId !== null')).peerId!
@@ -129,8 +139,8 @@ describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
   }, async () => {
     const space = 'webrtc-fallback'
     const { relay, address } = await startRelay(space)
-    const a = await openDevice(address, space)
-    const b = await openDevice(address, space, 'no-webrtc')
+    const a = await openDevice({ relay: address, space, webrtc: true })
+    const b = await openDevice({ relay: address, space, webrtc: false })
     try {
       const idA = (await a.until('a peer id', 'state.peerId !== null')).peerId!
       const idB = (await b.until('a peer id', 'state.peerId !== null')).peerId!
@@ -146,15 +156,72 @@ describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
       await relay.close()
     }
   })
+
+  it('a direct peer without a grant gets nothing from a member of a private space', {
+    timeout: 180_000,
+  }, async () => {
+    const space = await createSuiteSpace('webrtc-private')
+    const { relay, address } = await startRelay(space.id, new AccessVerifier(space.descriptor))
+    const [keyA, keyB] = [await generateIdentity(), await generateIdentity()]
+    const [idA, idB] = [peerIdOf(keyA), peerIdOf(keyB)]
+    const access = (proof?: AccessProof) => ({
+      owner: [...space.descriptor.owner],
+      name: space.descriptor.name,
+      trusted: [relay.peerId],
+      ...(proof ? { proof: [...encode(proofToWire(proof))] } : {}),
+    })
+    const member = await openDevice({
+      relay: address,
+      space: space.id,
+      webrtc: true,
+      key: [...identityToBytes(keyA)],
+      access: access(await space.proofFor(idA, READ | WRITE)),
+    })
+    // The outsider joins the space's id with the verifier only: it holds no grant.
+    const outsider = await openDevice({
+      relay: address,
+      space: space.id,
+      webrtc: true,
+      key: [...identityToBytes(keyB)],
+      access: access(),
+    })
+    try {
+      await member.until(
+        'the relay connected',
+        `state.transports[${JSON.stringify(relay.peerId)}] === 'websockets'`,
+      )
+      await member.act((actions) => actions.put('secret', 'members only'))
+      // The relay forwards no private gossip to a peer without a proof, so the outsider dials
+      // the member's circuit WebRTC address itself, as any libp2p peer could.
+      await outsider.act((actions, peer) => actions.dial(peer), idA)
+      await outsider.until(
+        'the member connected by WebRTC',
+        `state.transports[${JSON.stringify(idA)}] === 'webrtc'`,
+      )
+      expect(await outsider.act((actions, peer) => actions.pull(peer, 'secret'), idA)).toMatch(
+        /^refused: /,
+      )
+      expect((await outsider.state()).heard[idA]).toBeUndefined()
+      expect((await member.state()).peers).not.toContain(idB)
+    } finally {
+      await member.close()
+      await outsider.close()
+      await relay.close()
+    }
+  })
 })
 
 /** One page of the test: its state and actions. */
 class Device {
-  constructor(
-    private readonly page: Page,
-    private readonly logs: string[],
-    readonly close: () => Promise<void>,
-  ) {}
+  private readonly page: Page
+  private readonly logs: string[]
+  readonly close: () => Promise<void>
+
+  constructor(page: Page, logs: string[], close: () => Promise<void>) {
+    this.page = page
+    this.logs = logs
+    this.close = close
+  }
 
   async state(): Promise<PageState> {
     return await this.page.evaluate(
