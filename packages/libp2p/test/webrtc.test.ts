@@ -12,18 +12,10 @@ import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateIdentity, identityToBytes, type Libp2pNetwork, peerIdOf } from '../src/index.js'
 import { startNetwork } from './helpers.js'
-import type { PageConfig } from './webrtc-page/page.js'
+import type { PageConfig, TestState as PageState } from './webrtc-page/page.js'
 
 const PAGE_ROOT = fileURLToPath(new URL('./webrtc-page/', import.meta.url))
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' }
-
-interface PageState {
-  peerId: string | null
-  transports: Record<string, string>
-  peers: string[]
-  heard: Record<string, number>
-  error: string | null
-}
 
 interface PageActions {
   put(key: string, value: string): Promise<void>

@@ -13,7 +13,8 @@ import {
   peerTransports,
 } from '../../src/index.js'
 
-interface TestState {
+/** The page's state, polled by the runner. */
+export interface TestState {
   peerId: string | null
   /** Per connected peer, how it is reached (`peerTransports`). */
   transports: Record<string, string>
