@@ -12,6 +12,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { connectionTransport } from '../connection-transport.js'
 import { DIRECT_DEFAULTS } from '../constants.defaults.js'
 import type { MendsyncLibp2p } from '../network.js'
+import { keepConnectedOf } from '../reconnect/service.js'
 
 /** Options of {@link dialDirectPeers} (`BrowserLibp2pOptions.webrtc`). */
 export interface DirectPeersOptions {
@@ -41,6 +42,8 @@ export function dialDirectPeers(node: MendsyncLibp2p, options: DirectPeersOption
   const topicsOf = new BoundedMap<string, Set<string>>(DIRECT_DEFAULTS.maxTrackedPeers)
   /** Per peer whose dial failed, when it may be dialled again. */
   const failedUntil = new BoundedMap<string, number>(DIRECT_DEFAULTS.maxTrackedPeers)
+  /** Peers this node connected to directly, until they disconnect. */
+  const dialled = new BoundedMap<string, true>(DIRECT_DEFAULTS.maxTrackedPeers)
   /** Dials under way: peer -> the topic it was dialled for. */
   const dialing = new Map<string, string>()
 
@@ -70,6 +73,7 @@ export function dialDirectPeers(node: MendsyncLibp2p, options: DirectPeersOption
       for (const address of addresses) {
         try {
           await node.dial(multiaddr(address), { signal: AbortSignal.timeout(timeoutMs) })
+          dialled.set(peer, true)
           logger.debug('connected directly', { peer, topic, address })
           return
         } catch (error) {
@@ -107,4 +111,10 @@ export function dialDirectPeers(node: MendsyncLibp2p, options: DirectPeersOption
 
   const pubsub = node.services.pubsub as unknown as EventTarget
   pubsub.addEventListener('message', onMessage as EventListener)
+  // keepConnected would redial a departed direct peer for ever (it keeps the peers this node
+  // dialled); direct peers are this module's: the next gossip of the space dials again.
+  node.addEventListener('peer:disconnect', (event) => {
+    const peer = event.detail.toString()
+    if (dialled.delete(peer)) keepConnectedOf(node)?.forget(peer)
+  })
 }
