@@ -1,7 +1,8 @@
 // The browser factory: a libp2p node that dials Node peers over WebSockets (ws:// only to the
 // local machine, wss:// anywhere), with noise, yamux, identify, gossipsub (StrictSign),
-// bootstrap kept connected (reconnect/) and, optionally, the circuit-relay-v2 transport to reach
-// peers through a relay.
+// bootstrap kept connected (reconnect/) and, by default, WebRTC to the browsers of its spaces
+// (signalled through the relay's circuit, see webrtc/direct-peers.ts), the circuit-relay-v2
+// transport being their signalling path and the fallback.
 import type { GossipsubOpts } from '@chainsafe/libp2p-gossipsub'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -10,6 +11,7 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { webSockets } from '@libp2p/websockets'
+import { defaultLogger } from '@mendsync/core/toolbox'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import type { MendsyncLibp2p } from './network.js'
@@ -21,6 +23,8 @@ import {
   keepConnectedService,
 } from './reconnect/service.js'
 import { banningGater, mendsyncGossipsub } from './services.js'
+import { type DirectPeersOptions, dialDirectPeers } from './webrtc/direct-peers.js'
+import { loadWebRTCTransport } from './webrtc/transport.js'
 
 /** Options of {@link createBrowserLibp2p}. */
 export interface BrowserLibp2pOptions {
@@ -43,8 +47,20 @@ export interface BrowserLibp2pOptions {
    * `['localhost', '127.0.0.1', '::1']`.
    */
   readonly insecureHosts?: readonly string[]
-  /** Add the circuit-relay-v2 transport (reach peers through a relay server). Default `false`. */
+  /**
+   * Add the circuit-relay-v2 transport (reach peers through a relay server, listen on
+   * `/p2p-circuit` for a reservation). Default `false`; WebRTC adds it anyway.
+   */
   readonly relayTransport?: boolean
+  /**
+   * Direct WebRTC connections to the browsers of this node's spaces, signalled through the
+   * relay's circuit (the node listens on `/p2p-circuit` and `/webrtc`, so the relay must serve
+   * circuit-relay reservations): `true`, the dialling options, or `false` for WebSockets (and
+   * the relay) only. Default `true` (at most `DIRECT_DEFAULTS.maxDirectPeersPerSpace`, 4,
+   * direct peers dialled per space). Where `@libp2p/webrtc` cannot load (Node without the
+   * native `node-datachannel` build) the node goes on without it.
+   */
+  readonly webrtc?: boolean | DirectPeersOptions
   /** gossipsub options merged over mendsync's. Default `{}`. */
   readonly gossipsub?: Partial<GossipsubOpts>
   /** Penalty book settings. Default `{}`. */
@@ -82,13 +98,23 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
       denyBrowserDial(address, insecureHosts) ||
       ((await extra.denyDialMultiaddr?.(address)) ?? false),
   }
-  const transports = options.relayTransport
-    ? [webSockets(), circuitRelayTransport()]
-    : [webSockets()]
+  const direct =
+    options.webrtc === false ? undefined : options.webrtc === true ? {} : (options.webrtc ?? {})
+  const webRTC =
+    direct === undefined
+      ? undefined
+      : await loadWebRTCTransport(direct.logger ?? defaultLogger('mendsync:libp2p:webrtc'))
+  const relayed = webRTC !== undefined || options.relayTransport === true
+  const transports = [
+    webSockets(),
+    ...(relayed ? [circuitRelayTransport()] : []),
+    ...(webRTC ? [webRTC()] : []),
+  ]
+  const listen = [...(relayed ? ['/p2p-circuit'] : []), ...(webRTC ? ['/webrtc'] : [])]
   const config: Libp2pOptions<Record<string, unknown>> = {
     privateKey: options.privateKey,
     start: options.start ?? true,
-    addresses: { listen: options.relayTransport ? ['/p2p-circuit'] : [] },
+    addresses: { listen },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -109,5 +135,6 @@ export async function createBrowserLibp2p(options: BrowserLibp2pOptions): Promis
   const node = (await createLibp2p(config)) as unknown as MendsyncLibp2p
   registerPenalties(node, penalties)
   forgetPeersOnHangUp(node)
+  if (webRTC && direct) dialDirectPeers(node, direct)
   return node
 }

@@ -143,3 +143,22 @@ export const GOSSIPSUB_OUTBOUND_STREAM_CONCURRENCY = 32
 
 /** How often dead gossipsub outbound streams of still-connected peers are replaced, ms. */
 export const GOSSIPSUB_DEAD_STREAM_SWEEP_MS = 2_000
+
+/**
+ * The defaults of direct (WebRTC) connections between browsers (`BrowserLibp2pOptions.webrtc`),
+ * by option name. Times in ms.
+ */
+export const DIRECT_DEFAULTS = {
+  /**
+   * Most peers of one space this node dials directly (the relay stays connected besides): a few
+   * direct peers carry a space's writes quickly; more would cost every device a data channel,
+   * a gossipsub mesh slot and a reconciliation each for little gain.
+   */
+  maxDirectPeersPerSpace: 4,
+  /** Deadline of one direct dial (circuit, signalling, ICE, noise), ms. */
+  dialTimeoutMs: 20_000,
+  /** How long a peer whose direct dial failed is not dialled again, ms. */
+  retryAfterMs: 60_000,
+  /** Most peers remembered (per space membership and failed dials), LRU. */
+  maxTrackedPeers: 1024,
+} as const

@@ -12,6 +12,7 @@ export {
   ACCESS_DEFAULTS,
   DEFAULT_GOSSIP_LIMITS,
   DEFAULT_WIRE_LIMITS,
+  DIRECT_DEFAULTS,
   NETWORK_DEFAULTS,
   PENALTY_DEFAULTS,
 } from './constants.defaults.js'
@@ -64,3 +65,4 @@ export {
   type KeepConnectedHandle,
   keepConnectedOf,
 } from './reconnect/service.js'
+export type { DirectPeersOptions } from './webrtc/direct-peers.js'
