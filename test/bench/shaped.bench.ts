@@ -6,12 +6,15 @@
 //     a 20 ms RTT link, p50 of interleaved samples (target: ratio <= 1.05);
 //  2. `shaped_visible_p99_ms`: from a `put` at one peer to `subscribe` firing at another, both
 //     connected only to a relay-configured peer running a replica, each over a 20 ms RTT link
-//     (target: p99 <= 2 RTT + 30 ms = 70 ms);
+//     (target: p99 <= 2 RTT + 30 ms = 70 ms); beside it the same writes through unshaped proxies
+//     in the same run (`shaped_visible_unshaped_p99_ms`);
 //  3. `shaped_rejoin_floor_ratio`: a device back after editing offline: 10,000 keys written on
 //     each side while neither hands off nor reconciles, then `sync()` over a 50 ms RTT, 10 Mbit/s
 //     link until both hold the same states, against the floor of that transfer: every byte that
 //     crossed the link (counted by the shaper, both directions) / bandwidth + reconciliation
-//     rounds x RTT (target: ratio <= 1.3).
+//     rounds x RTT (target: ratio <= 1.3); beside it `shaped_rejoin_unshaped_s`, the same sync
+//     through an unshaped proxy in the same run (the engine's own time: decode, join, durable
+//     writes of every received state).
 //
 //   pnpm bench:shaped [--json] [--runs N] [--quick] [--dir <path>]
 //
@@ -197,7 +200,8 @@ async function shapedRepair(dirs: Directories): Promise<FigureInput[]> {
 
 // ---- 2. write -> visible through a relay, 20 ms RTT per link --------------------------------------
 
-async function shapedVisibleRun(dirs: Directories): Promise<number[]> {
+/** One run of figure 2; `rttMs` 0 runs it through unshaped proxies (the engine's own time). */
+async function shapedVisibleRun(dirs: Directories, rttMs: number): Promise<number[]> {
   const relay = await openPeer(
     dirs.next(),
     await startNetwork({}, { relayServer: true, inboundConnectionThreshold: 100 }),
@@ -207,8 +211,8 @@ async function shapedVisibleRun(dirs: Directories): Promise<number[]> {
   const peers = [relay, writer, reader]
   const proxies: ShapingProxy[] = []
   try {
-    proxies.push(await dialShaped(writer.network, relay.network, RTT_MS))
-    proxies.push(await dialShaped(reader.network, relay.network, RTT_MS))
+    proxies.push(await dialShaped(writer.network, relay.network, rttMs))
+    proxies.push(await dialShaped(reader.network, relay.network, rttMs))
     await waitFor(
       'the peers and the relay to know each other',
       () => [writer, reader].every((peer) => knows(relay, peer) && knows(peer, relay)),
@@ -252,8 +256,10 @@ async function shapedVisibleRun(dirs: Directories): Promise<number[]> {
 
 async function shapedVisible(dirs: Directories): Promise<FigureInput[]> {
   const runs: number[][] = []
+  const unshaped: number[][] = []
   for (let run = 0; run < RUNS; run++) {
-    runs.push(await shapedVisibleRun(dirs))
+    unshaped.push(await shapedVisibleRun(dirs, 0))
+    runs.push(await shapedVisibleRun(dirs, RTT_MS))
     log(
       `  visible run ${run + 1}/${RUNS}: p50 ${percentile(runs.at(-1)!, 50).toFixed(1)} ms, p99 ${percentile(runs.at(-1)!, 99).toFixed(1)} ms`,
     )
@@ -261,6 +267,9 @@ async function shapedVisible(dirs: Directories): Promise<FigureInput[]> {
   return [
     figure('shaped_visible_p99_ms', acrossRuns(runs, 99), 'ms', null, 2 * RTT_MS + 30),
     figure('shaped_visible_p50_ms', acrossRuns(runs, 50), 'ms'),
+    // The same writes through unshaped proxies, in the same run: the engine's and gossip's share.
+    figure('shaped_visible_unshaped_p99_ms', acrossRuns(unshaped, 99), 'ms'),
+    figure('shaped_visible_unshaped_p50_ms', acrossRuns(unshaped, 50), 'ms'),
   ]
 }
 
@@ -273,12 +282,15 @@ interface RejoinRun {
   readonly rounds: number
 }
 
-async function rejoinRun(dirs: Directories): Promise<RejoinRun> {
+/** One rejoin; `shaped: false` runs it through an unshaped proxy (the engine's own time). */
+async function rejoinRun(dirs: Directories, shaped: boolean): Promise<RejoinRun> {
   const home = await openPeer(dirs.next(), await startNetwork(FAST_GOSSIP), PULL_ONLY)
   const device = await openPeer(dirs.next(), await startNetwork(FAST_GOSSIP), PULL_ONLY)
   let proxy: ShapingProxy | undefined
   try {
-    proxy = await dialShaped(device.network, home.network, REJOIN_RTT_MS, REJOIN_BITS_PER_SECOND)
+    proxy = shaped
+      ? await dialShaped(device.network, home.network, REJOIN_RTT_MS, REJOIN_BITS_PER_SECOND)
+      : await dialShaped(device.network, home.network, 0)
     await waitFor('both to know each other', () => knows(home, device) && knows(device, home), [
       home.replica,
       device.replica,
@@ -325,12 +337,19 @@ async function rejoinRun(dirs: Directories): Promise<RejoinRun> {
 
 async function shapedRejoin(dirs: Directories): Promise<FigureInput[]> {
   const runs: RejoinRun[] = []
+  const loopback: RejoinRun[] = []
   for (let run = 0; run < RUNS; run++) {
-    runs.push(await rejoinRun(dirs))
-    log(`  rejoin run ${run + 1}/${RUNS}: ${JSON.stringify(runs.at(-1))}`)
+    // Alternating with the same sync on an unshaped link: what the engine itself takes (decode,
+    // join, durable writes of every received state) under the same load.
+    loopback.push(await rejoinRun(dirs, false))
+    runs.push(await rejoinRun(dirs, true))
+    log(
+      `  rejoin run ${run + 1}/${RUNS}: ${JSON.stringify(runs.at(-1))}, unshaped ${loopback.at(-1)?.seconds.toFixed(2)} s`,
+    )
   }
   const of = (pick: (run: RejoinRun) => number) => median(runs.map(pick))
   return [
+    figure('shaped_rejoin_unshaped_s', median(loopback.map((r) => r.seconds)), 's'),
     figure(
       'shaped_rejoin_floor_ratio',
       of((r) => r.seconds),
