@@ -53,9 +53,12 @@ export class LocalState {
    */
   async rebuildTree(): Promise<void> {
     const entries: [string, Uint8Array][] = []
-    for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-      const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
-      if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
+    // Page by page, not entry by entry: an async iteration per record is a large share of open.
+    for await (const page of scanPages(this.storage, { namespace: 'values' })) {
+      for (const entry of page.entries) {
+        const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+        if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
+      }
     }
     this.tree = ReconcileTree.fromEntries(entries, { recency: false })
   }
