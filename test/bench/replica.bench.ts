@@ -3,8 +3,9 @@
 //     of the same key, per-call p50/p99, interleaved (target: p50 ratio <= 1.3);
 //  2. `get` with repair 'sync' of a key written at 1 and at 3 peers over libp2p (the reader has
 //     heard the writers' gossip hint; pull-only peers), p50/p99, vs one raw pull round trip on a
-//     reused stream between two plain libp2p networks, same state size, interleaved
-//     (target: p50 ratio <= 1.5). Every peer but the reader and the raw client runs in its own
+//     reused stream between two plain libp2p networks, same state size, interleaved (target:
+//     p50 ratio <= 1.25); the 3-peer read against a raw pull of the same key from three raw
+//     servers at once (target: p50 ratio <= 1.15). Every peer but the reader and the raw client runs in its own
 //     OS process (`replica/remote-peer.ts`): peers are other machines, and the CPU a writer spends
 //     serving a pull (its storage read, encoding, noise, yamux) is not the reader's to spend;
 //     before each measured call every peer has settled (no write-back or join in flight);
@@ -322,14 +323,16 @@ async function measureRepairGet(
   const one = runs(samples.one)
   const three = runs(samples.three)
   const raw = runs(samples.raw)
+  const raw3 = runs(samples.raw3)
   return [
-    figure('repair_get_p50_1_peer', acrossRuns(one, 50), 'ms', acrossRuns(raw, 50), 1.5),
+    figure('repair_get_p50_1_peer', acrossRuns(one, 50), 'ms', acrossRuns(raw, 50), 1.25),
     figure('repair_get_p99_1_peer', acrossRuns(one, 99), 'ms', acrossRuns(raw, 99)),
-    figure('repair_get_p50_3_peers', acrossRuns(three, 50), 'ms', acrossRuns(raw, 50), 1.5),
-    figure('repair_get_p99_3_peers', acrossRuns(three, 99), 'ms', acrossRuns(raw, 99)),
+    // Against what a 3-peer repair must do at the least: a raw pull of the key from all three.
+    figure('repair_get_p50_3_peers', acrossRuns(three, 50), 'ms', acrossRuns(raw3, 50), 1.15),
+    figure('repair_get_p99_3_peers', acrossRuns(three, 99), 'ms', acrossRuns(raw3, 99)),
     figure('raw_pull_p50_reused_stream', acrossRuns(raw, 50), 'ms'),
     figure('raw_pull_p99_reused_stream', acrossRuns(raw, 99), 'ms'),
-    figure('raw_pull_p50_3_peers_at_once', acrossRuns(runs(samples.raw3), 50), 'ms'),
+    figure('raw_pull_p50_3_peers_at_once', acrossRuns(raw3, 50), 'ms'),
     figure('repair_state_bytes', state.byteLength, 'B'),
     ...(['one', 'three'] as const).flatMap((which) =>
       BREAKDOWN.map((kind) =>

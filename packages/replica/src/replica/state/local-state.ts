@@ -8,9 +8,10 @@ import {
 } from '@mendsync/core'
 import { BoundedMap } from '@mendsync/core/toolbox'
 import type { KeyState } from '../../network/types.js'
-import { scanAll } from '../../storage/scan-all.js'
+import { scanAll, scanPages } from '../../storage/scan-all.js'
 import type { Storage } from '../../storage/types.js'
 import { stateTime } from './state-time.js'
+import { yieldToEventLoop } from './yield-to-loop.js'
 
 /**
  * What the replica holds, as read from its storage: decoded states behind a bounded cache of the
@@ -52,9 +53,12 @@ export class LocalState {
    */
   async rebuildTree(): Promise<void> {
     const entries: [string, Uint8Array][] = []
-    for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-      const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
-      if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
+    // Page by page, not entry by entry: an async iteration per record is a large share of open.
+    for await (const page of scanPages(this.storage, { namespace: 'values' })) {
+      for (const entry of page.entries) {
+        const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+        if (offered !== null && offered !== undefined) entries.push([entry.key, hashBytes(offered)])
+      }
     }
     this.tree = ReconcileTree.fromEntries(entries, { recency: false })
   }
@@ -62,7 +66,8 @@ export class LocalState {
   /**
    * Decodes every stored state for its time and swaps in a tree that also keeps the most
    * recently changed keys in time order (the recency step of reconciliation). Runs in the
-   * background after open; writes committed meanwhile are applied to the new tree first.
+   * background after open, yielding to the event loop between pages so reads are served
+   * meanwhile; writes committed meanwhile are applied to the new tree first.
    */
   async indexTimes(): Promise<void> {
     if (this.#writesDuringScan !== null) return
@@ -70,14 +75,19 @@ export class LocalState {
     try {
       const entries: [string, Uint8Array, number][] = []
       const untimed: [string, Uint8Array][] = []
-      for await (const entry of scanAll(this.storage, { namespace: 'values' })) {
-        // A hidden key (rejoining) is indexed as it is offered, not as it is stored.
-        const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
-        if (offered === null || offered === undefined) continue
-        const hash = hashBytes(offered)
-        const time = stateTime(decodeValue(offered))
-        if (time === undefined) untimed.push([entry.key, hash])
-        else entries.push([entry.key, hash, time])
+      for await (const page of scanPages(this.storage, { namespace: 'values' })) {
+        for (const entry of page.entries) {
+          // A hidden key (rejoining) is indexed as it is offered, not as it is stored.
+          const offered = this.hidden.has(entry.key) ? this.hidden.get(entry.key) : entry.value
+          if (offered === null || offered === undefined) continue
+          const hash = hashBytes(offered)
+          const time = stateTime(decodeValue(offered))
+          if (time === undefined) untimed.push([entry.key, hash])
+          else entries.push([entry.key, hash, time])
+        }
+        // Reads and writes run between pages: the scan completes in microtasks otherwise, and a
+        // read issued right after open would wait for the whole index (seconds at 1e6 keys).
+        await yieldToEventLoop()
       }
       const tree = ReconcileTree.fromEntries([...entries, ...untimed])
       for (const [key, change] of this.#writesDuringScan) {
