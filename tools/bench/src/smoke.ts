@@ -19,6 +19,8 @@ const BENCHES: readonly (readonly string[])[] = [
   ['apps/relay/bench/relay.bench.ts'],
   ['packages/tabs/bench/tabs.bench.ts'],
   ['packages/core/bench/spaces.bench.ts'],
+  ['test/bench/shaped.bench.ts'],
+  ['test/bench/open.bench.ts', '--keys', '20000'],
 ]
 
 let failed = 0
