@@ -438,18 +438,22 @@ export class Replica {
     }
     const sealed = this.sealed
     if (sealed === undefined) return this.subscriptions.add(target, listener)
-    if (typeof target !== 'string') {
-      throw new MendsyncError(
-        'INVALID_ARGUMENT',
-        'subscribe: prefix subscriptions are not available in an encrypted space (keys are ' +
-          'stored under keyed ids and this replica keeps no name index): subscribe to each key ' +
-          'by name',
-      )
+    const opened = (name: string, change: Change): Change => ({
+      ...change,
+      key: name,
+      state: sealed.open(name, change.state).value,
+    })
+    if (typeof target === 'string') {
+      const name = target
+      return this.subscriptions.add(sealed.idOf(name), (change) => listener(opened(name, change)))
     }
-    const name = target
-    return this.subscriptions.add(sealed.idOf(name), (change) =>
-      listener({ ...change, key: name, state: sealed.open(name, change.state).value }),
-    )
+    // Keys are stored under one-way keyed ids: a prefix subscription sees the keys whose names
+    // this replica used since it opened (the name index, see the README).
+    const prefix = target.prefix
+    return this.subscriptions.add({ prefix: '' }, (change) => {
+      const name = sealed.nameOf(change.key)
+      if (name?.startsWith(prefix)) listener(opened(name, change))
+    })
   }
 
   /**

@@ -55,7 +55,8 @@ export interface ReplicaOptions extends Partial<ReplicaTunables> {
    * Makes this replica a key holder of an encrypted space: the space's keyring
    * (`SpaceKeyring` of `@mendsync/core/sealed`, whose `spaceId` must be `space`). `put`, `get`,
    * `delete`, `cart` and key subscriptions take plain names and values; storage and network
-   * hold only keyed ids and sealed states. Prefix subscriptions are refused (no name index).
+   * hold only keyed ids and sealed states. Prefix subscriptions see the keys whose names this
+   * replica used since it opened (keyed ids are one-way).
    * Absent: keys are stored as given, and sealed states written by holders are stored, joined,
    * served and reconciled unread (a blind relay). See the README, "Encrypted spaces".
    */

@@ -147,11 +147,18 @@ describe('encrypted spaces through a blind relay', () => {
     expect((await relay.replica.get('cart-alpha', { repair: 'none' })).kind).toBe('absent')
   })
 
-  it('refuses prefix subscriptions on a key holder with a typed error', async () => {
-    const { a } = await blindTopology()
-    expect(() => a.replica.subscribe({ prefix: '' }, () => {})).toThrowError(
-      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+  it('delivers prefix subscriptions under the names this holder used, with the opened state', async () => {
+    const { a, b } = await blindTopology()
+    const seen: { key: string; lines: number }[] = []
+    b.replica.subscribe({ prefix: 'cart-' }, (change) =>
+      seen.push({ key: change.key, lines: change.state.cart.size }),
     )
+    // Naming the key once (a read) puts it in b's name index.
+    expect((await b.replica.get('cart-alpha', { repair: 'none' })).kind).toBe('absent')
+    await a.replica.cart('cart-alpha').add('sku-banana', 2)
+    await reads(b, 'cart-alpha', (r) => r.lines.length === 1)
+    expect(seen).toContainEqual({ key: 'cart-alpha', lines: 1 })
+    expect(seen.every((change) => change.key === 'cart-alpha')).toBe(true)
   })
 
   it("never shows a tampered entry: the read reports it and the key's other lines stay readable", async () => {

@@ -9,8 +9,11 @@ import {
 } from '@mendsync/core/sealed'
 import { BoundedMap, Listeners, type Logger } from '@mendsync/core/toolbox'
 
-/** Key names whose keyed id is kept (one HMAC saved per cached name). */
-const KEYED_ID_CACHE = 4096
+/**
+ * Names whose keyed id is kept, both ways (one HMAC saved per cached name, and the way back for
+ * prefix subscriptions): bounds the memory of the name index.
+ */
+export const SEALED_NAME_INDEX_MAX = 65_536
 
 /**
  * What `Replica.onQuarantine` reports: entries of a sealed key that failed to open (tampered,
@@ -32,7 +35,9 @@ export interface SealedQuarantine {
  */
 export class SealedKeys {
   readonly keyring: SpaceKeyring
-  private readonly ids = new BoundedMap<string, string>(KEYED_ID_CACHE)
+  private readonly ids = new BoundedMap<string, string>(SEALED_NAME_INDEX_MAX)
+  /** The way back: keyed id to name, for the names this replica used since it opened. */
+  private readonly names = new BoundedMap<string, string>(SEALED_NAME_INDEX_MAX)
   private readonly quarantines: Listeners<SealedQuarantine>
   private readonly logger: Logger
   private readonly counted: (entries: number) => void
@@ -62,7 +67,17 @@ export class SealedKeys {
       id = keyedKeyId(this.keyring, name)
       this.ids.set(name, id)
     }
+    this.names.set(id, name)
     return id
+  }
+
+  /**
+   * The name of the keyed id `keyId` when this replica used that name since it opened (read,
+   * wrote or subscribed to it; the most recent {@link SEALED_NAME_INDEX_MAX}), else `undefined`:
+   * a keyed id is one-way, so a key only another device has named stays nameless here.
+   */
+  nameOf(keyId: string): string | undefined {
+    return this.names.get(keyId)
   }
 
   /**
