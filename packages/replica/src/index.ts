@@ -47,6 +47,12 @@ export {
 export type { QuotaUsage, SpaceQuota } from './replica/quota.js'
 export type { BreakerState } from './replica/repair/circuit-breaker.js'
 export { openReplica, Replica } from './replica/replica.js'
+export {
+  decodeKeyFragment,
+  encodeKeyFragment,
+  KEY_FRAGMENT_PARAM,
+} from './replica/sealed/key-link.js'
+export type { SealedQuarantine } from './replica/sealed/sealed-keys.js'
 export type { CartHandle, PeerStatus, ReplicaOptions, ReplicaStatus } from './replica/types.js'
 export type { ReadResult, RepairReport, ValueKindView } from './replica/views.js'
 export {

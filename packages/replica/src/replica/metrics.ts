@@ -48,6 +48,8 @@ export interface ReplicaMetricValues {
   gc_horizon_ms: number
   /** Times this replica came back after the horizon and rejoined (the rejoin rule). */
   rejoins: number
+  /** Entries of sealed keys left out of reads and changes because they failed to open. */
+  sealed_quarantined: number
 }
 
 /** What {@link ReplicaMetrics} emits: every change of a metric, for exporters and dashboards. */
@@ -97,6 +99,7 @@ export class ReplicaMetrics {
     tombstones_collected: 0,
     gc_horizon_ms: 0,
     rejoins: 0,
+    sealed_quarantined: 0,
   }
   private readonly emitter: Emitter<MetricEvents>
 

@@ -18,6 +18,13 @@ export interface ReadOptions {
   readonly repair?: RepairMode
   readonly peers?: PeerSelection
   readonly timeoutMs?: number
+  /**
+   * Encrypted spaces only: throw instead of leaving out entries that did not open,
+   * `SEALED_TAMPERED` when any failed authentication, `ACCESS_DENIED` when the only ones left
+   * out were sealed with an epoch this device lacks. Default false: such entries are left out
+   * (and listed in `ReadResult.quarantined`).
+   */
+  readonly intact?: boolean
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  type CausalValue,
   cartAdd,
   cartRemove,
   cartSetMeta,
@@ -11,6 +12,7 @@ import {
   writeRegister,
 } from '@mendsync/core'
 import type { AccessProof } from '@mendsync/core/access'
+import { requireIntact } from '@mendsync/core/sealed'
 import { defaultLogger, KeyedListeners, type Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId, SpaceChannel } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
@@ -41,6 +43,7 @@ import { QuotaMeter } from './quota.js'
 import { readKeys } from './repair/read-path.js'
 import { ReadRepairer } from './repair/read-repair.js'
 import { resolveReplicaOptions } from './resolve-options.js'
+import { SealedKeys, type SealedQuarantine } from './sealed/sealed-keys.js'
 import { ChangeWriter } from './state/change-writer.js'
 import { decodeStates } from './state/decode-states.js'
 import { LocalState } from './state/local-state.js'
@@ -48,7 +51,7 @@ import { recoverIdentity } from './state/recovery.js'
 import { replicaStatus } from './status.js'
 import { TaskScheduler } from './tasks/task-scheduler.js'
 import type { CartHandle, ReplicaOptions, ReplicaStatus } from './types.js'
-import type { ReadResult } from './views.js'
+import { type ReadResult, viewOf } from './views.js'
 
 /**
  * Opens the replica of `options.space` kept in `options.storage`: checks `options.access` of a
@@ -96,6 +99,8 @@ export class Replica {
   private readonly gossip: Gossip
   private readonly guard: SpaceGuard
   private readonly gc: GarbageCollector
+  /** The key holder's side of an encrypted space (`options.sealed`); undefined otherwise. */
+  private readonly sealed: SealedKeys | undefined
   private channel: SpaceChannel | undefined
   private closed = false
 
@@ -111,6 +116,12 @@ export class Replica {
     this.metricsRegistry = new ReplicaMetrics(this.logger.child('metrics'))
     this.tasks = new TaskScheduler(this.logger.child('tasks'))
     this.subscriptions = new KeyedListeners(this.logger.child('subscriptions'))
+    this.sealed =
+      options.sealed === undefined
+        ? undefined
+        : new SealedKeys(options.sealed, this.space, this.logger.child('sealed'), (entries) =>
+            this.metricsRegistry.add('sealed_quarantined', entries),
+          )
     const now = options.now ?? Date.now
     this.components = {
       space: this.space,
@@ -249,7 +260,40 @@ export class Replica {
    * repair); `'none'` reads locally only. All keys asked of one peer go in one request.
    */
   getMany(keys: readonly string[], options: ReadOptions = {}): Promise<ReadResult[]> {
-    return readKeys(this.components, this.repairer, keys, options)
+    const sealed = this.sealed
+    if (sealed === undefined) return readKeys(this.components, this.repairer, keys, options)
+    return this.getSealed(sealed, keys, options)
+  }
+
+  /**
+   * A key holder's read: reads (and repairs) the keyed ids, then opens the sealed states stored
+   * once the read settled. Entries that do not open are left out (`quarantined`), or thrown with
+   * `options.intact`.
+   */
+  private async getSealed(
+    sealed: SealedKeys,
+    keys: readonly string[],
+    options: ReadOptions,
+  ): Promise<ReadResult[]> {
+    if (!Array.isArray(keys)) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'getMany needs an array of keys')
+    }
+    for (const key of keys) assertApplicationKey(key, 'get')
+    const ids = keys.map((key) => sealed.idOf(key))
+    const reads = await readKeys(this.components, this.repairer, ids, options)
+    const states = await this.components.local.load(ids)
+    return keys.map((key, i) => {
+      const opened = sealed.open(key, states[i] as CausalValue)
+      if (options.intact === true) requireIntact(opened, `key "${key}"`)
+      const read = reads[i] as ReadResult
+      return viewOf(
+        key,
+        opened.value,
+        this.components.options.conflicts,
+        read.repair,
+        opened.quarantined,
+      )
+    })
   }
 
   // ---- writes ------------------------------------------------------------------------------
@@ -291,7 +335,9 @@ export class Replica {
     this.ensureOpen()
     assertApplicationKey(key, 'write')
     this.guard.assertWritable()
-    await this.writer.mutate(key, operation)
+    const sealed = this.sealed
+    if (sealed === undefined) await this.writer.mutate(key, operation)
+    else await this.writer.mutate(sealed.idOf(key), sealed.mutation(key, operation))
   }
 
   // ---- private spaces ----------------------------------------------------------------------
@@ -390,7 +436,38 @@ export class Replica {
     if (typeof target === 'string' && isReservedKey(target)) {
       throw new MendsyncError('INVALID_ARGUMENT', 'subscribe: reserved keys are the engine’s own')
     }
-    return this.subscriptions.add(target, listener)
+    const sealed = this.sealed
+    if (sealed === undefined) return this.subscriptions.add(target, listener)
+    const opened = (name: string, change: Change): Change => ({
+      ...change,
+      key: name,
+      state: sealed.open(name, change.state).value,
+    })
+    if (typeof target === 'string') {
+      const name = target
+      return this.subscriptions.add(sealed.idOf(name), (change) => listener(opened(name, change)))
+    }
+    // Keys are stored under one-way keyed ids: a prefix subscription sees the keys whose names
+    // this replica used since it opened (the name index, see the README).
+    const prefix = target.prefix
+    return this.subscriptions.add({ prefix: '' }, (change) => {
+      const name = sealed.nameOf(change.key)
+      if (name?.startsWith(prefix)) listener(opened(name, change))
+    })
+  }
+
+  /**
+   * Encrypted spaces: calls `listener` whenever a read or a change of a sealed key left entries
+   * out because they did not open (tampered on the way or in storage, or sealed with an epoch
+   * this device lacks); the metric `sealed_quarantined` counts them. Returns the function that
+   * unsubscribes. `INVALID_ARGUMENT` on a replica opened without `sealed`.
+   */
+  onQuarantine(listener: (quarantine: SealedQuarantine) => void): () => void {
+    this.ensureOpen()
+    if (this.sealed === undefined) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'onQuarantine: this replica holds no space key')
+    }
+    return this.sealed.onQuarantine(listener)
   }
 
   /** What the replica knows now: peers, version vector, summary, outbox, breakers. */

@@ -1,4 +1,5 @@
 import type { ReplicaId, VersionVector } from '@mendsync/core'
+import type { SpaceKeyring } from '@mendsync/core/sealed'
 import type { Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
@@ -50,6 +51,16 @@ export interface ReplicaOptions extends Partial<ReplicaTunables> {
   readonly logger?: Logger
   /** Tombstone collection; every field defaults (`DEFAULT_GC_OPTIONS`, see the README). */
   readonly gc?: Partial<GcOptions>
+  /**
+   * Makes this replica a key holder of an encrypted space: the space's keyring
+   * (`SpaceKeyring` of `@mendsync/core/sealed`, whose `spaceId` must be `space`). `put`, `get`,
+   * `delete`, `cart` and key subscriptions take plain names and values; storage and network
+   * hold only keyed ids and sealed states. Prefix subscriptions see the keys whose names this
+   * replica used since it opened (keyed ids are one-way).
+   * Absent: keys are stored as given, and sealed states written by holders are stored, joined,
+   * served and reconciled unread (a blind relay). See the README, "Encrypted spaces".
+   */
+  readonly sealed?: SpaceKeyring
 }
 
 /** A connected peer as `Replica.status` reports it. */

@@ -9,6 +9,7 @@ import {
   type SiblingView,
   valueKind,
 } from '@mendsync/core'
+import type { QuarantinedEntry } from '@mendsync/core/sealed'
 import type { PeerId } from '../network/types.js'
 
 /** What a key holds, as an application reads it. */
@@ -39,6 +40,11 @@ export interface ReadResult {
   /** Opaque: pass to `put` or `delete` to supersede exactly what this read saw. */
   readonly context: ReadContext
   readonly repair: RepairReport
+  /**
+   * Encrypted spaces: the entries of the key that did not open (tampered, or sealed with an
+   * epoch this device lacks) and were left out of this view; empty otherwise.
+   */
+  readonly quarantined: readonly QuarantinedEntry[]
 }
 
 const NO_REPAIR: RepairReport = Object.freeze({ asked: [], unanswered: [], repaired: false })
@@ -49,6 +55,7 @@ export function viewOf(
   state: CausalValue,
   policy: ConflictPolicy,
   repair: RepairReport = NO_REPAIR,
+  quarantined: readonly QuarantinedEntry[] = [],
 ): ReadResult {
   const kind = valueKind(state)
   const register = readRegister(state, policy)
@@ -61,5 +68,6 @@ export function viewOf(
     lines: kind === 'cart' || kind === 'mixed' ? readCart(state) : [],
     context: state.context,
     repair,
+    quarantined,
   }
 }
