@@ -6,6 +6,7 @@ import {
   type AccessProof,
   type AccessVerifier,
   bytesEqual,
+  encodeProof,
   encodeRevocation,
   hasRights,
   peerIdOfPublicKey,
@@ -18,9 +19,20 @@ import {
   type VerifiedAccess,
   WRITE,
 } from '@mendsync/core/access'
+import { toHex } from '@mendsync/core/toolbox'
 import type { JoinOptions, PeerId } from '../../network/types.js'
 import type { DecodedState } from '../repair/repair-types.js'
-import { isReservedKey, revocationKey } from './reserved-keys.js'
+import {
+  type DeviceGrant,
+  deviceOfProof,
+  grantProofsOfState,
+  isGrantKey,
+  lastGrant,
+  laterExpiring,
+  redeemedInvite,
+} from './grant-records.js'
+import { grantKey, isReservedKey, revocationKey } from './reserved-keys.js'
+import { refusedRecord } from './reserved-records.js'
 import { revocationsOfState } from './revocation-records.js'
 import { type GrantOptions, type InviteTokenOptions, issueGrant, issueInvite } from './spaces.js'
 
@@ -40,19 +52,7 @@ export interface ReplicaAccessStatus {
   readonly revoked: boolean
 }
 
-/** A device that holds a grant in a private space, as `Replica.devices()` reports it. */
-export interface DeviceGrant {
-  /** The device (the libp2p peer id of the granted key). */
-  readonly peer: PeerId
-  /** The rights its grant gives. */
-  readonly rights: readonly RightName[]
-  /** When the grant expires, Unix seconds. */
-  readonly expiresAt: number
-  /** The peer that signed the grant (the owner or an admin). */
-  readonly grantedBy: PeerId
-  /** True once the device (or a key its chain passes through) was revoked. */
-  readonly revoked: boolean
-}
+export type { DeviceGrant } from './grant-records.js'
 
 /** A revoked key as `Replica.revocations()` reports it. */
 export interface RevokedPeer {
@@ -83,6 +83,12 @@ export interface RevocationRecord {
   readonly record: Uint8Array
 }
 
+/**
+ * Stores `record` as the register of the reserved key `key` through the replica's writer, so it
+ * replicates like any write (see `SpaceGuard.attachRecordWriter`).
+ */
+export type ReservedRecordWriter = (key: string, record: Uint8Array) => Promise<void>
+
 function denied(message: string): MendsyncError {
   return new MendsyncError('ACCESS_DENIED', message)
 }
@@ -91,6 +97,9 @@ function denied(message: string): MendsyncError {
 export class SpaceGuard {
   private readonly space: string
   private readonly privateSpace: PrivateSpace | undefined
+  /** The listed grant record of each granted key (hex), as stored in the space. */
+  private readonly grants = new Map<string, AccessProof>()
+  private writeRecord: ReservedRecordWriter | undefined
 
   /** The guard of a named open space. */
   static open(space: string): SpaceGuard {
@@ -181,6 +190,10 @@ export class SpaceGuard {
       if (verifier === undefined) {
         throw denied(`space ${this.space} is open: it has no reserved key ${JSON.stringify(key)}`)
       }
+      if (isGrantKey(key)) {
+        await admitGrantRecords(verifier, key, value)
+        continue
+      }
       const revocations = revocationsOfState(key, value)
       for (const revocation of revocations) {
         try {
@@ -202,7 +215,49 @@ export class SpaceGuard {
    * admitted states cannot add a bad one, but a crafted context could remove every record).
    */
   checkJoined(key: string, state: CausalValue): void {
-    if (isReservedKey(key)) revocationsOfState(key, state)
+    if (!isReservedKey(key)) return
+    if (!isGrantKey(key)) {
+      revocationsOfState(key, state)
+      return
+    }
+    for (const proof of grantProofsOfState(key, state)) this.listGrant(proof)
+  }
+
+  /**
+   * Lists `proof` (a grant record stored in the space, verified before it was stored) in
+   * {@link devices}; of two records of one device, the later-expiring is listed.
+   */
+  listGrant(proof: AccessProof): void {
+    const subject = toHex(lastGrant(proof).grant.subject)
+    const listed = this.grants.get(subject)
+    this.grants.set(subject, listed === undefined ? proof : laterExpiring(listed, proof))
+  }
+
+  /**
+   * Gives the guard the replica's writer for its grant records: from then on a grant it signs is
+   * stored in the space (and listed by every device). Call {@link recordOwnGrant} once the
+   * replica is started.
+   */
+  attachRecordWriter(write: ReservedRecordWriter): void {
+    this.writeRecord = write
+  }
+
+  /**
+   * Stores this replica's own proof as a grant record when it redeemed an invite (the invite's
+   * key signed its grant, and that key has no replica to record it) and the space has no record
+   * of it yet, so every device lists it. A grant signed by a replica was recorded by that replica;
+   * a read-only device's writes are refused by its peers, so it records nothing either.
+   */
+  async recordOwnGrant(): Promise<void> {
+    const proof = this.privateSpace?.proof
+    if (proof === undefined || !redeemedInvite(proof) || this.status().readOnly) return
+    if (this.grants.has(toHex(lastGrant(proof).grant.subject))) return
+    await this.storeGrant(proof)
+  }
+
+  private async storeGrant(proof: AccessProof): Promise<void> {
+    this.listGrant(proof)
+    await this.writeRecord?.(grantKey(lastGrant(proof).grant.subject), encodeProof(proof))
   }
 
   /**
@@ -232,12 +287,16 @@ export class SpaceGuard {
     return { key: revocationKey(subject), record: encodeRevocation(revocation) }
   }
 
-  /** Every revocation this replica holds. */
+  /** The devices whose grant records this replica holds, `revoked` as its verifier says now. */
   devices(): DeviceGrant[] {
-    // Contract for issue 13's device list; the grant records that fill it come with that work.
-    return []
+    const verifier = this.privateSpace?.verifier
+    if (verifier === undefined) return []
+    return [...this.grants.values()].map((proof) =>
+      deviceOfProof(proof, (key) => verifier.isRevoked(key)),
+    )
   }
 
+  /** Every revocation this replica holds. */
   revocations(): RevokedPeer[] {
     return (this.privateSpace?.verifier.revocations() ?? []).map(revokedPeer)
   }
@@ -253,13 +312,15 @@ export class SpaceGuard {
   async grant(peer: PeerId, options: GrantOptions): Promise<AccessProof> {
     const p = this.requirePrivate('grant')
     const signer = this.requireSigner(p, 'grant')
-    return await issueGrant(
+    const proof = await issueGrant(
       signer,
       this.signerProof(p, signer),
       peer,
       this.clocked(p, options),
       p.verifier,
     )
+    await this.storeGrant(proof)
+    return proof
   }
 
   /** An invite token signed by the signer (see `createInviteToken`). */
@@ -309,6 +370,24 @@ export class SpaceGuard {
     throw denied(
       `access.signer is neither the owner of space ${this.space} nor the key this replica's proof is for`,
     )
+  }
+}
+
+/**
+ * Verifies every grant record in a state received for `key` before it is stored: a forged,
+ * over-delegated or wrong-space record refuses the batch (`ACCESS_DENIED`).
+ */
+async function admitGrantRecords(
+  verifier: AccessVerifier,
+  key: string,
+  state: CausalValue,
+): Promise<void> {
+  for (const proof of grantProofsOfState(key, state)) {
+    try {
+      await verifier.verifyGrantRecord(proof, lastGrant(proof).grant.subject)
+    } catch (error) {
+      throw refusedRecord(key, (error as Error).message, error)
+    }
   }
 }
 
