@@ -7,9 +7,15 @@ import {
 } from '@mendsync/core/access'
 import { toHex } from '@mendsync/core/toolbox'
 import { GRANT_KEY_PREFIX, MemoryStorage, redeemInviteToken } from '@mendsync/replica'
-import type { SpaceHandlers } from '@mendsync/replica/adapter'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Member, newDevice, registerState, revokedOn, SpaceFixture } from './spaces-support.js'
+import {
+  type Member,
+  NO_HANDLERS,
+  newDevice,
+  registerState,
+  revokedOn,
+  SpaceFixture,
+} from './spaces-support.js'
 import { until } from './support.js'
 
 let fixture: SpaceFixture
@@ -23,15 +29,6 @@ const listed = (member: Member) =>
     .devices()
     .map((d) => d.peer)
     .sort()
-
-/** Handlers of a bare channel that serves nothing (the test pushes by hand). */
-const NO_HANDLERS: SpaceHandlers = {
-  pull: async () => ({ mode: 'state', states: [] }),
-  push: async () => {},
-  reconcile: async () => {
-    throw new Error('this test channel does not reconcile')
-  },
-}
 
 describe('devices()', () => {
   it('lists every granted device on every device of the space, with rights, issuer and revocation', async () => {

@@ -24,9 +24,16 @@ import {
   REVOCATION_KEY_PREFIX,
   redeemInviteToken,
 } from '@mendsync/replica'
-import type { KeyState, SpaceChannel, SpaceHandlers } from '@mendsync/replica/adapter'
+import type { KeyState, SpaceChannel } from '@mendsync/replica/adapter'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Member, newDevice, registerState, revokedOn, SpaceFixture } from './spaces-support.js'
+import {
+  type Member,
+  NO_HANDLERS,
+  newDevice,
+  registerState,
+  revokedOn,
+  SpaceFixture,
+} from './spaces-support.js'
 
 let fixture: SpaceFixture
 afterEach(async () => {
@@ -49,15 +56,6 @@ async function storedRevocation(member: Member, peer: string): Promise<Uint8Arra
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   throw new Error(`the revocation of ${peer} was never stored`)
-}
-
-/** Handlers of a bare channel that serves nothing (the test drives its side by hand). */
-const NO_HANDLERS: SpaceHandlers = {
-  pull: async () => ({ mode: 'state', states: [] }),
-  push: async () => {},
-  reconcile: async () => {
-    throw new Error('this test channel does not reconcile')
-  },
 }
 
 /** The owner, and two read-write devices that know each other. */
