@@ -101,14 +101,14 @@ export async function openSpaceGuard(options: GuardOptions): Promise<SpaceGuard>
     { now: options.now, logger },
   )
   await loadRevocations(options.storage, verifier, logger)
+  const key = proof === undefined ? undefined : ownKey(options.network, signer, proof)
   const verified =
-    proof === undefined
-      ? undefined
-      : await verifier.verify(proof, ownKey(options.network, signer, proof))
+    proof === undefined || key === undefined ? undefined : await verifier.verify(proof, key)
   const guard = SpaceGuard.private({
     verifier,
     proof,
     verified,
+    ownKey: key,
     signer,
     trustedPeers,
     now: options.now,
@@ -129,6 +129,18 @@ async function loadGrants(storage: Storage, guard: SpaceGuard, logger: Logger): 
       logger.warn('a stored grant record does not decode; it is skipped', { error, key })
     }
   }
+}
+
+/**
+ * `Replica.renewAccess`: installs `proof` (an `AccessProof` or its `encodeProof` bytes) as the
+ * replica's proof without reopening. `INVALID_ARGUMENT` when malformed, in an open space or on a
+ * relay; `ACCESS_DENIED` when it gives this replica no right now (the current proof stays).
+ */
+export async function renewAccess(
+  guard: SpaceGuard,
+  proof: AccessProof | Uint8Array,
+): Promise<void> {
+  await guard.renew(normalizeProof(proof))
 }
 
 /** The proof as the decoder sees it (a hand-built object is re-read from its signed bytes). */

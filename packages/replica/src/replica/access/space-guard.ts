@@ -70,6 +70,8 @@ export interface PrivateSpace {
   readonly proof: AccessProof | undefined
   /** What `proof` gave this replica at open; absent on a relay. */
   readonly verified: VerifiedAccess | undefined
+  /** The key this replica's proof must end at (its network peer id's, or the signer's). */
+  readonly ownKey: Uint8Array | undefined
   readonly signer: SigningKey | undefined
   readonly trustedPeers: readonly PeerId[]
   /** The clock, ms. */
@@ -100,6 +102,9 @@ export class SpaceGuard {
   /** The listed grant record of each granted key (hex), as stored in the space. */
   private readonly grants = new Map<string, AccessProof>()
   private writeRecord: ReservedRecordWriter | undefined
+  /** This replica's proof and what it gives, replaced by {@link renew}. */
+  private proof: AccessProof | undefined
+  private verified: VerifiedAccess | undefined
 
   /** The guard of a named open space. */
   static open(space: string): SpaceGuard {
@@ -114,6 +119,26 @@ export class SpaceGuard {
   private constructor(space: string, privateSpace: PrivateSpace | undefined) {
     this.space = space
     this.privateSpace = privateSpace
+    this.proof = privateSpace?.proof
+    this.verified = privateSpace?.verified
+  }
+
+  /**
+   * Installs `proof` (decoded) as this replica's proof, without reopening: e.g. a later-expiring
+   * grant before the current one expires. Verified first against this replica's own key:
+   * `ACCESS_DENIED` when it gives no right now (the current proof stays), `INVALID_ARGUMENT` in
+   * an open space or on a relay (it holds no proof of its own). Connections made from now on
+   * present it.
+   */
+  async renew(proof: AccessProof): Promise<void> {
+    const p = this.requirePrivate('renewAccess')
+    if (p.ownKey === undefined) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'renewAccess: a relay holds no proof to renew')
+    }
+    const verified = await p.verifier.verify(proof, p.ownKey)
+    this.proof = proof
+    this.verified = verified
+    await this.recordOwnGrant()
   }
 
   /** The space's verifier; `undefined` for an open space. */
@@ -125,10 +150,17 @@ export class SpaceGuard {
   joinOptions(): Pick<JoinOptions, 'access'> {
     const p = this.privateSpace
     if (p === undefined) return {}
+    if (this.proof === undefined) {
+      return { access: { verifier: p.verifier, trustedPeers: p.trustedPeers } }
+    }
+    // A getter: the network reads the proof when it presents it, so a renewed one is presented.
+    const guard = this
     return {
       access: {
         verifier: p.verifier,
-        ...(p.proof === undefined ? {} : { proof: p.proof }),
+        get proof() {
+          return guard.proof
+        },
         trustedPeers: p.trustedPeers,
       },
     }
@@ -147,8 +179,8 @@ export class SpaceGuard {
         revoked: false,
       }
     }
-    const verified = p.verified
-    const chain = p.proof?.chain ?? []
+    const verified = this.verified
+    const chain = this.proof?.chain ?? []
     const revoked = chain.some(({ grant }) => p.verifier.isRevoked(grant.subject))
     const expiresAt = verified?.expiresAt ?? 0
     const expired = expiresAt !== 0 && p.now() >= expiresAt * 1000
@@ -169,7 +201,7 @@ export class SpaceGuard {
     if (!status.readOnly) return
     const why = status.revoked
       ? 'its key (or a key its grant passes through) was revoked'
-      : this.privateSpace?.verified === undefined
+      : this.verified === undefined
         ? 'it holds no grant (it serves the space as a relay)'
         : status.expiresAt !== 0 && status.rights.length === 0
           ? `its grant expired at ${new Date(status.expiresAt * 1000).toISOString()}`
@@ -249,7 +281,7 @@ export class SpaceGuard {
    * a read-only device's writes are refused by its peers, so it records nothing either.
    */
   async recordOwnGrant(): Promise<void> {
-    const proof = this.privateSpace?.proof
+    const proof = this.proof
     if (proof === undefined || !redeemedInvite(proof) || this.status().readOnly) return
     if (this.grants.has(toHex(lastGrant(proof).grant.subject))) return
     await this.storeGrant(proof)
@@ -363,9 +395,9 @@ export class SpaceGuard {
   private signerProof(p: PrivateSpace, signer: SigningKey): AccessProof {
     const key = signer.publicKey.raw
     if (bytesEqual(key, p.verifier.space.owner)) return { space: p.verifier.space, chain: [] }
-    const last = p.proof?.chain[p.proof.chain.length - 1]
-    if (p.proof !== undefined && last !== undefined && bytesEqual(last.grant.subject, key)) {
-      return p.proof
+    const last = this.proof?.chain[this.proof.chain.length - 1]
+    if (this.proof !== undefined && last !== undefined && bytesEqual(last.grant.subject, key)) {
+      return this.proof
     }
     throw denied(
       `access.signer is neither the owner of space ${this.space} nor the key this replica's proof is for`,
