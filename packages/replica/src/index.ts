@@ -10,7 +10,11 @@ export {
 } from '@mendsync/core/access'
 export type { Network, PeerId } from './network/types.js'
 export type { ReplicaAccess } from './replica/access/replica-access.js'
-export { RESERVED_KEY_PREFIX, REVOCATION_KEY_PREFIX } from './replica/access/reserved-keys.js'
+export {
+  GRANT_KEY_PREFIX,
+  RESERVED_KEY_PREFIX,
+  REVOCATION_KEY_PREFIX,
+} from './replica/access/reserved-keys.js'
 export type {
   DeviceGrant,
   ReplicaAccessStatus,

@@ -135,6 +135,36 @@ export class AccessVerifier {
     await this.checkRevocationAuthority(revocation)
   }
 
+  /**
+   * Checks a grant record (a proof stored in the space to list the devices holding grants): its
+   * chain is of this space, well delegated, signed, and valid at its last grant's own start, which
+   * is not in the future. Revocations and later expiry do not count (a record of a revoked or
+   * expired device stays listed as such). Returns what the chain gave `subject` when issued;
+   * `ACCESS_DENIED` with the reason otherwise.
+   */
+  async verifyGrantRecord(proof: AccessProof, subject: Uint8Array): Promise<VerifiedAccess> {
+    if (!this.isThisSpace(proof.space)) {
+      throw new MendsyncError(
+        'ACCESS_DENIED',
+        `the grant record is for another space than ${this.spaceId}`,
+      )
+    }
+    const last = proof.chain[proof.chain.length - 1]
+    if (last === undefined) {
+      throw new MendsyncError('ACCESS_DENIED', 'a grant record holds at least one grant')
+    }
+    const issuedAt = last.grant.notBefore
+    if (issuedAt > Math.floor(this.now() / 1000) + this.skewSeconds) {
+      throw new MendsyncError('ACCESS_DENIED', 'the grant record is dated in the future')
+    }
+    return await checkChain(proof, subject, {
+      now: issuedAt,
+      skewSeconds: this.skewSeconds,
+      isRevoked: () => false,
+      signatureValid: (signed) => this.grantSignatureValid(signed),
+    })
+  }
+
   private checkRevocationFields(revocation: Revocation): void {
     if (revocation.space !== this.spaceId) {
       throw new MendsyncError(

@@ -162,6 +162,10 @@ export class Replica {
       },
       this.gc,
     )
+    // Grants this replica signs are stored as records of the space (listed by `devices()`).
+    guard.attachRecordWriter((key, record) =>
+      this.writer.mutate(key, (state) => writeRegister(state, this.writer.actor(), record)),
+    )
     this.handoff = new Handoff(components, (peer) => this.antiEntropy.start(peer))
     this.antiEntropy = new AntiEntropy(components, this.writer, this.handoff, (replica, at) =>
       this.gc.reconciled(replica, at),
@@ -218,6 +222,7 @@ export class Replica {
     this.components.tasks.run('recency index', this.components.local.indexTimes())
     await this.gc.started(this.network !== undefined)
     this.metricsRegistry.set('outbox_size', this.components.log.totalOutbox())
+    await this.guard.recordOwnGrant()
     if (this.network !== undefined) await this.goOnline(this.network)
   }
 

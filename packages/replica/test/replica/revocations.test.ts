@@ -24,10 +24,16 @@ import {
   REVOCATION_KEY_PREFIX,
   redeemInviteToken,
 } from '@mendsync/replica'
-import type { KeyState, SpaceChannel, SpaceHandlers } from '@mendsync/replica/adapter'
+import type { KeyState, SpaceChannel } from '@mendsync/replica/adapter'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Member, newDevice, registerState, revokedOn, SpaceFixture } from './spaces-support.js'
-import { until as untilMetric } from './support.js'
+import {
+  type Member,
+  NO_HANDLERS,
+  newDevice,
+  registerState,
+  revokedOn,
+  SpaceFixture,
+} from './spaces-support.js'
 
 let fixture: SpaceFixture
 afterEach(async () => {
@@ -42,20 +48,14 @@ const revocationKeyOf = (peer: string) => REVOCATION_KEY_PREFIX + toHex(publicKe
  */
 async function storedRevocation(member: Member, peer: string): Promise<Uint8Array> {
   await revokedOn(member.replica, peer)
-  await untilMetric(member.replica, () => member.replica.status().keys > 0)
-  const [stored] = await new MemoryStorage({ store: member.store }).get('values', [
-    revocationKeyOf(peer),
-  ])
-  return stored as Uint8Array
-}
-
-/** Handlers of a bare channel that serves nothing (the test drives its side by hand). */
-const NO_HANDLERS: SpaceHandlers = {
-  pull: async () => ({ mode: 'state', states: [] }),
-  push: async () => {},
-  reconcile: async () => {
-    throw new Error('this test channel does not reconcile')
-  },
+  // Grant records are keys of the space too: wait for the revocation key itself (bounded).
+  const storage = new MemoryStorage({ store: member.store })
+  for (let i = 0; i < 2_000; i++) {
+    const [stored] = await storage.get('values', [revocationKeyOf(peer)])
+    if (stored !== undefined) return stored
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error(`the revocation of ${peer} was never stored`)
 }
 
 /** The owner, and two read-write devices that know each other. */

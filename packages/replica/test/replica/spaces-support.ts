@@ -17,7 +17,7 @@ import {
   type ReplicaOptions,
   type SpaceCredentials,
 } from '@mendsync/replica'
-import type { KeyState, Network, Storage } from '@mendsync/replica/adapter'
+import type { KeyState, Network, SpaceHandlers, Storage } from '@mendsync/replica/adapter'
 import { createInProcessHub, type InProcessHub } from '@mendsync/replica/testing'
 
 /** A device: its Ed25519 key and the libp2p peer id of that key. */
@@ -140,4 +140,13 @@ export function revokedOn(replica: Replica, peer: string): Promise<void> {
       }
     })
   })
+}
+
+/** Handlers of a bare channel that serves nothing (the test drives its side by hand). */
+export const NO_HANDLERS: SpaceHandlers = {
+  pull: async () => ({ mode: 'state', states: [] }),
+  push: async () => {},
+  reconcile: async () => {
+    throw new Error('this test channel does not reconcile')
+  },
 }

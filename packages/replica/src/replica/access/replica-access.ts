@@ -18,7 +18,8 @@ import type { Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId } from '../../network/types.js'
 import { scanAll } from '../../storage/scan-all.js'
 import type { Storage } from '../../storage/types.js'
-import { REVOCATION_KEY_PREFIX } from './reserved-keys.js'
+import { grantProofsOfState } from './grant-records.js'
+import { GRANT_KEY_PREFIX, REVOCATION_KEY_PREFIX } from './reserved-keys.js'
 import { revocationsOfState } from './revocation-records.js'
 import { SpaceGuard } from './space-guard.js'
 
@@ -100,18 +101,46 @@ export async function openSpaceGuard(options: GuardOptions): Promise<SpaceGuard>
     { now: options.now, logger },
   )
   await loadRevocations(options.storage, verifier, logger)
+  const key = proof === undefined ? undefined : ownKey(options.network, signer, proof)
   const verified =
-    proof === undefined
-      ? undefined
-      : await verifier.verify(proof, ownKey(options.network, signer, proof))
-  return SpaceGuard.private({
+    proof === undefined || key === undefined ? undefined : await verifier.verify(proof, key)
+  const guard = SpaceGuard.private({
     verifier,
     proof,
     verified,
+    ownKey: key,
     signer,
     trustedPeers,
     now: options.now,
   })
+  await loadGrants(options.storage, guard, logger)
+  return guard
+}
+
+/** Lists the grant records stored in the space in `guard` (each verified before it was stored). */
+async function loadGrants(storage: Storage, guard: SpaceGuard, logger: Logger): Promise<void> {
+  for await (const { key, value } of scanAll(storage, {
+    namespace: 'values',
+    prefix: GRANT_KEY_PREFIX,
+  })) {
+    try {
+      for (const proof of grantProofsOfState(key, decodeValue(value))) guard.listGrant(proof)
+    } catch (error) {
+      logger.warn('a stored grant record does not decode; it is skipped', { error, key })
+    }
+  }
+}
+
+/**
+ * `Replica.renewAccess`: installs `proof` (an `AccessProof` or its `encodeProof` bytes) as the
+ * replica's proof without reopening. `INVALID_ARGUMENT` when malformed, in an open space or on a
+ * relay; `ACCESS_DENIED` when it gives this replica no right now (the current proof stays).
+ */
+export async function renewAccess(
+  guard: SpaceGuard,
+  proof: AccessProof | Uint8Array,
+): Promise<void> {
+  await guard.renew(normalizeProof(proof))
 }
 
 /** The proof as the decoder sees it (a hand-built object is re-read from its signed bytes). */

@@ -19,6 +19,13 @@ export const RESERVED_KEY_PREFIX = '\u0000mendsync/'
  */
 export const REVOCATION_KEY_PREFIX = `${RESERVED_KEY_PREFIX}revocation/`
 
+/**
+ * Where the grants of a private space are listed: one key per granted public key,
+ * `RESERVED_KEY_PREFIX + 'grant/' + hex(raw Ed25519 public key)`, a register whose siblings are
+ * encoded proofs (`encodeProof`) whose chains end at that key, one per issuing replica.
+ */
+export const GRANT_KEY_PREFIX = `${RESERVED_KEY_PREFIX}grant/`
+
 /** Whether `key` is one of the engine's own keys. */
 export function isReservedKey(key: string): boolean {
   return key.startsWith(RESERVED_KEY_PREFIX)
@@ -27,6 +34,11 @@ export function isReservedKey(key: string): boolean {
 /** The key of the revocation records of `subject` (a raw Ed25519 public key). */
 export function revocationKey(subject: Uint8Array): string {
   return REVOCATION_KEY_PREFIX + toHex(subject)
+}
+
+/** The key of the grant records of `subject` (a raw Ed25519 public key). */
+export function grantKey(subject: Uint8Array): string {
+  return GRANT_KEY_PREFIX + toHex(subject)
 }
 
 /** Throws `INVALID_ARGUMENT` (prefixed with `where`) unless `key` is a key the application may use. */

@@ -2,18 +2,11 @@
 // are encoded revocations of the key's subject. A state for such a key is accepted only when it
 // holds at least one record and every record is a valid revocation of exactly that subject, so
 // a peer can neither plant a forged record nor erase a real one (a delete would leave none).
-import { type CausalValue, isMendsyncError, MendsyncError } from '@mendsync/core'
+import { type CausalValue, isMendsyncError } from '@mendsync/core'
 import { decodeRevocation, type Revocation } from '@mendsync/core/access'
 import { toHex } from '@mendsync/core/toolbox'
 import { REVOCATION_KEY_PREFIX } from './reserved-keys.js'
-
-function refused(key: string, reason: string, cause?: unknown): MendsyncError {
-  return new MendsyncError(
-    'ACCESS_DENIED',
-    `refused the state of reserved key ${JSON.stringify(key)}: ${reason}`,
-    cause === undefined ? undefined : { cause },
-  )
-}
+import { recordBytesOfState, refusedRecord } from './reserved-records.js'
 
 /**
  * The revocations a state of the reserved key `key` holds, decoded but not yet verified.
@@ -22,25 +15,19 @@ function refused(key: string, reason: string, cause?: unknown): MendsyncError {
  */
 export function revocationsOfState(key: string, state: CausalValue): Revocation[] {
   if (!key.startsWith(REVOCATION_KEY_PREFIX)) {
-    throw refused(key, 'no such reserved key')
+    throw refusedRecord(key, 'no such reserved key')
   }
   const subject = key.slice(REVOCATION_KEY_PREFIX.length)
-  if (state.cart.size > 0) throw refused(key, 'a revocation record is not a cart')
-  if (state.register.length === 0) {
-    throw refused(key, 'it holds no revocation (a revocation cannot be deleted)')
-  }
-  return state.register.map(({ value }) => {
-    const bytes = value.value
-    if (!(bytes instanceof Uint8Array)) throw refused(key, 'a record is not an encoded revocation')
+  return recordBytesOfState(key, state, 'revocation').map((bytes) => {
     let revocation: Revocation
     try {
       revocation = decodeRevocation(bytes)
     } catch (error) {
       if (!isMendsyncError(error, 'INVALID_ARGUMENT')) throw error
-      throw refused(key, error.message, error)
+      throw refusedRecord(key, error.message, error)
     }
     if (toHex(revocation.subject) !== subject) {
-      throw refused(key, 'a record revokes another key than the one its key names')
+      throw refusedRecord(key, 'a record revokes another key than the one its key names')
     }
     return revocation
   })

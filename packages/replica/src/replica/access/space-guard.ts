@@ -6,6 +6,7 @@ import {
   type AccessProof,
   type AccessVerifier,
   bytesEqual,
+  encodeProof,
   encodeRevocation,
   hasRights,
   peerIdOfPublicKey,
@@ -18,9 +19,20 @@ import {
   type VerifiedAccess,
   WRITE,
 } from '@mendsync/core/access'
+import { toHex } from '@mendsync/core/toolbox'
 import type { JoinOptions, PeerId } from '../../network/types.js'
 import type { DecodedState } from '../repair/repair-types.js'
-import { isReservedKey, revocationKey } from './reserved-keys.js'
+import {
+  type DeviceGrant,
+  deviceOfProof,
+  grantProofsOfState,
+  isGrantKey,
+  lastGrant,
+  laterExpiring,
+  redeemedInvite,
+} from './grant-records.js'
+import { grantKey, isReservedKey, revocationKey } from './reserved-keys.js'
+import { refusedRecord } from './reserved-records.js'
 import { revocationsOfState } from './revocation-records.js'
 import { type GrantOptions, type InviteTokenOptions, issueGrant, issueInvite } from './spaces.js'
 
@@ -40,19 +52,7 @@ export interface ReplicaAccessStatus {
   readonly revoked: boolean
 }
 
-/** A device that holds a grant in a private space, as `Replica.devices()` reports it. */
-export interface DeviceGrant {
-  /** The device (the libp2p peer id of the granted key). */
-  readonly peer: PeerId
-  /** The rights its grant gives. */
-  readonly rights: readonly RightName[]
-  /** When the grant expires, Unix seconds. */
-  readonly expiresAt: number
-  /** The peer that signed the grant (the owner or an admin). */
-  readonly grantedBy: PeerId
-  /** True once the device (or a key its chain passes through) was revoked. */
-  readonly revoked: boolean
-}
+export type { DeviceGrant } from './grant-records.js'
 
 /** A revoked key as `Replica.revocations()` reports it. */
 export interface RevokedPeer {
@@ -70,6 +70,8 @@ export interface PrivateSpace {
   readonly proof: AccessProof | undefined
   /** What `proof` gave this replica at open; absent on a relay. */
   readonly verified: VerifiedAccess | undefined
+  /** The key this replica's proof must end at (its network peer id's, or the signer's). */
+  readonly ownKey: Uint8Array | undefined
   readonly signer: SigningKey | undefined
   readonly trustedPeers: readonly PeerId[]
   /** The clock, ms. */
@@ -83,6 +85,12 @@ export interface RevocationRecord {
   readonly record: Uint8Array
 }
 
+/**
+ * Stores `record` as the register of the reserved key `key` through the replica's writer, so it
+ * replicates like any write (see `SpaceGuard.attachRecordWriter`).
+ */
+export type ReservedRecordWriter = (key: string, record: Uint8Array) => Promise<void>
+
 function denied(message: string): MendsyncError {
   return new MendsyncError('ACCESS_DENIED', message)
 }
@@ -91,6 +99,12 @@ function denied(message: string): MendsyncError {
 export class SpaceGuard {
   private readonly space: string
   private readonly privateSpace: PrivateSpace | undefined
+  /** The listed grant record of each granted key (hex), as stored in the space. */
+  private readonly grants = new Map<string, AccessProof>()
+  private writeRecord: ReservedRecordWriter | undefined
+  /** This replica's proof and what it gives, replaced by {@link renew}. */
+  private proof: AccessProof | undefined
+  private verified: VerifiedAccess | undefined
 
   /** The guard of a named open space. */
   static open(space: string): SpaceGuard {
@@ -105,6 +119,26 @@ export class SpaceGuard {
   private constructor(space: string, privateSpace: PrivateSpace | undefined) {
     this.space = space
     this.privateSpace = privateSpace
+    this.proof = privateSpace?.proof
+    this.verified = privateSpace?.verified
+  }
+
+  /**
+   * Installs `proof` (decoded) as this replica's proof, without reopening: e.g. a later-expiring
+   * grant before the current one expires. Verified first against this replica's own key:
+   * `ACCESS_DENIED` when it gives no right now (the current proof stays), `INVALID_ARGUMENT` in
+   * an open space or on a relay (it holds no proof of its own). Connections made from now on
+   * present it.
+   */
+  async renew(proof: AccessProof): Promise<void> {
+    const p = this.requirePrivate('renewAccess')
+    if (p.ownKey === undefined) {
+      throw new MendsyncError('INVALID_ARGUMENT', 'renewAccess: a relay holds no proof to renew')
+    }
+    const verified = await p.verifier.verify(proof, p.ownKey)
+    this.proof = proof
+    this.verified = verified
+    await this.recordOwnGrant()
   }
 
   /** The space's verifier; `undefined` for an open space. */
@@ -116,10 +150,17 @@ export class SpaceGuard {
   joinOptions(): Pick<JoinOptions, 'access'> {
     const p = this.privateSpace
     if (p === undefined) return {}
+    if (this.proof === undefined) {
+      return { access: { verifier: p.verifier, trustedPeers: p.trustedPeers } }
+    }
+    // A getter: the network reads the proof when it presents it, so a renewed one is presented.
+    const guard = this
     return {
       access: {
         verifier: p.verifier,
-        ...(p.proof === undefined ? {} : { proof: p.proof }),
+        get proof() {
+          return guard.proof
+        },
         trustedPeers: p.trustedPeers,
       },
     }
@@ -138,8 +179,8 @@ export class SpaceGuard {
         revoked: false,
       }
     }
-    const verified = p.verified
-    const chain = p.proof?.chain ?? []
+    const verified = this.verified
+    const chain = this.proof?.chain ?? []
     const revoked = chain.some(({ grant }) => p.verifier.isRevoked(grant.subject))
     const expiresAt = verified?.expiresAt ?? 0
     const expired = expiresAt !== 0 && p.now() >= expiresAt * 1000
@@ -160,7 +201,7 @@ export class SpaceGuard {
     if (!status.readOnly) return
     const why = status.revoked
       ? 'its key (or a key its grant passes through) was revoked'
-      : this.privateSpace?.verified === undefined
+      : this.verified === undefined
         ? 'it holds no grant (it serves the space as a relay)'
         : status.expiresAt !== 0 && status.rights.length === 0
           ? `its grant expired at ${new Date(status.expiresAt * 1000).toISOString()}`
@@ -180,6 +221,10 @@ export class SpaceGuard {
       const verifier = this.privateSpace?.verifier
       if (verifier === undefined) {
         throw denied(`space ${this.space} is open: it has no reserved key ${JSON.stringify(key)}`)
+      }
+      if (isGrantKey(key)) {
+        await admitGrantRecords(verifier, key, value)
+        continue
       }
       const revocations = revocationsOfState(key, value)
       for (const revocation of revocations) {
@@ -202,7 +247,49 @@ export class SpaceGuard {
    * admitted states cannot add a bad one, but a crafted context could remove every record).
    */
   checkJoined(key: string, state: CausalValue): void {
-    if (isReservedKey(key)) revocationsOfState(key, state)
+    if (!isReservedKey(key)) return
+    if (!isGrantKey(key)) {
+      revocationsOfState(key, state)
+      return
+    }
+    for (const proof of grantProofsOfState(key, state)) this.listGrant(proof)
+  }
+
+  /**
+   * Lists `proof` (a grant record stored in the space, verified before it was stored) in
+   * {@link devices}; of two records of one device, the later-expiring is listed.
+   */
+  listGrant(proof: AccessProof): void {
+    const subject = toHex(lastGrant(proof).grant.subject)
+    const listed = this.grants.get(subject)
+    this.grants.set(subject, listed === undefined ? proof : laterExpiring(listed, proof))
+  }
+
+  /**
+   * Gives the guard the replica's writer for its grant records: from then on a grant it signs is
+   * stored in the space (and listed by every device). Call {@link recordOwnGrant} once the
+   * replica is started.
+   */
+  attachRecordWriter(write: ReservedRecordWriter): void {
+    this.writeRecord = write
+  }
+
+  /**
+   * Stores this replica's own proof as a grant record when it redeemed an invite (the invite's
+   * key signed its grant, and that key has no replica to record it) and the space has no record
+   * of it yet, so every device lists it. A grant signed by a replica was recorded by that replica;
+   * a read-only device's writes are refused by its peers, so it records nothing either.
+   */
+  async recordOwnGrant(): Promise<void> {
+    const proof = this.proof
+    if (proof === undefined || !redeemedInvite(proof) || this.status().readOnly) return
+    if (this.grants.has(toHex(lastGrant(proof).grant.subject))) return
+    await this.storeGrant(proof)
+  }
+
+  private async storeGrant(proof: AccessProof): Promise<void> {
+    this.listGrant(proof)
+    await this.writeRecord?.(grantKey(lastGrant(proof).grant.subject), encodeProof(proof))
   }
 
   /**
@@ -232,12 +319,16 @@ export class SpaceGuard {
     return { key: revocationKey(subject), record: encodeRevocation(revocation) }
   }
 
-  /** Every revocation this replica holds. */
+  /** The devices whose grant records this replica holds, `revoked` as its verifier says now. */
   devices(): DeviceGrant[] {
-    // Contract for issue 13's device list; the grant records that fill it come with that work.
-    return []
+    const verifier = this.privateSpace?.verifier
+    if (verifier === undefined) return []
+    return [...this.grants.values()].map((proof) =>
+      deviceOfProof(proof, (key) => verifier.isRevoked(key)),
+    )
   }
 
+  /** Every revocation this replica holds. */
   revocations(): RevokedPeer[] {
     return (this.privateSpace?.verifier.revocations() ?? []).map(revokedPeer)
   }
@@ -253,13 +344,15 @@ export class SpaceGuard {
   async grant(peer: PeerId, options: GrantOptions): Promise<AccessProof> {
     const p = this.requirePrivate('grant')
     const signer = this.requireSigner(p, 'grant')
-    return await issueGrant(
+    const proof = await issueGrant(
       signer,
       this.signerProof(p, signer),
       peer,
       this.clocked(p, options),
       p.verifier,
     )
+    await this.storeGrant(proof)
+    return proof
   }
 
   /** An invite token signed by the signer (see `createInviteToken`). */
@@ -302,13 +395,31 @@ export class SpaceGuard {
   private signerProof(p: PrivateSpace, signer: SigningKey): AccessProof {
     const key = signer.publicKey.raw
     if (bytesEqual(key, p.verifier.space.owner)) return { space: p.verifier.space, chain: [] }
-    const last = p.proof?.chain[p.proof.chain.length - 1]
-    if (p.proof !== undefined && last !== undefined && bytesEqual(last.grant.subject, key)) {
-      return p.proof
+    const last = this.proof?.chain[this.proof.chain.length - 1]
+    if (this.proof !== undefined && last !== undefined && bytesEqual(last.grant.subject, key)) {
+      return this.proof
     }
     throw denied(
       `access.signer is neither the owner of space ${this.space} nor the key this replica's proof is for`,
     )
+  }
+}
+
+/**
+ * Verifies every grant record in a state received for `key` before it is stored: a forged,
+ * over-delegated or wrong-space record refuses the batch (`ACCESS_DENIED`).
+ */
+async function admitGrantRecords(
+  verifier: AccessVerifier,
+  key: string,
+  state: CausalValue,
+): Promise<void> {
+  for (const proof of grantProofsOfState(key, state)) {
+    try {
+      await verifier.verifyGrantRecord(proof, lastGrant(proof).grant.subject)
+    } catch (error) {
+      throw refusedRecord(key, (error as Error).message, error)
+    }
   }
 }
 
