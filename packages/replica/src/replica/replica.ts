@@ -16,7 +16,7 @@ import { requireIntact } from '@mendsync/core/sealed'
 import { defaultLogger, KeyedListeners, type Logger } from '@mendsync/core/toolbox'
 import type { Network, PeerId, SpaceChannel } from '../network/types.js'
 import type { Storage } from '../storage/types.js'
-import { openSpaceGuard } from './access/replica-access.js'
+import { openSpaceGuard, renewAccess } from './access/replica-access.js'
 import { assertApplicationKey, isReservedKey } from './access/reserved-keys.js'
 import type {
   DeviceGrant,
@@ -380,6 +380,16 @@ export class Replica {
    */
   devices(): DeviceGrant[] {
     return this.guard.devices()
+  }
+
+  /**
+   * Installs a new (e.g. later-expiring) proof for this device without reopening; connections
+   * made from now on present it. Errors as `openReplica`'s `access.proof`: the current proof
+   * stays when the new one is refused.
+   */
+  async renewAccess(proof: AccessProof | Uint8Array): Promise<void> {
+    this.ensureOpen()
+    await renewAccess(this.guard, proof)
   }
 
   /** The peers revoked in this space, as far as this replica knows. */
