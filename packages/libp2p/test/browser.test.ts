@@ -1,22 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHROMIUM_LAUNCH_OPTIONS } from '@mendsync/bench/chromium'
 import { FakeSpaceStore, text } from '@mendsync/replica/testing'
 import { type Browser, chromium } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Libp2pNetwork } from '../src/index.js'
 import { startNetwork, waitFor } from './helpers.js'
+import { type ServedPage, servePage } from './page-server.js'
 
 const PAGE_ROOT = fileURLToPath(new URL('./browser/', import.meta.url))
-const TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.js': 'text/javascript',
-  '.map': 'application/json',
-}
 
 interface PageState {
   peerId: string | null
@@ -27,36 +18,12 @@ interface PageState {
 }
 
 describe('Browser <-> Node', () => {
-  let outDir: string
-  let server: Server
+  let served: ServedPage
   let browser: Browser
   let node: Libp2pNetwork
 
   beforeAll(async () => {
-    outDir = await mkdtemp(join(tmpdir(), 'mendsync-browser-'))
-    await build({
-      root: PAGE_ROOT,
-      logLevel: 'warn',
-      configFile: false,
-      resolve: { conditions: ['mendsync-source', 'browser', 'module', 'import', 'default'] },
-      build: { target: 'es2022', outDir, emptyOutDir: true, minify: false, sourcemap: false },
-    })
-    server = createServer((request, response) => {
-      const path = normalize(decodeURIComponent((request.url ?? '/').split('?')[0]!))
-      const file = join(outDir, path === '/' ? 'index.html' : path)
-      if (!file.startsWith(outDir)) {
-        response.writeHead(403).end()
-        return
-      }
-      readFile(file).then(
-        (body) =>
-          response
-            .writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
-            .end(body),
-        () => response.writeHead(404).end(),
-      )
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    served = await servePage(PAGE_ROOT, 'mendsync-browser-')
     browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS)
     node = await startNetwork()
   }, 180_000)
@@ -64,8 +31,7 @@ describe('Browser <-> Node', () => {
   afterAll(async () => {
     await browser?.close()
     await node?.close()
-    await new Promise((resolve) => server?.close(resolve))
-    await rm(outDir, { recursive: true, force: true })
+    await served?.close()
   })
 
   it('dials a Node peer, receives its gossip in order and serves its pull', {
@@ -73,7 +39,7 @@ describe('Browser <-> Node', () => {
   }, async () => {
     const channel = await node.join('browser-space', new FakeSpaceStore())
     const address = node.node.getMultiaddrs().find((entry) => entry.toString().includes('/ws'))!
-    const port = (server.address() as { port: number }).port
+    const port = served.port
     const page = await browser.newPage()
     const logs: string[] = []
     page.on('console', (message) => logs.push(message.text()))

@@ -1,21 +1,16 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CHROMIUM_LAUNCH_OPTIONS } from '@mendsync/bench/chromium'
 import { type AccessProof, AccessVerifier, proofToWire, READ, WRITE } from '@mendsync/core/access'
 import { createSuiteSpace, FakeSpaceStore } from '@mendsync/replica/testing'
 import { encode } from 'cborg'
 import { type Browser, chromium, type Page } from 'playwright-core'
-import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateIdentity, identityToBytes, type Libp2pNetwork, peerIdOf } from '../src/index.js'
 import { startNetwork } from './helpers.js'
+import { type ServedPage, servePage } from './page-server.js'
 import type { PageConfig, TestState as PageState } from './webrtc-page/page.js'
 
 const PAGE_ROOT = fileURLToPath(new URL('./webrtc-page/', import.meta.url))
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript' }
 
 interface PageActions {
   put(key: string, value: string): Promise<void>
@@ -24,42 +19,17 @@ interface PageActions {
 }
 
 describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
-  let outDir: string
-  let server: Server
+  let served: ServedPage
   let browser: Browser
 
   beforeAll(async () => {
-    outDir = await mkdtemp(join(tmpdir(), 'mendsync-webrtc-'))
-    await build({
-      root: PAGE_ROOT,
-      logLevel: 'warn',
-      configFile: false,
-      resolve: { conditions: ['mendsync-source', 'browser', 'module', 'import', 'default'] },
-      build: { target: 'es2022', outDir, emptyOutDir: true, minify: false, sourcemap: false },
-    })
-    server = createServer((request, response) => {
-      const path = normalize(decodeURIComponent((request.url ?? '/').split('?')[0]!))
-      const file = join(outDir, path === '/' ? 'index.html' : path)
-      if (!file.startsWith(outDir)) {
-        response.writeHead(403).end()
-        return
-      }
-      readFile(file).then(
-        (body) =>
-          response
-            .writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
-            .end(body),
-        () => response.writeHead(404).end(),
-      )
-    })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    served = await servePage(PAGE_ROOT, 'mendsync-webrtc-')
     browser = await chromium.launch(CHROMIUM_LAUNCH_OPTIONS)
   }, 180_000)
 
   afterAll(async () => {
     await browser?.close()
-    await new Promise((resolve) => server?.close(resolve))
-    await rm(outDir, { recursive: true, force: true })
+    await served?.close()
   })
 
   /** A relay: a Node peer serving circuit-relay reservations that joined `space`. */
@@ -80,7 +50,7 @@ describe('Browser <-> browser over WebRTC, signalled through the relay', () => {
     const logs: string[] = []
     page.on('console', (message) => logs.push(message.text()))
     page.on('pageerror', (error) => logs.push(String(error)))
-    const port = (server.address() as { port: number }).port
+    const port = served.port
     await page.goto(`http://127.0.0.1:${port}/`)
     await page.waitForFunction(() => 'mendsyncStart' in window)
     await page.evaluate((start) => {
