@@ -1,10 +1,13 @@
 // The status panel: what the engine knows and did, drawn as badges and small bars. It reads the
 // leader's status, metrics and network state (through the tabs, in any tab) and turns metric
 // events into a short activity log of read repairs, reconciliations and handoffs.
+
+import type { PeerTransport } from '@mendsync/libp2p'
 import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
 import type { MetricEvent, Tabs } from '@mendsync/tabs'
 import { escapeHtml } from './html.js'
 import type { NetworkState } from './leader.js'
+import { peerIdOfAddress } from './multiaddr.js'
 
 type ActivityKind = 'repair' | 'reconcile' | 'handoff' | 'repair-failure' | 'reconcile-failure'
 
@@ -46,15 +49,22 @@ function describeActivity(entry: Activity): string {
   }
 }
 
-/** The peer id at the end of a multiaddr (`…/p2p/<id>`), if it names one. */
-function peerIdOfAddress(address: string | undefined): string | undefined {
-  const parts = address?.split('/') ?? []
-  const at = parts.lastIndexOf('p2p')
-  return at >= 0 ? parts[at + 1] : undefined
-}
+/** Keys to receive from which an exchange in flight shows a progress bar. */
+const PROGRESS_SHOWN_FROM_KEYS = 50
 
 /** What a peer or replica is to this device, as the panel labels it. */
-type PeerRole = 'relay' | 'direct' | 'this device' | 'via relay'
+type PeerRole = 'relay' | 'direct' | 'direct (WebRTC)' | 'this device' | 'via relay'
+
+/**
+ * How a connected peer other than the relay is reached, from its connection's transport:
+ * WebRTC is direct, a circuit-relay connection goes through the relay, anything else
+ * (websockets, tcp) is a direct dial.
+ */
+function connectedRole(transport: PeerTransport | undefined): PeerRole {
+  if (transport === 'webrtc') return 'direct (WebRTC)'
+  if (transport === 'circuit-relay') return 'via relay'
+  return 'direct'
+}
 
 function short(id: string | undefined, length = 8): string {
   if (id === undefined) return '—'
@@ -238,7 +248,9 @@ export class Panel {
     body.conflicts = String(this.#conflicts.length)
 
     const relayPeer = peerIdOfAddress(this.#network?.relay)
-    const peerRole = (peer: string): PeerRole => (peer === relayPeer ? 'relay' : 'direct')
+    const transports = this.#network?.transports ?? {}
+    const peerRole = (peer: string): PeerRole =>
+      peer === relayPeer ? 'relay' : connectedRole(transports[peer])
     // A replica id is labelled by the connected peer that holds it; the others reach this
     // device's replica through the relay (or reached it once).
     const replicaRoles = new Map<string, PeerRole>()
@@ -320,6 +332,16 @@ export class Panel {
       .join('')
 
     const outboxMax = Math.max(10, outbox)
+    const progress = status?.progress
+    // A reconnect that brings many keys shows how far it got; a few keys arrive too fast to watch.
+    const syncing =
+      progress?.active && progress.keysToReceive >= PROGRESS_SHOWN_FROM_KEYS
+        ? `<div class="sync-progress" data-testid="sync-progress" data-received="${progress.keysReceived}" data-to-receive="${progress.keysToReceive}">
+            <h4>Catching up</h4>
+            ${bar('keys received', progress.keysReceived, progress.keysToReceive, `${progress.keysReceived} / ${progress.keysToReceive}`)}
+            <p class="muted">${bytes(progress.bytesReceived)} from ${progress.peers.length} ${progress.peers.length === 1 ? 'peer' : 'peers'}</p>
+          </div>`
+        : ''
     this.#root.innerHTML = `
       <section>
         <h3>Connection</h3>
@@ -330,6 +352,7 @@ export class Panel {
           <dt>peer id</dt><dd class="mono">${escapeHtml(short(this.#network?.peerId ?? status?.peerId, 16))}</dd>
           <dt>leader tab</dt><dd class="mono">${escapeHtml(short(this.#tabs.leaderTabId, 8))}${this.#tabs.leaderTabId === this.#tabs.tabId ? ' (this one)' : ''}</dd>
         </dl>
+        ${syncing}
         <h4>Connected peers <span class="badge info">${status?.peers.length ?? 0}</span></h4>
         <ul class="peers">${peers || '<li class="muted">none</li>'}</ul>
       </section>
