@@ -421,7 +421,7 @@ describe('cart demo in Chromium', () => {
     await waitForCart(alice, {})
   })
 
-  it('keeps a private cart to the devices holding a grant: one joins through the invite link, a profile without it has another cart, a revoked device is told', async () => {
+  it('keeps a private cart to the devices holding a grant: one joins through the invite link, a profile without it has another cart, the owner revokes from the card', async () => {
     const owner = await openApp(await profile(), server.url)
     const ownerSpace = await waitFor(owner, 'a private cart', () =>
       document.body.dataset.space?.startsWith('ms1') ? document.body.dataset.space : undefined,
