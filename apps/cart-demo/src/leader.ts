@@ -11,12 +11,22 @@ import {
   type MendsyncLibp2p,
   type PeerTransport,
   type PrivateKey,
+  peerIdOf,
   peerTransports,
 } from '@mendsync/libp2p'
-import { openReplica, type Replica, type SyncProgress } from '@mendsync/replica'
+import {
+  type DeviceGrant,
+  openReplica,
+  type Replica,
+  type ReplicaAccessStatus,
+  type SyncProgress,
+  signingKeyOf,
+} from '@mendsync/replica'
 import { openIdbStorage } from '@mendsync/storage-idb'
 import type { LeaderContext } from '@mendsync/tabs'
+import type { CartSpace } from './cart-space.js'
 import { demoLogger } from './logger.js'
+import { peerIdOfAddress } from './multiaddr.js'
 
 /** What the status panel shows about the leader's network. */
 export interface NetworkState {
@@ -50,6 +60,24 @@ export function readSwitch(space: string): boolean {
 
 function writeSwitch(space: string, on: boolean): void {
   localStorage.setItem(storageKey(space, 'online'), on ? 'on' : 'off')
+}
+
+/** The scope of the one device identity every private cart of the profile uses. */
+const DEVICE_SCOPE = 'device'
+
+/** The identity scope of `cart`: a named space keeps its own, private carts share the device's. */
+function identityScope(cart: CartSpace): string {
+  return cart.kind === 'open' ? cart.space : DEVICE_SCOPE
+}
+
+/**
+ * The peer id of this profile's device in private carts (its grants name it), made once per
+ * profile; serialised across tabs so two tabs starting at once agree on it.
+ */
+export async function devicePeerId(): Promise<string> {
+  return await navigator.locks.request('mendsync-demo:identity', async () =>
+    peerIdOf(await identity(DEVICE_SCOPE)),
+  )
 }
 
 /** The profile's libp2p identity, kept in localStorage so every leader tab has the same peer id. */
@@ -125,11 +153,18 @@ export interface SyncState {
 
 const received = { keys: 0, rounds: 0 }
 
-/** Opens the replica in the leader tab: IndexedDB (through the tabs' write journal) and libp2p. */
+/**
+ * Opens the replica in the leader tab: IndexedDB (through the tabs' write journal) and libp2p.
+ * The one place the cart's space is opened: a private cart passes this device's proof, and its
+ * libp2p key signs the grants, invites and revocations it may give.
+ */
 export async function openLeaderReplica(
   leader: LeaderContext,
-  options: { space: string; relay: string | undefined },
+  cart: CartSpace,
+  relay: string | undefined,
 ): Promise<Replica> {
+  const options = { space: cart.space, relay }
+  const privateKey = await identity(identityScope(cart))
   const storage = await openIdbStorage({
     space: options.space,
     onForcedClose: () => {
@@ -138,7 +173,7 @@ export async function openLeaderReplica(
   })
   const gate = { enabled: readSwitch(options.space) }
   const node = await createBrowserLibp2p({
-    privateKey: await identity(options.space),
+    privateKey,
     bootstrap: options.relay === undefined ? [] : [options.relay],
     connectionGater: {
       denyDialMultiaddr: async () => !gate.enabled,
@@ -161,6 +196,16 @@ export async function openLeaderReplica(
     space: options.space,
     storage: leader.journal(storage),
     network,
+    ...(cart.kind === 'private'
+      ? {
+          access: {
+            proof: cart.proof,
+            signer: signingKeyOf(privateKey),
+            // The relay serves the space without a grant: this device trusts the one it dials.
+            trustedPeers: [peerIdOfAddress(relay)].filter((peer) => peer !== undefined),
+          },
+        }
+      : {}),
     // A demo should show convergence quickly: gossip every 2 s, anti-entropy every 10 s.
     gossipIntervalMs: 2_000,
     antiEntropyIntervalMs: 10_000,
@@ -184,4 +229,20 @@ export const leaderCommands = {
   }),
   setOnline: async (_replica: Replica, on: boolean): Promise<NetworkState | undefined> =>
     await current?.setEnabled(on),
+  access: (replica: Replica): DeviceAccess => ({
+    status: replica.access(),
+    devices: replica.devices(),
+    peerId: current?.node.peerId.toString(),
+  }),
+  /** A one-day invite for a device that joins with read and write. */
+  invite: async (replica: Replica): Promise<string> =>
+    await replica.invite({ rights: ['read', 'write'] }),
+  revoke: async (replica: Replica, peer: string): Promise<void> => await replica.revoke(peer),
+}
+
+/** What the devices panel shows: this replica's rights and the devices the replica knows. */
+export interface DeviceAccess {
+  readonly status: ReplicaAccessStatus
+  readonly devices: readonly DeviceGrant[]
+  readonly peerId: string | undefined
 }

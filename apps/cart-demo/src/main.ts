@@ -4,9 +4,17 @@ import { type CartLine, LIMITS, readCart } from '@mendsync/core'
 import { BoundedMap } from '@mendsync/core/toolbox'
 import type { ReadResult } from '@mendsync/replica'
 import { openTabs, type Tabs } from '@mendsync/tabs'
+import { resolveCartSpace } from './cart-space.js'
 import { CATALOGUE, money, product } from './catalogue.js'
+import { DevicesPanel } from './devices-panel.js'
 import { escapeHtml } from './html.js'
-import { leaderCommands, type NetworkState, openLeaderReplica, storageKey } from './leader.js'
+import {
+  devicePeerId,
+  leaderCommands,
+  type NetworkState,
+  openLeaderReplica,
+  storageKey,
+} from './leader.js'
 import { demoLogger } from './logger.js'
 import { Panel } from './panel.js'
 import './styles.css'
@@ -25,11 +33,9 @@ function quantityProblem(typed: string, qty: number): string | undefined {
 }
 
 const params = new URLSearchParams(location.search)
-// The relay's default space is 'demo'.
-const space = params.get('space') ?? 'demo'
 
 /** The relay: `?relay=<multiaddr>`, else the origin server's `/relay.json`, else the last one known. */
-async function resolveRelay(): Promise<string | undefined> {
+async function resolveRelay(space: string): Promise<string | undefined> {
   const remembered = storageKey(space, 'relay')
   const fromUrl = params.get('relay')
   if (fromUrl) {
@@ -95,6 +101,7 @@ function setHtml(target: HTMLElement, html: string): void {
 class CartApp {
   readonly #tabs: Tabs
   readonly #panel: Panel
+  readonly #devices: DevicesPanel | undefined
   #lines: readonly CartLine[] = []
   #note: ReadResult | undefined
   #network: NetworkState | undefined
@@ -103,9 +110,11 @@ class CartApp {
   /** What each line's note explains (a refused quantity, an add-wins comeback). */
   readonly #lineNotes = new Map<string, { kind: 'invalid' | 'comeback'; text: string }>()
 
-  constructor(tabs: Tabs) {
+  /** `privateCart`: the cart is a private space, so the devices card is shown. */
+  constructor(tabs: Tabs, privateCart: boolean) {
     this.#tabs = tabs
     this.#panel = new Panel(tabs, element('#panel'))
+    this.#devices = privateCart ? new DevicesPanel(tabs, element('#devices')) : undefined
   }
 
   async start(): Promise<void> {
@@ -126,6 +135,7 @@ class CartApp {
     this.#panel.onNetwork((network) => {
       this.#network = network
       this.#renderSwitch()
+      void this.#devices?.refresh()
     })
     this.#renderRole()
     await this.#load()
@@ -412,15 +422,19 @@ async function main(): Promise<void> {
       console.warn('mendsync demo: no service worker', error)
     })
   }
+  // `?space=<name>`: the named open space of the earlier demo; else this shopper's private cart.
+  const named = params.get('space')
+  const cart = await resolveCartSpace(named, named === null ? await devicePeerId() : '')
+  document.body.dataset.space = cart.space
   const tabs = await openTabs({
-    space,
+    space: cart.space,
     openReplica: async (leader) =>
-      await openLeaderReplica(leader, { space, relay: await resolveRelay() }),
+      await openLeaderReplica(leader, cart, await resolveRelay(cart.space)),
     commands: leaderCommands,
   })
   // For the console: `mendsyncDemo.tabs.status()`, `mendsyncDemo.tabs.get('cart')`, ...
   ;(globalThis as { mendsyncDemo?: unknown }).mendsyncDemo = { tabs }
-  await new CartApp(tabs).start()
+  await new CartApp(tabs, cart.kind === 'private').start()
 }
 
 main().catch((error: unknown) => {

@@ -1,10 +1,13 @@
 // The status panel: what the engine knows and did, drawn as badges and small bars. It reads the
 // leader's status, metrics and network state (through the tabs, in any tab) and turns metric
 // events into a short activity log of read repairs, reconciliations and handoffs.
+
+import type { PeerTransport } from '@mendsync/libp2p'
 import type { ReplicaMetricValues, ReplicaStatus } from '@mendsync/replica'
 import type { MetricEvent, Tabs } from '@mendsync/tabs'
 import { escapeHtml } from './html.js'
 import type { NetworkState, SyncState } from './leader.js'
+import { peerIdOfAddress } from './multiaddr.js'
 
 type ActivityKind = 'repair' | 'reconcile' | 'handoff' | 'repair-failure' | 'reconcile-failure'
 
@@ -22,8 +25,6 @@ interface Activity {
 const REFRESH_MS = 1_000
 /** While a sync round runs the panel reads more often, so the progress bar moves. */
 const SYNC_REFRESH_MS = 200
-/** A round that brings fewer keys than this ends too fast for a bar to be worth drawing. */
-const PROGRESS_MIN_KEYS = 50
 const MAX_ACTIVITY = 10
 /**
  * Events of one kind that follow each other within this many ms add to one line: a burst of
@@ -50,15 +51,22 @@ function describeActivity(entry: Activity): string {
   }
 }
 
-/** The peer id at the end of a multiaddr (`…/p2p/<id>`), if it names one. */
-function peerIdOfAddress(address: string | undefined): string | undefined {
-  const parts = address?.split('/') ?? []
-  const at = parts.lastIndexOf('p2p')
-  return at >= 0 ? parts[at + 1] : undefined
-}
+/** Keys to receive from which an exchange in flight shows a progress bar. */
+const PROGRESS_SHOWN_FROM_KEYS = 50
 
 /** What a peer or replica is to this device, as the panel labels it. */
-type PeerRole = 'relay' | 'direct (WebRTC)' | 'direct' | 'this device' | 'via relay'
+type PeerRole = 'relay' | 'direct' | 'direct (WebRTC)' | 'this device' | 'via relay'
+
+/**
+ * How a connected peer other than the relay is reached, from its connection's transport:
+ * WebRTC is direct, a circuit-relay connection goes through the relay, anything else
+ * (websockets, tcp) is a direct dial.
+ */
+function connectedRole(transport: PeerTransport | undefined): PeerRole {
+  if (transport === 'webrtc') return 'direct (WebRTC)'
+  if (transport === 'circuit-relay') return 'via relay'
+  return 'direct'
+}
 
 function short(id: string | undefined, length = 8): string {
   if (id === undefined) return '—'
@@ -246,13 +254,9 @@ export class Panel {
     body.conflicts = String(this.#conflicts.length)
 
     const relayPeer = peerIdOfAddress(this.#network?.relay)
-    const peerRole = (peer: string): PeerRole => {
-      if (peer === relayPeer) return 'relay'
-      const transport = this.#network?.transports[peer]
-      if (transport === 'webrtc') return 'direct (WebRTC)'
-      if (transport === 'circuit-relay') return 'via relay'
-      return 'direct'
-    }
+    const transports = this.#network?.transports ?? {}
+    const peerRole = (peer: string): PeerRole =>
+      peer === relayPeer ? 'relay' : connectedRole(transports[peer])
     // A replica id is labelled by the connected peer that holds it; the others reach this
     // device's replica through the relay (or reached it once).
     const replicaRoles = new Map<string, PeerRole>()
@@ -335,14 +339,15 @@ export class Panel {
 
     const sync = this.#sync
     const progress = sync?.progress
-    const syncing = progress?.active === true && progress.keysToReceive >= PROGRESS_MIN_KEYS
+    // A reconnect that brings many keys shows how far it got; a few keys arrive too fast to watch.
+    const syncing = progress?.active === true && progress.keysToReceive >= PROGRESS_SHOWN_FROM_KEYS
     body.syncing = String(syncing)
     body.syncKeysReceived = String(sync?.keysReceived ?? 0)
     body.syncRounds = String(sync?.rounds ?? 0)
     const progressBar =
       progress !== undefined && syncing
-        ? `<div id="sync-progress" data-received="${progress.keysReceived}" data-to-receive="${progress.keysToReceive}">
-            <h4>Syncing</h4>
+        ? `<div id="sync-progress" class="sync-progress" data-testid="sync-progress" data-received="${progress.keysReceived}" data-to-receive="${progress.keysToReceive}">
+            <h4>Catching up</h4>
             ${bar('keys received', progress.keysReceived, progress.keysToReceive, `${progress.keysReceived} / ${progress.keysToReceive}`)}
             <p class="muted">${bytes(progress.bytesReceived)} from ${plural(progress.peers.length, 'peer')}</p>
           </div>`

@@ -454,4 +454,52 @@ describe('cart demo in Chromium', () => {
     await waitForCart(bob, {})
     await waitForCart(alice, {})
   })
+
+  it('keeps a private cart to the devices holding a grant: one joins through the invite link, a profile without it has another cart, the owner revokes from the card', async () => {
+    const owner = await openApp(await profile(), server.url)
+    const ownerSpace = await waitFor(owner, 'a private cart', () =>
+      document.body.dataset.space?.startsWith('ms1') ? document.body.dataset.space : undefined,
+    )
+    await waitFor(owner, 'the owner online', () => document.body.dataset.net === 'online')
+    await add(owner, 'apple')
+    await owner.click('[data-testid="add-device"]')
+    const link = await owner.locator('[data-testid="invite-link"]').inputValue()
+    expect(link).toMatch(/#invite=/)
+    expect(await owner.locator('[data-testid="invite-qr"] svg').count()).toBe(1)
+    await screenshot(owner, '11-invite-owner')
+
+    // The second profile opens the link: its own grant, the same cart, both ways.
+    const joiner = await openApp(await profile(), link)
+    expect(await joiner.evaluate(() => document.body.dataset.space)).toBe(ownerSpace)
+    expect(await joiner.evaluate(() => location.hash)).toBe('') // the token leaves the address bar
+    await waitForCart(joiner, { apple: 1 }, 20_000)
+    await add(joiner, 'bread')
+    await waitForCart(owner, { apple: 1, bread: 1 }, 20_000)
+
+    // A third profile without the link gets a cart of its own, empty.
+    const outsider = await openApp(await profile(), server.url)
+    const outsiderSpace = await outsider.evaluate(() => document.body.dataset.space)
+    expect(outsiderSpace).toMatch(/^ms1/)
+    expect(outsiderSpace).not.toBe(ownerSpace)
+    expect(await cart(outsider)).toEqual({})
+
+    // The owner revokes the joiner from the devices card: the owner's replica signs it.
+    const joinerPeer = await waitFor(
+      joiner,
+      "the joiner's device row",
+      () =>
+        document.querySelector<HTMLElement>('[data-testid="devices"] li[data-peer]')?.dataset
+          .peer ?? '',
+    )
+    await owner.fill('[data-testid="revoke-peer"]', joinerPeer)
+    await owner.click('[data-testid="revoke-submit"]')
+    await waitFor(
+      owner,
+      'the revoke form cleared by a redraw',
+      () =>
+        (document.querySelector<HTMLInputElement>('[data-testid="revoke-peer"]')?.value ?? 'x') ===
+        '',
+    )
+    expect(await owner.locator('#devices .error').count()).toBe(0)
+  }, 180_000)
 })
