@@ -44,7 +44,16 @@ async function npmInstall(cwd: string): Promise<void> {
   for (let attempt = 1; attempt <= NPM_ATTEMPTS; attempt += 1) {
     const npm = startChild(
       'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--fetch-retries=4'],
+      // --ignore-scripts as the README says for machines without GitHub: node-datachannel's
+      // install script (through @libp2p/webrtc) downloads a native binary mendsync never loads.
+      [
+        'install',
+        '--ignore-scripts',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--fetch-retries=4',
+      ],
       { cwd },
     )
     const status = await waitForExit(npm, INSTALL_LIMIT_MS, 'npm install')
