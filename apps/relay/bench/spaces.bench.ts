@@ -36,7 +36,12 @@ import {
 } from '@mendsync/libp2p'
 import type { SpaceChannel } from '@mendsync/replica/adapter'
 import { multiaddr } from '@multiformats/multiaddr'
-import { grantReadWrite, joinPrivateSpace, registerState as stateOf } from '../test/helpers.ts'
+import {
+  grantReadWrite,
+  joinPrivateSpace,
+  nextGossipFrom,
+  registerState as stateOf,
+} from '../test/helpers.ts'
 import { startOutsider } from './outsider.ts'
 import type { WorkerRequest } from './spaces-relay-worker.ts'
 
@@ -320,13 +325,7 @@ async function watchOutsider(relay: RelayWorker, owner: Device): Promise<number>
     if (!(await relay.present(space, second.network.peerId))) throw new Error('watched: refused')
     for (let i = 0; i < WATCHED_WRITES; i++) {
       // The positive signal: the reader got the relay's gossip after this write.
-      const gossiped = new Promise<void>((resolve) => {
-        const off = reader.on('gossip', ({ peer }) => {
-          if (peer !== relay.peerId) return
-          off()
-          resolve()
-        })
-      })
+      const gossiped = nextGossipFrom(reader, relay.peerId)
       await writer.push(relay.peerId, [{ key: `w${i}`, state: stateOf(`w${i}`) }])
       await gossiped
     }

@@ -428,3 +428,17 @@ export function grantReadWrite(
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
   })
 }
+
+/**
+ * Resolves at the next gossip `channel` hears that `peer` signed: the positive signal that a
+ * write was relayed (a check that an outsider got nothing waits for it, never for a sleep).
+ */
+export function nextGossipFrom(channel: SpaceChannel, peer: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const off = channel.on('gossip', (event) => {
+      if (event.peer !== peer) return
+      off()
+      resolve()
+    })
+  })
+}

@@ -29,6 +29,7 @@ import { startOutsider } from '../bench/outsider.js'
 import {
   grantReadWrite,
   joinPrivateSpace,
+  nextGossipFrom,
   outcome,
   type RelayProcess,
   relayTestbed,
@@ -112,13 +113,7 @@ describe('mendsync-relay serving private spaces on demand (the built binary)', (
     const reader = await device(started, readerKey, space, { space, chain: [grant] })
     for (let i = 0; i < 5; i++) {
       // The positive signal: the granted reader got the relay's gossip of this write.
-      const gossiped = new Promise<void>((resolve) => {
-        const off = reader.on('gossip', ({ peer }) => {
-          if (peer !== started.peerId) return
-          off()
-          resolve()
-        })
-      })
+      const gossiped = nextGossipFrom(reader, started.peerId)
       await writer.push(started.peerId, [{ key: `k${i}`, state: stateOf(`v${i}`) }])
       await gossiped
     }
